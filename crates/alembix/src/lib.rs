@@ -1,0 +1,20 @@
+//! alembix: database schema migrations with a revision graph (branches, merges, dependencies),
+//! Alembic's revision syntax, and plain SQL revision files.
+//!
+//! The library never prints: it returns values and errors; the `alembix` CLI renders them.
+
+pub mod config;
+pub mod error;
+pub mod graph;
+pub mod project;
+pub mod script;
+pub mod url;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use graph::{Direction, GraphError, Plan, Rev, RevisionGraph, Step, Target};
+pub use script::{Script, ScriptError};
+pub use url::{DatabaseUrl, Dialect};
+
+/// The version of this library, recorded in the history table.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

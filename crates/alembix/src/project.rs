@@ -1,0 +1,228 @@
+//! A project on disk: its config and its migrations directory, loaded into a revision graph, and the
+//! operations that write files (`init`, new revisions, merges).
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Config};
+use crate::error::{Error, Result};
+use crate::graph::{Rev, RevisionGraph, Target};
+use crate::script::{self, NewScript, Script};
+
+/// Load every revision file of the configured migrations directory and validate the graph.
+pub fn load_graph(config: &Config) -> Result<RevisionGraph> {
+    let scripts = script::load_dir(&config.migrations)?;
+    Ok(RevisionGraph::new(scripts)?)
+}
+
+/// What `revision` should create.
+#[derive(Debug, Clone, Default)]
+pub struct RevisionRequest {
+    pub message: String,
+    /// Where to attach: `None` = the single head; `base` = a new root; otherwise an expression naming a head
+    /// (or any revision with `splice`).
+    pub head: Option<String>,
+    /// Allow `head` to name a revision that is not a head (creates a branch).
+    pub splice: bool,
+    pub branch_labels: Vec<String>,
+    pub depends_on: Vec<String>,
+    pub rev_id: Option<String>,
+    /// Several parents: a merge. When set, `head` and `splice` are ignored.
+    pub merge_of: Option<Vec<String>>,
+    pub transactional: bool,
+    pub up: String,
+    pub down: String,
+}
+
+impl RevisionRequest {
+    pub fn new(message: impl Into<String>) -> RevisionRequest {
+        RevisionRequest {
+            message: message.into(),
+            transactional: true,
+            ..RevisionRequest::default()
+        }
+    }
+}
+
+/// Create a revision file in the migrations directory. Returns the parsed new script.
+pub fn create_revision(config: &Config, graph: &RevisionGraph, req: &RevisionRequest) -> Result<Script> {
+    let parents = parents_for(graph, req)?;
+    let revision = match &req.rev_id {
+        Some(id) => {
+            script::validate_identifier(id, "revision id").map_err(Error::Usage)?;
+            if graph.get(id).is_some() {
+                return Err(Error::Usage(format!("revision id {id} already exists")));
+            }
+            id.clone()
+        }
+        None => loop {
+            let id = script::new_revision_id();
+            if graph.get(&id).is_none() {
+                break id;
+            }
+        },
+    };
+    for label in &req.branch_labels {
+        script::validate_identifier(label, "branch label").map_err(Error::Usage)?;
+        if graph.label_members(label).is_some() {
+            return Err(Error::Usage(format!("branch label `{label}` is already used")));
+        }
+    }
+    let mut depends_on = Vec::new();
+    for d in &req.depends_on {
+        let r = graph.resolve_one(d, None)?;
+        depends_on.push(graph.id(r).to_string());
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let create_date = now
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]+00:00"
+        ))
+        .map_err(|e| Error::Usage(format!("cannot format the date: {e}")))?;
+    let new = NewScript {
+        revision: revision.clone(),
+        down_revisions: parents,
+        message: req.message.clone(),
+        create_date,
+        branch_labels: req.branch_labels.clone(),
+        depends_on,
+        transactional: req.transactional,
+        up: req.up.clone(),
+        down: req.down.clone(),
+    };
+    let name = script::file_name(&config.file_template, &revision, &req.message, now);
+    let path = config.migrations.join(&name);
+    let template = match config.script_template_path() {
+        Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?),
+        None => None,
+    };
+    let (text, parsed) = script::render(&new, template.as_deref(), &path).map_err(Error::Usage)?;
+    if !config.migrations.is_dir() {
+        return Err(Error::Usage(format!(
+            "migrations directory {} does not exist; run `alembix init` first",
+            config.migrations.display()
+        )));
+    }
+    write_new(&path, &text)?;
+    Ok(parsed)
+}
+
+/// The parents of a new revision, per Alembic's rules for `--head` and `--splice`.
+fn parents_for(graph: &RevisionGraph, req: &RevisionRequest) -> Result<Vec<String>> {
+    if let Some(revs) = &req.merge_of {
+        let mut parents: Vec<Rev> = Vec::new();
+        for expr in revs {
+            for r in graph.resolve(expr, None)?.revisions() {
+                if !parents.contains(r) {
+                    parents.push(*r);
+                }
+            }
+        }
+        if parents.len() < 2 {
+            return Err(Error::Usage(format!(
+                "a merge needs at least two revisions; {} resolved to {}",
+                revs.join(" "),
+                graph.ids(&parents).join(", ")
+            )));
+        }
+        // Merging a revision with its own ancestor would create a redundant edge.
+        for &a in &parents {
+            let anc = graph.ancestors_mask(&[a]);
+            if let Some(&b) = parents.iter().find(|&&b| b != a && anc[b.index()]) {
+                return Err(Error::Usage(format!(
+                    "{} is already an ancestor of {}; there is nothing to merge",
+                    graph.id(b),
+                    graph.id(a)
+                )));
+            }
+        }
+        graph.sort_topological(&mut parents);
+        return Ok(graph.ids(&parents));
+    }
+    match req.head.as_deref() {
+        Some("base") => Ok(Vec::new()),
+        None | Some("head") if graph.heads().len() > 1 => Err(Error::Usage(format!(
+            "there are {} heads ({}); choose one with `--head REV` (or `LABEL@head`), or join them first with \
+             `alembix merge heads -m \"merge\"`",
+            graph.heads().len(),
+            graph.ids(graph.heads()).join(", ")
+        ))),
+        None | Some("head") => Ok(graph.ids(graph.heads())),
+        Some(expr) => {
+            let target = graph.resolve(expr, None)?;
+            let revs = match &target {
+                Target::Base => return Ok(Vec::new()),
+                t => t.revisions().to_vec(),
+            };
+            for r in &revs {
+                if !graph.is_head(*r) && !req.splice {
+                    return Err(Error::Usage(format!(
+                        "revision {} is not a head; pass --splice to start a new branch from it",
+                        graph.id(*r)
+                    )));
+                }
+            }
+            if revs.len() > 1 {
+                return Err(Error::Usage(format!(
+                    "`{expr}` names {} revisions ({}); a new revision has one parent (use `merge` to join heads)",
+                    revs.len(),
+                    graph.ids(&revs).join(", ")
+                )));
+            }
+            Ok(graph.ids(&revs))
+        }
+    }
+}
+
+/// Write a file that must not exist yet.
+fn write_new(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::Usage(format!("{} already exists; not overwriting it", path.display()))
+            } else {
+                Error::io(path, e)
+            }
+        })?;
+    f.write_all(text.as_bytes()).map_err(|e| Error::io(path, e))
+}
+
+/// Files created by `init`.
+#[derive(Debug)]
+pub struct InitReport {
+    pub created: Vec<PathBuf>,
+}
+
+/// Scaffold a project in `dir`: `alembix.toml`, `migrations/` with the script template, and `schema.sql`.
+/// Refuses to touch a directory that already has any of them.
+pub fn init(dir: &Path) -> Result<InitReport> {
+    let config_path = dir.join(config::CONFIG_FILE);
+    let migrations = dir.join("migrations");
+    let template = migrations.join(config::SCRIPT_TEMPLATE_FILE);
+    let schema = dir.join("schema.sql");
+    let existing: Vec<String> = [&config_path, &migrations, &schema]
+        .iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    if !existing.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} already exist(s); `init` does not overwrite anything",
+            existing.join(", ")
+        )));
+    }
+    std::fs::create_dir_all(&migrations).map_err(|e| Error::io(&migrations, e))?;
+    write_new(&config_path, config::default_config_text())?;
+    write_new(&template, script::DEFAULT_TEMPLATE)?;
+    write_new(
+        &schema,
+        "-- The desired schema. `alembix revision --autogenerate` compares the database with it.\n\n\
+         CREATE TABLE users (\n    id INTEGER PRIMARY KEY,\n    email VARCHAR(255) NOT NULL UNIQUE\n);\n",
+    )?;
+    Ok(InitReport {
+        created: vec![config_path, migrations, template, schema],
+    })
+}
