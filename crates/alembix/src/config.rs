@@ -67,7 +67,9 @@ impl Config {
             root: root.to_path_buf(),
             url: raw.url,
             url_env: raw.url_env.unwrap_or_else(|| DEFAULT_URL_ENV.to_string()),
-            migrations: abs(raw.migrations.unwrap_or_else(|| PathBuf::from("migrations"))),
+            migrations: abs(raw
+                .migrations
+                .unwrap_or_else(|| PathBuf::from("migrations"))),
             file_template: raw
                 .file_template
                 .unwrap_or_else(|| DEFAULT_FILE_TEMPLATE.to_string()),
@@ -262,7 +264,8 @@ mod tests {
 
     #[test]
     fn bad_version_table_is_rejected() {
-        let err = Config::from_toml("version_table = \"x; drop\"\n", Path::new("a.toml")).unwrap_err();
+        let err =
+            Config::from_toml("version_table = \"x; drop\"\n", Path::new("a.toml")).unwrap_err();
         assert!(err.to_string().contains("version_table"));
     }
 
@@ -270,13 +273,29 @@ mod tests {
     fn url_resolution_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("alembix.toml");
-        std::fs::write(&path, "url = \"sqlite:from_config.db\"\nurl_env = \"ALEMBIX_TEST_URL_ORDER\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "url = \"sqlite:from_config.db\"\nurl_env = \"ALEMBIX_TEST_URL_ORDER\"\n",
+        )
+        .unwrap();
         let c = Config::load(Some(&path), dir.path()).unwrap();
-        assert_eq!(c.resolve_url(None).unwrap().to_string(), "sqlite:from_config.db");
-        std::fs::write(dir.path().join(".env"), "ALEMBIX_TEST_URL_ORDER=sqlite:from_dotenv.db\n").unwrap();
-        assert_eq!(c.resolve_url(None).unwrap().to_string(), "sqlite:from_dotenv.db");
         assert_eq!(
-            c.resolve_url(Some("sqlite:from_cli.db")).unwrap().to_string(),
+            c.resolve_url(None).unwrap().to_string(),
+            "sqlite:from_config.db"
+        );
+        std::fs::write(
+            dir.path().join(".env"),
+            "ALEMBIX_TEST_URL_ORDER=sqlite:from_dotenv.db\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.resolve_url(None).unwrap().to_string(),
+            "sqlite:from_dotenv.db"
+        );
+        assert_eq!(
+            c.resolve_url(Some("sqlite:from_cli.db"))
+                .unwrap()
+                .to_string(),
             "sqlite:from_cli.db"
         );
     }

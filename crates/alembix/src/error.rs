@@ -26,7 +26,10 @@ pub enum Error {
     NoUrl { env: String },
 
     #[error("{error} (from {source_name})")]
-    Url { source_name: String, error: UrlError },
+    Url {
+        source_name: String,
+        error: UrlError,
+    },
 
     #[error(transparent)]
     Script(#[from] ScriptError),

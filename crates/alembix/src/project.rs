@@ -44,7 +44,11 @@ impl RevisionRequest {
 }
 
 /// Create a revision file in the migrations directory. Returns the parsed new script.
-pub fn create_revision(config: &Config, graph: &RevisionGraph, req: &RevisionRequest) -> Result<Script> {
+pub fn create_revision(
+    config: &Config,
+    graph: &RevisionGraph,
+    req: &RevisionRequest,
+) -> Result<Script> {
     let parents = parents_for(graph, req)?;
     let revision = match &req.rev_id {
         Some(id) => {
@@ -64,7 +68,9 @@ pub fn create_revision(config: &Config, graph: &RevisionGraph, req: &RevisionReq
     for label in &req.branch_labels {
         script::validate_identifier(label, "branch label").map_err(Error::Usage)?;
         if graph.label_members(label).is_some() {
-            return Err(Error::Usage(format!("branch label `{label}` is already used")));
+            return Err(Error::Usage(format!(
+                "branch label `{label}` is already used"
+            )));
         }
     }
     let mut depends_on = Vec::new();
@@ -182,7 +188,10 @@ fn write_new(path: &Path, text: &str) -> Result<()> {
         .open(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::Usage(format!("{} already exists; not overwriting it", path.display()))
+                Error::Usage(format!(
+                    "{} already exists; not overwriting it",
+                    path.display()
+                ))
             } else {
                 Error::io(path, e)
             }

@@ -81,11 +81,9 @@ impl DatabaseUrl {
             "postgres" | "postgresql" | "pgsql" => Dialect::Postgres,
             "mysql" | "mariadb" => Dialect::Mysql,
             "sqlite" | "sqlite3" => Dialect::Sqlite,
-            _ => {
-                return Err(fail(&format!(
-                    "unsupported scheme `{scheme}`; use postgresql://, mysql://, mariadb:// or sqlite:"
-                )))
-            }
+            _ => return Err(fail(&format!(
+                "unsupported scheme `{scheme}`; use postgresql://, mysql://, mariadb:// or sqlite:"
+            ))),
         };
         if dialect == Dialect::Sqlite {
             return Self::parse_sqlite(input, scheme, rest).map_err(|r| fail(&r));
@@ -324,9 +322,21 @@ mod tests {
                 Dialect::Postgres,
                 "postgres://u:pw@h/db?sslmode=require",
             ),
-            ("mysql://root@127.0.0.1:3306/test", Dialect::Mysql, "mysql://root@127.0.0.1:3306/test"),
-            ("mariadb://root@h/test", Dialect::Mysql, "mysql://root@h/test"),
-            ("mysql+pymysql://u:p@h/db", Dialect::Mysql, "mysql://u:p@h/db"),
+            (
+                "mysql://root@127.0.0.1:3306/test",
+                Dialect::Mysql,
+                "mysql://root@127.0.0.1:3306/test",
+            ),
+            (
+                "mariadb://root@h/test",
+                Dialect::Mysql,
+                "mysql://root@h/test",
+            ),
+            (
+                "mysql+pymysql://u:p@h/db",
+                Dialect::Mysql,
+                "mysql://u:p@h/db",
+            ),
         ] {
             let u = p(input);
             assert_eq!(u.dialect(), dialect, "{input}");

@@ -132,7 +132,8 @@ impl RevisionGraph {
         let file = |i: usize| scripts[i].path.display().to_string();
         let mut by_id: HashMap<String, Rev> = HashMap::with_capacity(n);
         for (i, s) in scripts.iter().enumerate() {
-            let rev = Rev(u32::try_from(i).map_err(|_| GraphError::Plan("too many revisions".into()))?);
+            let rev =
+                Rev(u32::try_from(i).map_err(|_| GraphError::Plan("too many revisions".into()))?);
             if let Some(prev) = by_id.insert(s.revision.clone(), rev) {
                 return Err(GraphError::DuplicateId {
                     id: s.revision.clone(),
@@ -202,7 +203,10 @@ impl RevisionGraph {
         // Siblings in a stable, meaningful order: creation date, then id.
         let sort_key = |r: &Rev| {
             let s = &scripts[r.idx()];
-            (s.create_date.clone().unwrap_or_default(), s.revision.clone())
+            (
+                s.create_date.clone().unwrap_or_default(),
+                s.revision.clone(),
+            )
         };
         for list in children.iter_mut().chain(dependents.iter_mut()) {
             if list.len() > 1 {
@@ -408,12 +412,20 @@ impl RevisionGraph {
 
     /// `revs` and everything they need (parents and dependencies, transitively), as a membership mask.
     pub fn ancestors_mask(&self, revs: &[Rev]) -> Vec<bool> {
-        self.closure(revs, |r| self.parents[r.idx()].iter().chain(&self.dependencies[r.idx()]))
+        self.closure(revs, |r| {
+            self.parents[r.idx()]
+                .iter()
+                .chain(&self.dependencies[r.idx()])
+        })
     }
 
     /// `revs` and everything that needs them (children and dependents, transitively).
     pub fn descendants_mask(&self, revs: &[Rev]) -> Vec<bool> {
-        self.closure(revs, |r| self.children[r.idx()].iter().chain(&self.dependents[r.idx()]))
+        self.closure(revs, |r| {
+            self.children[r.idx()]
+                .iter()
+                .chain(&self.dependents[r.idx()])
+        })
     }
 
     fn closure<'a, I>(&'a self, start: &[Rev], next: impl Fn(Rev) -> I) -> Vec<bool>
@@ -461,7 +473,9 @@ impl RevisionGraph {
         self.order
             .iter()
             .copied()
-            .filter(|r| applied[r.idx()] && !self.children[r.idx()].iter().any(|c| applied[c.idx()]))
+            .filter(|r| {
+                applied[r.idx()] && !self.children[r.idx()].iter().any(|c| applied[c.idx()])
+            })
             .collect()
     }
 

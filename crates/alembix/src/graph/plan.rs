@@ -55,7 +55,12 @@ impl RevisionGraph {
             if !want[r.idx()] || applied[r.idx()] {
                 continue;
             }
-            let delete: Vec<Rev> = self.parents(r).iter().copied().filter(|p| in_table[p.idx()]).collect();
+            let delete: Vec<Rev> = self
+                .parents(r)
+                .iter()
+                .copied()
+                .filter(|p| in_table[p.idx()])
+                .collect();
             for p in &delete {
                 in_table[p.idx()] = false;
             }
@@ -106,7 +111,11 @@ impl RevisionGraph {
                     .collect()
             }
             Target::Below { removed, .. } => {
-                let applied_removed: Vec<Rev> = removed.iter().copied().filter(|r| applied[r.idx()]).collect();
+                let applied_removed: Vec<Rev> = removed
+                    .iter()
+                    .copied()
+                    .filter(|r| applied[r.idx()])
+                    .collect();
                 if applied_removed.is_empty() && !removed.is_empty() {
                     not_applied(removed)?;
                 }

@@ -13,7 +13,10 @@ pub enum Target {
     Revisions(Vec<Rev>),
     /// A walk down (`-N`, `REV-N`) or `X@base`: the revisions taken away, and where that lands
     /// (the parents left behind; empty means base).
-    Below { removed: Vec<Rev>, landing: Vec<Rev> },
+    Below {
+        removed: Vec<Rev>,
+        landing: Vec<Rev>,
+    },
 }
 
 impl Target {
@@ -45,10 +48,20 @@ impl RevisionGraph {
         match expr {
             "base" => return Ok(Target::Base),
             "heads" => return Ok(Target::Revisions(self.heads().to_vec())),
-            "head" => return self.single_head(expr, self.heads().to_vec()).map(|r| Target::Revisions(vec![r])),
+            "head" => {
+                return self
+                    .single_head(expr, self.heads().to_vec())
+                    .map(|r| Target::Revisions(vec![r]))
+            }
             "current" => {
-                let cur = current.ok_or_else(|| GraphError::NeedsCurrent { expr: expr.to_string() })?;
-                return Ok(if cur.is_empty() { Target::Base } else { Target::Revisions(cur.to_vec()) });
+                let cur = current.ok_or_else(|| GraphError::NeedsCurrent {
+                    expr: expr.to_string(),
+                })?;
+                return Ok(if cur.is_empty() {
+                    Target::Base
+                } else {
+                    Target::Revisions(cur.to_vec())
+                });
             }
             _ => {}
         }
@@ -60,7 +73,11 @@ impl RevisionGraph {
             let n = parse_count(expr, &rel[1..])?;
             let up = rel.starts_with('+');
             let start: Vec<Rev> = if base.is_empty() {
-                current.ok_or_else(|| GraphError::NeedsCurrent { expr: expr.to_string() })?.to_vec()
+                current
+                    .ok_or_else(|| GraphError::NeedsCurrent {
+                        expr: expr.to_string(),
+                    })?
+                    .to_vec()
             } else {
                 match self.resolve(base, current)? {
                     Target::Revisions(r) => r,
@@ -69,7 +86,8 @@ impl RevisionGraph {
                 }
             };
             return if up {
-                self.walk_up(expr, &start, n, None).map(|r| Target::Revisions(r.into_iter().collect()))
+                self.walk_up(expr, &start, n, None)
+                    .map(|r| Target::Revisions(r.into_iter().collect()))
             } else {
                 self.walk_down(expr, &start, n)
             };
@@ -98,7 +116,8 @@ impl RevisionGraph {
             [one] => Ok(one),
             [] => Err(GraphError::BadExpression {
                 expr: expr.to_string(),
-                reason: "there are no revisions yet; create one with `alembix revision -m MESSAGE`".into(),
+                reason: "there are no revisions yet; create one with `alembix revision -m MESSAGE`"
+                    .into(),
             }),
             _ => Err(GraphError::MultipleHeads {
                 expr: expr.to_string(),
@@ -122,7 +141,9 @@ impl RevisionGraph {
                 let r = self.lookup(branch, None).map_err(|e| match e {
                     GraphError::Unknown { .. } => GraphError::Unknown {
                         expr: expr.to_string(),
-                        hint: Some(format!("`{branch}` is neither a branch label nor a revision")),
+                        hint: Some(format!(
+                            "`{branch}` is neither a branch label nor a revision"
+                        )),
                     },
                     other => other,
                 })?;
@@ -135,9 +156,12 @@ impl RevisionGraph {
         match rest {
             "head" => {
                 let heads: Vec<Rev> = self.heads().iter().copied().filter(in_branch).collect();
-                self.single_head(expr, heads).map(|r| Target::Revisions(vec![r]))
+                self.single_head(expr, heads)
+                    .map(|r| Target::Revisions(vec![r]))
             }
-            "heads" => Ok(Target::Revisions(self.heads().iter().copied().filter(in_branch).collect())),
+            "heads" => Ok(Target::Revisions(
+                self.heads().iter().copied().filter(in_branch).collect(),
+            )),
             "base" => {
                 let removed: Vec<Rev> = self
                     .order
@@ -156,7 +180,9 @@ impl RevisionGraph {
             }
             _ if rest.starts_with('+') || rest.starts_with('-') => {
                 let n = parse_count(expr, &rest[1..])?;
-                let cur = current.ok_or_else(|| GraphError::NeedsCurrent { expr: expr.to_string() })?;
+                let cur = current.ok_or_else(|| GraphError::NeedsCurrent {
+                    expr: expr.to_string(),
+                })?;
                 // The branch's applied head: the deepest applied member.
                 let applied = self.ancestors_mask(cur);
                 let start: Vec<Rev> = self.heads_of_mask(&mask_and(&applied, &members));
@@ -167,7 +193,9 @@ impl RevisionGraph {
                     self.walk_down(expr, &start, n)
                 }
             }
-            _ => self.lookup(rest, Some(&members)).map(|r| Target::Revisions(vec![r])),
+            _ => self
+                .lookup(rest, Some(&members))
+                .map(|r| Target::Revisions(vec![r])),
         }
     }
 
@@ -193,11 +221,18 @@ impl RevisionGraph {
                     .collect();
                 match roots[..] {
                     [one] => (one, n - 1),
-                    [] => return Err(GraphError::Plan(format!("`{expr}`: there is no revision to walk to"))),
+                    [] => {
+                        return Err(GraphError::Plan(format!(
+                            "`{expr}`: there is no revision to walk to"
+                        )))
+                    }
                     _ => {
                         return Err(GraphError::AmbiguousWalk {
                             expr: expr.to_string(),
-                            reason: format!("nothing is applied and there are {} bases", roots.len()),
+                            reason: format!(
+                                "nothing is applied and there are {} bases",
+                                roots.len()
+                            ),
                             suggestion: suggest(self, &roots, n - 1, '+'),
                         })
                     }
@@ -207,13 +242,22 @@ impl RevisionGraph {
             _ => {
                 return Err(GraphError::AmbiguousWalk {
                     expr: expr.to_string(),
-                    reason: format!("{} heads are applied ({})", start.len(), self.ids(start).join(", ")),
+                    reason: format!(
+                        "{} heads are applied ({})",
+                        start.len(),
+                        self.ids(start).join(", ")
+                    ),
                     suggestion: suggest(self, start, n, '+'),
                 })
             }
         };
         for step in 0..steps {
-            let kids: Vec<Rev> = self.children(cur).iter().copied().filter(in_branch).collect();
+            let kids: Vec<Rev> = self
+                .children(cur)
+                .iter()
+                .copied()
+                .filter(in_branch)
+                .collect();
             match kids[..] {
                 [k] => cur = k,
                 [] => {
@@ -226,7 +270,11 @@ impl RevisionGraph {
                 _ => {
                     return Err(GraphError::AmbiguousWalk {
                         expr: expr.to_string(),
-                        reason: format!("revision {} branches into {}", self.id(cur), self.ids(&kids).join(", ")),
+                        reason: format!(
+                            "revision {} branches into {}",
+                            self.id(cur),
+                            self.ids(&kids).join(", ")
+                        ),
                         suggestion: suggest(self, &kids, steps - step - 1, '+'),
                     })
                 }
@@ -249,7 +297,11 @@ impl RevisionGraph {
             _ => {
                 return Err(GraphError::AmbiguousWalk {
                     expr: expr.to_string(),
-                    reason: format!("{} heads are applied ({})", start.len(), self.ids(start).join(", ")),
+                    reason: format!(
+                        "{} heads are applied ({})",
+                        start.len(),
+                        self.ids(start).join(", ")
+                    ),
                     suggestion: suggest(self, start, n, '-'),
                 })
             }
@@ -352,10 +404,14 @@ impl RevisionGraph {
 }
 
 fn parse_count(expr: &str, digits: &str) -> Result<usize, GraphError> {
-    digits.parse::<usize>().map_err(|_| GraphError::BadExpression {
-        expr: expr.to_string(),
-        reason: format!("`{digits}` is not a number of steps (expected e.g. `+1`, `-2`, `REV+1`)"),
-    })
+    digits
+        .parse::<usize>()
+        .map_err(|_| GraphError::BadExpression {
+            expr: expr.to_string(),
+            reason: format!(
+                "`{digits}` is not a number of steps (expected e.g. `+1`, `-2`, `REV+1`)"
+            ),
+        })
 }
 
 fn mask_and(a: &[bool], b: &[bool]) -> Vec<bool> {

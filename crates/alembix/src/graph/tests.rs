@@ -24,7 +24,13 @@ pub(crate) fn graph_of(spec: &[(&str, &str, &str, &str)]) -> Result<RevisionGrap
 }
 
 fn g(spec: &[(&str, &str)]) -> RevisionGraph {
-    graph_of(&spec.iter().map(|(a, b)| (*a, *b, "", "")).collect::<Vec<_>>()).unwrap()
+    graph_of(
+        &spec
+            .iter()
+            .map(|(a, b)| (*a, *b, "", ""))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap()
 }
 
 fn ids(graph: &RevisionGraph, revs: &[Rev]) -> Vec<String> {
@@ -36,7 +42,10 @@ fn revs(graph: &RevisionGraph, names: &[&str]) -> Vec<Rev> {
 }
 
 fn steps(graph: &RevisionGraph, plan: &Plan) -> Vec<String> {
-    plan.steps.iter().map(|s| graph.id(s.revision).to_string()).collect()
+    plan.steps
+        .iter()
+        .map(|s| graph.id(s.revision).to_string())
+        .collect()
 }
 
 /// a0 - a1 - a2 (linear)
@@ -88,8 +97,11 @@ fn structural_errors() {
     let missing_dep = graph_of(&[("a", "", "zz", "")]).unwrap_err();
     assert!(matches!(missing_dep, GraphError::MissingDependency { .. }));
 
-    let cycle = graph_of(&[("a", "c", "", ""), ("b", "a", "", ""), ("c", "b", "", "")]).unwrap_err();
-    let GraphError::Cycle { path } = &cycle else { panic!("{cycle}") };
+    let cycle =
+        graph_of(&[("a", "c", "", ""), ("b", "a", "", ""), ("c", "b", "", "")]).unwrap_err();
+    let GraphError::Cycle { path } = &cycle else {
+        panic!("{cycle}")
+    };
     assert_eq!(path.len(), 4);
     assert_eq!(path.first(), path.last());
 
@@ -119,14 +131,23 @@ fn resolve_ids_prefixes_and_keywords() {
     assert!(amb.to_string().contains("1a2b3c4d (rev 1a2b3c4d)"), "{amb}");
     assert!(amb.to_string().contains("1a2b9999"), "{amb}");
     let short = one("5c").unwrap_err();
-    assert!(short.to_string().contains("at least 4 characters"), "{short}");
+    assert!(
+        short.to_string().contains("at least 4 characters"),
+        "{short}"
+    );
     let unknown = one("ffff").unwrap_err();
     assert!(matches!(unknown, GraphError::Unknown { .. }));
     let digits = one("2").unwrap_err();
     assert!(digits.to_string().contains("`+2` or `-2`"), "{digits}");
     assert_eq!(graph.resolve("base", None).unwrap(), Target::Base);
-    assert!(matches!(graph.resolve("current", None), Err(GraphError::NeedsCurrent { .. })));
-    assert!(matches!(graph.resolve("+1", None), Err(GraphError::NeedsCurrent { .. })));
+    assert!(matches!(
+        graph.resolve("current", None),
+        Err(GraphError::NeedsCurrent { .. })
+    ));
+    assert!(matches!(
+        graph.resolve("+1", None),
+        Err(GraphError::NeedsCurrent { .. })
+    ));
 }
 
 #[test]
@@ -137,7 +158,10 @@ fn head_with_several_heads_is_an_error_with_guidance() {
     assert!(err.to_string().contains("`heads`"), "{err}");
     assert_eq!(graph.resolve("heads", None).unwrap().revisions().len(), 2);
     // A revision's own line: `x1@head`.
-    assert_eq!(ids(&graph, graph.resolve("x1@head", None).unwrap().revisions()), ["x1"]);
+    assert_eq!(
+        ids(&graph, graph.resolve("x1@head", None).unwrap().revisions()),
+        ["x1"]
+    );
     assert!(graph.resolve("r@head", None).is_err());
 }
 
@@ -155,21 +179,37 @@ fn branch_labels() {
         let cur = revs(&graph, cur);
         graph.resolve(e, Some(&cur))
     };
-    assert_eq!(ids(&graph, res("xb@head", &[]).unwrap().revisions()), ["x2"]);
+    assert_eq!(
+        ids(&graph, res("xb@head", &[]).unwrap().revisions()),
+        ["x2"]
+    );
     assert_eq!(ids(&graph, res("yb", &[]).unwrap().revisions()), ["y1"]);
     assert_eq!(ids(&graph, res("yb@y2", &[]).unwrap().revisions()), ["y2"]);
     assert!(res("yb@x2", &[]).is_err());
     // Relative within a branch.
-    assert_eq!(ids(&graph, res("xb@+1", &["x1", "y1"]).unwrap().revisions()), ["x2"]);
-    assert_eq!(ids(&graph, res("yb@+1", &["x2"]).unwrap().revisions()), ["y1"]);
-    let Target::Below { removed, landing } = res("yb@-1", &["x2", "y2"]).unwrap() else { panic!() };
+    assert_eq!(
+        ids(&graph, res("xb@+1", &["x1", "y1"]).unwrap().revisions()),
+        ["x2"]
+    );
+    assert_eq!(
+        ids(&graph, res("yb@+1", &["x2"]).unwrap().revisions()),
+        ["y1"]
+    );
+    let Target::Below { removed, landing } = res("yb@-1", &["x2", "y2"]).unwrap() else {
+        panic!()
+    };
     assert_eq!(ids(&graph, &removed), ["y2"]);
     assert_eq!(ids(&graph, &landing), ["y1"]);
-    let Target::Below { removed, landing } = res("xb@base", &[]).unwrap() else { panic!() };
+    let Target::Below { removed, landing } = res("xb@base", &[]).unwrap() else {
+        panic!()
+    };
     assert_eq!(ids(&graph, &removed), ["x1"]);
     assert_eq!(ids(&graph, &landing), ["r"]);
     let label_hint = res("XB", &[]).unwrap_err();
-    assert!(label_hint.to_string().contains("branch label `xb`"), "{label_hint}");
+    assert!(
+        label_hint.to_string().contains("branch label `xb`"),
+        "{label_hint}"
+    );
 }
 
 #[test]
@@ -200,14 +240,21 @@ fn relative_walks() {
     assert_eq!(ids(&graph, one("+2").unwrap().revisions()), ["a2"]);
     assert_eq!(ids(&graph, one("a0+1").unwrap().revisions()), ["a1"]);
     assert!(one("+3").unwrap_err().to_string().contains("is a head"));
-    let Target::Below { removed, landing } = one("-1").unwrap() else { panic!() };
+    let Target::Below { removed, landing } = one("-1").unwrap() else {
+        panic!()
+    };
     assert_eq!(ids(&graph, &removed), ["a0"]);
     assert!(landing.is_empty());
-    let Target::Below { removed, .. } = one("a2-2").unwrap() else { panic!() };
+    let Target::Below { removed, .. } = one("a2-2").unwrap() else {
+        panic!()
+    };
     assert_eq!(ids(&graph, &removed), ["a2", "a1"]);
     assert!(one("-2").is_err());
     // From nothing applied, +1 lands on the base.
-    assert_eq!(ids(&graph, graph.resolve("+1", Some(&[])).unwrap().revisions()), ["a0"]);
+    assert_eq!(
+        ids(&graph, graph.resolve("+1", Some(&[])).unwrap().revisions()),
+        ["a0"]
+    );
 }
 
 #[test]
@@ -220,9 +267,14 @@ fn ambiguous_walks_say_what_to_type() {
     assert!(text.contains("`x1+1` or `y1+1`"), "{text}");
     let m = revs(&graph, &["m"]);
     let err = graph.resolve("-2", Some(&m)).unwrap_err().to_string();
-    assert!(err.contains("merges x2, y1") && err.contains("`x2-1` or `y1-1`"), "{err}");
+    assert!(
+        err.contains("merges x2, y1") && err.contains("`x2-1` or `y1-1`"),
+        "{err}"
+    );
     // One step down from a merge is fine: it takes the merge away.
-    let Target::Below { removed, landing } = graph.resolve("-1", Some(&m)).unwrap() else { panic!() };
+    let Target::Below { removed, landing } = graph.resolve("-1", Some(&m)).unwrap() else {
+        panic!()
+    };
     assert_eq!(ids(&graph, &removed), ["m"]);
     assert_eq!(ids(&graph, &landing), ["x2", "y1"]);
     let two = revs(&graph, &["x2", "y1"]);
@@ -233,7 +285,9 @@ fn ambiguous_walks_say_what_to_type() {
 #[test]
 fn upgrade_through_branches_and_merge() {
     let graph = branched();
-    let plan = graph.plan_upgrade(&[], &graph.resolve("head", None).unwrap()).unwrap();
+    let plan = graph
+        .plan_upgrade(&[], &graph.resolve("head", None).unwrap())
+        .unwrap();
     assert_eq!(steps(&graph, &plan), ["r", "x1", "x2", "y1", "m", "n"]);
     // Version table: y1 branches off r after x1 already replaced it, so y1 is inserted; m merges two rows.
     let y1 = &plan.steps[3];
@@ -251,14 +305,19 @@ fn upgrade_through_branches_and_merge() {
 
     // Already there: nothing to do.
     let at_head = revs(&graph, &["n"]);
-    assert!(graph.plan_upgrade(&at_head, &Target::Revisions(at_head.clone())).unwrap().is_empty());
+    assert!(graph
+        .plan_upgrade(&at_head, &Target::Revisions(at_head.clone()))
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
 fn downgrade_takes_away_only_what_is_above() {
     let graph = branched();
     let n = revs(&graph, &["n"]);
-    let plan = graph.plan_downgrade(&n, &graph.resolve("x1", None).unwrap()).unwrap();
+    let plan = graph
+        .plan_downgrade(&n, &graph.resolve("x1", None).unwrap())
+        .unwrap();
     assert_eq!(steps(&graph, &plan), ["n", "m", "x2"]);
     assert_eq!(ids(&graph, &plan.heads_after), ["x1", "y1"]);
     // Removing the merge re-inserts both parents.
@@ -270,7 +329,9 @@ fn downgrade_takes_away_only_what_is_above() {
 
     // A target that is not applied is refused with a hint.
     let x1 = revs(&graph, &["x1"]);
-    let err = graph.plan_downgrade(&x1, &graph.resolve("y1", None).unwrap()).unwrap_err();
+    let err = graph
+        .plan_downgrade(&x1, &graph.resolve("y1", None).unwrap())
+        .unwrap_err();
     assert!(err.to_string().contains("use `upgrade`"), "{err}");
 }
 
@@ -286,7 +347,9 @@ fn dependencies_order_and_cascade() {
     ])
     .unwrap();
     assert_eq!(ids(&graph, graph.heads()), ["a1", "b2"]);
-    let plan = graph.plan_upgrade(&[], &graph.resolve("b2", None).unwrap()).unwrap();
+    let plan = graph
+        .plan_upgrade(&[], &graph.resolve("b2", None).unwrap())
+        .unwrap();
     let order = steps(&graph, &plan);
     let pos = |x: &str| order.iter().position(|o| o == x).unwrap();
     assert!(pos("a1") < pos("b2") && pos("b1") < pos("b2"));
@@ -305,10 +368,14 @@ fn dependencies_order_and_cascade() {
 fn stamp_moves_either_way() {
     let graph = linear();
     let a2 = revs(&graph, &["a2"]);
-    let plan = graph.plan_stamp(&a2, &graph.resolve("a0", None).unwrap()).unwrap();
+    let plan = graph
+        .plan_stamp(&a2, &graph.resolve("a0", None).unwrap())
+        .unwrap();
     assert_eq!(plan.direction, Direction::Down);
     assert_eq!(ids(&graph, &plan.heads_after), ["a0"]);
-    let plan = graph.plan_stamp(&[], &graph.resolve("a1", None).unwrap()).unwrap();
+    let plan = graph
+        .plan_stamp(&[], &graph.resolve("a1", None).unwrap())
+        .unwrap();
     assert_eq!(plan.direction, Direction::Up);
     assert_eq!(ids(&graph, &plan.heads_after), ["a1"]);
 }
@@ -320,7 +387,8 @@ fn arb_dag() -> impl Strategy<Value = Vec<(Vec<usize>, Vec<usize>)>> {
     (1usize..24).prop_flat_map(|n| {
         (0..n)
             .map(|i| {
-                let parents = proptest::sample::subsequence((0..i).collect::<Vec<_>>(), 0..=i.min(2));
+                let parents =
+                    proptest::sample::subsequence((0..i).collect::<Vec<_>>(), 0..=i.min(2));
                 let deps = proptest::sample::subsequence((0..i).collect::<Vec<_>>(), 0..=i.min(1));
                 (parents, deps)
             })
@@ -330,14 +398,21 @@ fn arb_dag() -> impl Strategy<Value = Vec<(Vec<usize>, Vec<usize>)>> {
 
 fn build(dag: &[(Vec<usize>, Vec<usize>)]) -> RevisionGraph {
     let names: Vec<String> = (0..dag.len()).map(|i| format!("r{i:03}")).collect();
-    let join = |v: &[usize]| v.iter().map(|i| names[*i].clone()).collect::<Vec<_>>().join(",");
+    let join = |v: &[usize]| {
+        v.iter()
+            .map(|i| names[*i].clone())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let spec: Vec<(String, String, String)> = dag
         .iter()
         .enumerate()
         .map(|(i, (p, d))| (names[i].clone(), join(p), join(d)))
         .collect();
-    let refs: Vec<(&str, &str, &str, &str)> =
-        spec.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str(), "")).collect();
+    let refs: Vec<(&str, &str, &str, &str)> = spec
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str(), ""))
+        .collect();
     graph_of(&refs).expect("random DAG is valid")
 }
 
@@ -354,7 +429,11 @@ fn simulate(graph: &RevisionGraph, start: &[Rev], plan: &Plan) -> Result<Vec<boo
                 }
                 for p in graph.parents(r).iter().chain(graph.dependencies(r)) {
                     if !applied[p.index()] {
-                        return Err(format!("{} before its parent {}", graph.id(r), graph.id(*p)));
+                        return Err(format!(
+                            "{} before its parent {}",
+                            graph.id(r),
+                            graph.id(*p)
+                        ));
                     }
                 }
                 applied[r.index()] = true;

@@ -129,7 +129,9 @@ pub fn validate_identifier(id: &str, what: &str) -> Result<(), String> {
         ));
     }
     if RESERVED_WORDS.contains(&id.to_ascii_lowercase().as_str()) {
-        return Err(format!("{what} `{id}` is a reserved word (head, heads, base, current)"));
+        return Err(format!(
+            "{what} `{id}` is a reserved word (head, heads, base, current)"
+        ));
     }
     Ok(())
 }
@@ -203,7 +205,9 @@ mod tests {
         let a = new_revision_id();
         let b = new_revision_id();
         assert_eq!(a.len(), 12);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a, b);
     }
 }

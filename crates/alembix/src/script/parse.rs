@@ -69,12 +69,10 @@ fn marker(line: &str) -> Result<Option<Marker>, String> {
     let which = match words.next().map(str::to_ascii_lowercase).as_deref() {
         Some("up") => Marker::Up,
         Some("down") => Marker::Down,
-        other => {
-            return Err(format!(
-                "unknown section marker `-- migrate:{}`; expected `-- migrate:up` or `-- migrate:down`",
-                other.unwrap_or("")
-            ))
-        }
+        other => return Err(format!(
+            "unknown section marker `-- migrate:{}`; expected `-- migrate:up` or `-- migrate:down`",
+            other.unwrap_or("")
+        )),
     };
     if let Some(extra) = words.next() {
         return Err(format!(
@@ -181,7 +179,9 @@ pub fn parse(path: &Path, text: String) -> Result<Script, ScriptError> {
                             down_revisions = split_list(value);
                         }
                     }
-                    Key::CreateDate => create_date = Some(value.to_string()).filter(|v| !v.is_empty()),
+                    Key::CreateDate => {
+                        create_date = Some(value.to_string()).filter(|v| !v.is_empty())
+                    }
                     Key::BranchLabels => {
                         branch_labels = split_list(value);
                         for label in &branch_labels {
@@ -232,7 +232,8 @@ pub fn parse(path: &Path, text: String) -> Result<Script, ScriptError> {
         range: start..text.len(),
     });
     for parent in &down_revisions {
-        validate_identifier(parent, "Revises entry").map_err(|m| err(line_of(&key_lines, Key::Revises), m))?;
+        validate_identifier(parent, "Revises entry")
+            .map_err(|m| err(line_of(&key_lines, Key::Revises), m))?;
     }
     if down_revisions.contains(&revision) {
         return Err(err(
@@ -298,18 +299,29 @@ ALTER TABLE users DROP COLUMN phone_number;
         assert_eq!(s.revision, "5c1e2d3f4a6b");
         assert_eq!(s.down_revisions, vec!["9a8b7c6d5e4f"]);
         assert_eq!(s.message, "Add phone_number to users");
-        assert_eq!(s.create_date.as_deref(), Some("2026-11-22 10:30:00.123456+00:00"));
+        assert_eq!(
+            s.create_date.as_deref(),
+            Some("2026-11-22 10:30:00.123456+00:00")
+        );
         assert!(s.transactional);
-        assert_eq!(s.up_sql().trim(), "ALTER TABLE users ADD COLUMN phone_number text;");
-        assert_eq!(s.down_sql().unwrap().trim(), "ALTER TABLE users DROP COLUMN phone_number;");
+        assert_eq!(
+            s.up_sql().trim(),
+            "ALTER TABLE users ADD COLUMN phone_number text;"
+        );
+        assert_eq!(
+            s.down_sql().unwrap().trim(),
+            "ALTER TABLE users DROP COLUMN phone_number;"
+        );
         assert_eq!(s.up_section().start_line, 8);
         assert_eq!(s.down_section().unwrap().start_line, 11);
     }
 
     #[test]
     fn keys_are_case_insensitive_and_lists_split() {
-        let s = p("-- merge\n-- revision id: m1\n-- REVISES: a1, b1\n-- branch labels: x,y\n\
-                   -- depends on: d1\n-- transactional: false\n-- migrate:up\n")
+        let s = p(
+            "-- merge\n-- revision id: m1\n-- REVISES: a1, b1\n-- branch labels: x,y\n\
+                   -- depends on: d1\n-- transactional: false\n-- migrate:up\n",
+        )
         .unwrap();
         assert_eq!(s.down_revisions, vec!["a1", "b1"]);
         assert_eq!(s.branch_labels, vec!["x", "y"]);
@@ -330,7 +342,10 @@ ALTER TABLE users DROP COLUMN phone_number;
         let lf = p(SAMPLE).unwrap();
         let crlf = p(&format!("\u{feff}{}", SAMPLE.replace('\n', "\r\n"))).unwrap();
         assert_eq!(lf.checksum(), crlf.checksum());
-        assert_eq!(crlf.up_sql().trim(), "ALTER TABLE users ADD COLUMN phone_number text;");
+        assert_eq!(
+            crlf.up_sql().trim(),
+            "ALTER TABLE users ADD COLUMN phone_number text;"
+        );
         let trailing = p(&SAMPLE.replace("text;\n", "text;   \n\n\n")).unwrap();
         assert_eq!(lf.checksum(), trailing.checksum());
         let header_edit = p(&SAMPLE.replace("Add phone_number", "Add a phone number")).unwrap();
@@ -359,7 +374,11 @@ ALTER TABLE users DROP COLUMN phone_number;
 
         let e = err_of("-- m\n-- Revision ID: a1\n-- migrate:up\nx;\n-- migrate:up\n");
         assert_eq!(e.line, Some(5));
-        assert!(e.message.contains("duplicate `-- migrate:up` (first at line 3)"), "{e}");
+        assert!(
+            e.message
+                .contains("duplicate `-- migrate:up` (first at line 3)"),
+            "{e}"
+        );
 
         let e = err_of("-- m\n-- Revision ID: a1\n");
         assert!(e.message.contains("no `-- migrate:up`"), "{e}");
@@ -389,8 +408,10 @@ ALTER TABLE users DROP COLUMN phone_number;
     #[test]
     fn markers_inside_bodies_and_comment_lines() {
         // A comment that only mentions migrate: without being a marker is SQL.
-        let s = p("-- m\n-- Revision ID: a1\n-- migrate:up\n-- note: keep\nSELECT 1;\n-- migrate:down\n")
-            .unwrap();
+        let s = p(
+            "-- m\n-- Revision ID: a1\n-- migrate:up\n-- note: keep\nSELECT 1;\n-- migrate:down\n",
+        )
+        .unwrap();
         assert_eq!(s.up_sql(), "-- note: keep\nSELECT 1;\n");
         assert_eq!(s.down_sql(), Some(""));
     }

@@ -59,7 +59,11 @@ struct Context<'a> {
 
 /// Render a new revision file and check that the result parses back to the same revision.
 /// `template` is the user's template text, or `None` for the built-in one.
-pub fn render(new: &NewScript, template: Option<&str>, path: &Path) -> Result<(String, Script), String> {
+pub fn render(
+    new: &NewScript,
+    template: Option<&str>,
+    path: &Path,
+) -> Result<(String, Script), String> {
     let mut env = minijinja::Environment::new();
     env.set_keep_trailing_newline(true);
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
@@ -80,7 +84,8 @@ pub fn render(new: &NewScript, template: Option<&str>, path: &Path) -> Result<(S
     let text = env
         .render_str(template.unwrap_or(DEFAULT_TEMPLATE), &ctx)
         .map_err(|e| format!("script template: {e:#}"))?;
-    let script = parse(path, text.clone()).map_err(|e| format!("the script template produced an invalid file: {e}"))?;
+    let script = parse(path, text.clone())
+        .map_err(|e| format!("the script template produced an invalid file: {e}"))?;
     if script.revision != new.revision || script.down_revisions != new.down_revisions {
         return Err(format!(
             "the script template must write `-- Revision ID: {{{{ revision }}}}` and `-- Revises: {{{{ revises }}}}` \
@@ -125,7 +130,9 @@ pub fn validate_file_template(template: &str) -> Result<(), String> {
         ));
     }
     if template.contains('/') || template.contains('\\') {
-        return Err(format!("file_template `{template}` must be a file name, not a path"));
+        return Err(format!(
+            "file_template `{template}` must be a file name, not a path"
+        ));
     }
     Ok(())
 }
@@ -223,11 +230,17 @@ mod tests {
 
     #[test]
     fn user_template_must_keep_the_revision_header() {
-        let err = render(&sample(), Some("-- {{ message }}\n-- migrate:up\n"), Path::new("x.sql")).unwrap_err();
+        let err = render(
+            &sample(),
+            Some("-- {{ message }}\n-- migrate:up\n"),
+            Path::new("x.sql"),
+        )
+        .unwrap_err();
         assert!(err.contains("Revision ID"), "{err}");
         let err = render(&sample(), Some("{{ nope }}"), Path::new("x.sql")).unwrap_err();
         assert!(err.contains("script template"), "{err}");
-        let custom = "-- {{ message }}\n-- Revision ID: {{ revision }}\n-- Revises: {{ revises }}\n\
+        let custom =
+            "-- {{ message }}\n-- Revision ID: {{ revision }}\n-- Revises: {{ revises }}\n\
                       -- migrate:up\nBEGIN_MARK;\n{{ up }}\n-- migrate:down\n{{ down }}\n";
         let (text, _) = render(&sample(), Some(custom), Path::new("x.sql")).unwrap();
         assert!(text.contains("BEGIN_MARK;"));
@@ -235,13 +248,19 @@ mod tests {
 
     #[test]
     fn slugs_and_file_names() {
-        assert_eq!(slugify("Add phone_number to users!"), "add_phone_number_to_users");
+        assert_eq!(
+            slugify("Add phone_number to users!"),
+            "add_phone_number_to_users"
+        );
         assert_eq!(slugify("  Ünïcode  naïve "), "ünïcode_naïve");
         let long = slugify("this message is much longer than forty characters in total");
         assert!(long.len() <= 40, "{long}");
         assert_eq!(long, "this_message_is_much_longer_than_forty");
         let now = time::macros::datetime!(2026-11-22 10:30:05 UTC);
-        assert_eq!(file_name("{rev}_{slug}", "abc", "Add users", now), "abc_add_users.sql");
+        assert_eq!(
+            file_name("{rev}_{slug}", "abc", "Add users", now),
+            "abc_add_users.sql"
+        );
         assert_eq!(
             file_name("{year}{month}{day}_{rev}_{slug}", "abc", "x", now),
             "20261122_abc_x.sql"
@@ -253,7 +272,9 @@ mod tests {
     fn file_template_validation() {
         assert!(validate_file_template("{rev}_{slug}").is_ok());
         assert!(validate_file_template("{slug}").is_err());
-        assert!(validate_file_template("{rev}_{nope}").unwrap_err().contains("{nope}"));
+        assert!(validate_file_template("{rev}_{nope}")
+            .unwrap_err()
+            .contains("{nope}"));
         assert!(validate_file_template("{rev").is_err());
         assert!(validate_file_template("a/{rev}").is_err());
     }

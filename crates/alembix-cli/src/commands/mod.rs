@@ -1,0 +1,70 @@
+//! One module per command. Each returns an exit code or an error; the printer owns stdout.
+
+mod init;
+mod read;
+mod revision;
+
+use std::process::ExitCode;
+
+use alembix::{Config, RevisionGraph};
+
+use crate::cli::{Cli, Command};
+use crate::output::Printer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Lib(#[from] alembix::Error),
+    /// Writing to stdout failed (a closed pipe is not reported).
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl From<alembix::GraphError> for CliError {
+    fn from(e: alembix::GraphError) -> Self {
+        CliError::Lib(e.into())
+    }
+}
+
+pub type CliResult = Result<ExitCode, CliError>;
+
+pub fn run(cli: Cli) -> CliResult {
+    let mut printer = Printer::new(cli.global.quiet);
+    let code = match cli.command {
+        Command::Init { dir } => init::run(&mut printer, &dir)?,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "alembix", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        command => {
+            let config = load_config(&cli.global)?;
+            match command {
+                Command::Revision(args) => revision::revision(&mut printer, &config, &args)?,
+                Command::Merge(args) => revision::merge(&mut printer, &config, &args)?,
+                Command::Heads(args) => read::heads(&mut printer, &load_graph(&config)?, &args)?,
+                Command::Branches(args) => {
+                    read::branches(&mut printer, &load_graph(&config)?, &args)?
+                }
+                Command::History(args) => {
+                    read::history(&mut printer, &load_graph(&config)?, &args)?
+                }
+                Command::Show(args) => read::show(&mut printer, &load_graph(&config)?, &args)?,
+                Command::Init { .. } | Command::Completions { .. } => unreachable!("handled above"),
+            }
+        }
+    };
+    printer.flush()?;
+    Ok(code)
+}
+
+fn load_config(global: &crate::cli::GlobalArgs) -> Result<Config, CliError> {
+    Ok(Config::load(
+        global.config.as_deref(),
+        std::path::Path::new("."),
+    )?)
+}
+
+fn load_graph(config: &Config) -> Result<RevisionGraph, CliError> {
+    Ok(alembix::project::load_graph(config)?)
+}

@@ -1,0 +1,197 @@
+//! The read-only graph commands: `heads`, `branches`, `history`, `show`. No database involved.
+
+use std::process::ExitCode;
+
+use alembix::{GraphError, Rev, RevisionGraph, Target};
+
+use super::CliResult;
+use crate::cli::{HistoryArgs, ListArgs, ShowArgs};
+use crate::graph_view;
+use crate::output::{paint, tagged_id, verbose_lines, Printer, RevisionJson, DIM, ID};
+
+pub fn heads(printer: &mut Printer, graph: &RevisionGraph, args: &ListArgs) -> CliResult {
+    list(printer, graph, graph.heads(), args, |p, r| {
+        p.line(tagged_id(graph, r))
+    })
+}
+
+pub fn branches(printer: &mut Printer, graph: &RevisionGraph, args: &ListArgs) -> CliResult {
+    let points = graph.branch_points();
+    list(printer, graph, &points, args, |p, r| {
+        p.line(tagged_id(graph, r))?;
+        for &c in graph.children(r) {
+            p.line(format!(
+                "    -> {}, {}",
+                tagged_id(graph, c),
+                graph.script(c).message
+            ))?;
+        }
+        Ok(())
+    })
+}
+
+/// Shared shape of `heads` and `branches`: JSON array, verbose blocks, or one line each.
+fn list(
+    printer: &mut Printer,
+    graph: &RevisionGraph,
+    revs: &[Rev],
+    args: &ListArgs,
+    short: impl Fn(&mut Printer, Rev) -> std::io::Result<()>,
+) -> CliResult {
+    if args.json {
+        let items: Vec<RevisionJson> = revs.iter().map(|r| RevisionJson::new(graph, *r)).collect();
+        printer.json(&items)?;
+    } else {
+        for &r in revs {
+            if args.verbose {
+                for line in verbose_lines(graph, r) {
+                    printer.line(line)?;
+                }
+            } else {
+                short(printer, r)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn history(printer: &mut Printer, graph: &RevisionGraph, args: &HistoryArgs) -> CliResult {
+    let in_range = range_mask(graph, args.range.as_deref())?;
+    let nodes: Vec<Rev> = graph
+        .topological()
+        .iter()
+        .rev()
+        .copied()
+        .filter(|r| in_range.as_ref().is_none_or(|m| m[r.index()]))
+        .collect();
+    if args.json {
+        let items: Vec<RevisionJson> = nodes.iter().map(|r| RevisionJson::new(graph, *r)).collect();
+        printer.json(&items)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let branched = graph.bases().len() > 1
+        || nodes
+            .iter()
+            .any(|r| graph.is_merge_point(*r) || graph.is_branch_point(*r));
+    let draw = args.graph || (branched && !args.no_graph);
+    if !draw {
+        for &r in &nodes {
+            if args.verbose {
+                for line in verbose_lines(graph, r) {
+                    printer.line(line)?;
+                }
+            } else {
+                printer.line(linear_line(graph, r))?;
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = graph_view::layout(graph, &nodes);
+    for (&r, row) in nodes.iter().zip(rows) {
+        let s = graph.script(r);
+        let mut deps = String::new();
+        if !graph.dependencies(r).is_empty() {
+            deps = paint(
+                DIM,
+                format!(
+                    " (depends on {})",
+                    graph.ids(graph.dependencies(r)).join(", ")
+                ),
+            );
+        }
+        printer.line(format!(
+            "{} {}{deps}, {}",
+            row.node,
+            tagged_id(graph, r),
+            s.message
+        ))?;
+        if args.verbose {
+            for line in verbose_lines(graph, r).into_iter().skip(1) {
+                printer.line(format!("{}  {line}", row.continuation).trim_end())?;
+            }
+        }
+        for c in row.connectors {
+            printer.line(c)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Alembic's one-line form: `parent -> rev (head), message`.
+fn linear_line(graph: &RevisionGraph, r: Rev) -> String {
+    let parents = graph.parents(r);
+    let from = match parents.len() {
+        0 => "<base>".to_string(),
+        1 => graph.id(parents[0]).to_string(),
+        _ => format!("({})", graph.ids(parents).join(", ")),
+    };
+    format!(
+        "{} -> {}, {}",
+        paint(ID, from),
+        tagged_id(graph, r),
+        graph.script(r).message
+    )
+}
+
+/// `A:B` → revisions that descend from A (inclusive) and that B needs (inclusive).
+fn range_mask(graph: &RevisionGraph, range: Option<&str>) -> Result<Option<Vec<bool>>, GraphError> {
+    let Some(range) = range else { return Ok(None) };
+    let Some((lower, upper)) = range.split_once(':') else {
+        return Err(GraphError::BadExpression {
+            expr: range.to_string(),
+            reason: "a history range is `A:B`, `A:` or `:B`".into(),
+        });
+    };
+    let mut mask = vec![true; graph.len()];
+    let lower = lower.trim();
+    if !lower.is_empty() && lower != "base" {
+        let from = match graph.resolve(lower, None)? {
+            Target::Below { landing, .. } => landing,
+            t => t.revisions().to_vec(),
+        };
+        if !from.is_empty() {
+            let desc = graph.descendants_mask(&from);
+            mask.iter_mut().zip(desc).for_each(|(m, d)| *m &= d);
+        }
+    }
+    let upper = upper.trim();
+    if !upper.is_empty() && upper != "heads" {
+        let to = graph.resolve(upper, None)?;
+        let anc = graph.ancestors_mask(to.revisions());
+        mask.iter_mut().zip(anc).for_each(|(m, a)| *m &= a);
+    }
+    Ok(Some(mask))
+}
+
+pub fn show(printer: &mut Printer, graph: &RevisionGraph, args: &ShowArgs) -> CliResult {
+    let r = graph.resolve_one(&args.revision, None)?;
+    let s = graph.script(r);
+    if args.json {
+        let mut info = RevisionJson::new(graph, r);
+        info.checksum = Some(s.checksum());
+        let mut value = serde_json::to_value(info).map_err(std::io::Error::other)?;
+        value["up"] = s.up_sql().into();
+        value["down"] = s.down_sql().into();
+        printer.json(&value)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for line in verbose_lines(graph, r) {
+        printer.line(line)?;
+    }
+    printer.line(format!("Checksum: {}", s.checksum()))?;
+    printer.line("")?;
+    printer.line(paint(DIM, "-- migrate:up"))?;
+    printer.line(s.up_sql().trim_matches('\n'))?;
+    printer.line("")?;
+    match s.down_sql() {
+        Some(down) => {
+            printer.line(paint(DIM, "-- migrate:down"))?;
+            printer.line(down.trim_matches('\n'))?;
+        }
+        None => printer.line(paint(
+            DIM,
+            "-- (no migrate:down section: this revision cannot be downgraded)",
+        ))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
