@@ -31,6 +31,48 @@ pub struct GlobalArgs {
     /// Print less: no progress lines, only results and errors
     #[arg(short = 'q', long, global = true)]
     pub quiet: bool,
+    /// Database URL (default: $DATABASE_URL, also read from .env, then `url` in alembix.toml)
+    #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
+    pub url: Option<String>,
+}
+
+/// Options of the commands that connect.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Keep retrying to connect for this long while the server refuses connections (e.g. `30s`)
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait: Option<std::time::Duration>,
+    /// How long to wait for another run's migration lock
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "5m")]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Target revision (`-1`, `base`, an id, `LABEL@-1`, ...); with --sql a range `FROM:TO`
+    #[arg(allow_hyphen_values = true)]
+    pub target: String,
+    /// Print the SQL script instead of running it (offline: no database needed)
+    #[arg(long, conflicts_with = "dry_run")]
+    pub sql: bool,
+    /// Connect, show what would run (as SQL), change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Database kind for --sql when no URL is configured
+    #[arg(long, value_enum, requires = "sql")]
+    pub dialect: Option<DialectArg>,
+    /// Print the outcome as JSON
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DialectArg {
+    Postgresql,
+    Mysql,
+    Sqlite,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +95,16 @@ pub enum Command {
     History(HistoryArgs),
     /// Show one revision in full, with its SQL
     Show(ShowArgs),
+    /// Apply revisions up to a target (default `heads`)
+    Upgrade(UpgradeArgs),
+    /// Revert revisions down to a target (`-1`, `base`, a revision)
+    Downgrade(MigrateArgs),
+    /// Show the database's current revision(s)
+    Current(CurrentArgs),
+    /// Set the version table to a revision without running any SQL
+    Stamp(StampArgs),
+    /// Accept intentional edits of applied revisions by recording their new checksums
+    Rehash(RehashArgs),
     /// Print shell completions
     Completions {
         /// Shell to generate completions for
@@ -138,7 +190,74 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Revision expression (id, prefix, `head`, `LABEL@head`, ...)
+    #[arg(allow_hyphen_values = true)]
     pub revision: String,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Target revision (default `heads`; `head`, `+1`, an id, `LABEL@head`, ...); with --sql a range `A:B`
+    #[arg(default_value = "heads", allow_hyphen_values = true)]
+    pub target: String,
+    #[arg(long, conflicts_with = "dry_run")]
+    pub sql: bool,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, requires = "sql")]
+    pub dialect: Option<DialectArg>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+impl UpgradeArgs {
+    pub fn into_migrate(self) -> MigrateArgs {
+        MigrateArgs {
+            target: self.target,
+            sql: self.sql,
+            dry_run: self.dry_run,
+            dialect: self.dialect,
+            json: self.json,
+            connect: self.connect,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CurrentArgs {
+    /// Also show when and by whom each revision was applied
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Exit 1 unless the database is at every head
+    #[arg(long)]
+    pub check_heads: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StampArgs {
+    /// Revision to record (`head`, `heads`, `base`, an id, ...)
+    #[arg(allow_hyphen_values = true)]
+    pub revision: String,
+    /// Forget what the version table says first (e.g. it names a revision whose file is gone)
+    #[arg(long)]
+    pub purge: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RehashArgs {
+    /// Applied revisions whose edited files are accepted (default: every edited applied revision)
+    pub revisions: Vec<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }

@@ -28,10 +28,17 @@ fn main() -> ExitCode {
 fn report(err: &commands::CliError) {
     use std::io::Write;
     let mut stderr = anstream::stderr();
-    let _ = writeln!(stderr, "{} {err}", output::paint(output::ERROR, "error:"));
+    let mut shown = err.to_string();
+    let _ = writeln!(stderr, "{} {shown}", output::paint(output::ERROR, "error:"));
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
-        let _ = writeln!(stderr, "  caused by: {cause}");
+        // Many errors already include their cause in their message (`path: No such file or directory`);
+        // do not repeat it.
+        let text = cause.to_string();
+        if !shown.contains(&text) {
+            let _ = writeln!(stderr, "  caused by: {text}");
+            shown = text;
+        }
         source = cause.source();
     }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 pub const ID: Style = AnsiColor::Yellow.on_default();
 pub const TAG: Style = AnsiColor::Green.on_default().bold();
 pub const DIM: Style = Style::new().dimmed();
+pub const WARN: Style = AnsiColor::Yellow.on_default().bold();
 pub const ERROR: Style = AnsiColor::Red.on_default().bold();
 
 /// Buffers output (stdout is line-buffered, which costs a write per line on long histories) and hands it to

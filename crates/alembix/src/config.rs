@@ -61,7 +61,14 @@ impl Config {
     }
 
     fn from_raw(raw: RawConfig, path: Option<PathBuf>, root: &Path) -> Config {
-        let abs = |p: PathBuf| if p.is_absolute() { p } else { root.join(p) };
+        // `./migrations` would show in every message; a project in the current directory keeps paths short.
+        let abs = |p: PathBuf| {
+            if p.is_absolute() || root == Path::new(".") {
+                p
+            } else {
+                root.join(p)
+            }
+        };
         Config {
             path,
             root: root.to_path_buf(),
@@ -148,7 +155,12 @@ impl Config {
         } else if let Some(u) = self.env_value(&self.url_env)? {
             (u, format!("${}", self.url_env))
         } else if let Some(u) = &self.url {
-            (u.clone(), format!("`url` in {}", self.display_path()))
+            let url = DatabaseUrl::parse(u).map_err(|e| Error::Url {
+                source_name: format!("`url` in {}", self.display_path()),
+                error: e,
+            })?;
+            // A SQLite file named in the config file lives beside it, wherever alembix runs from.
+            return Ok(url.relative_to(&self.root));
         } else {
             return Err(Error::NoUrl {
                 env: self.url_env.clone(),

@@ -37,6 +37,9 @@ pub enum Error {
     #[error(transparent)]
     Graph(#[from] GraphError),
 
+    #[error(transparent)]
+    Migrate(#[from] crate::migrate::MigrateError),
+
     #[error("{0}")]
     Usage(String),
 }

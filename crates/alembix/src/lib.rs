@@ -4,8 +4,10 @@
 //! The library never prints: it returns values and errors; the `alembix` CLI renders them.
 
 pub mod config;
+pub mod dialect;
 pub mod error;
 pub mod graph;
+pub mod migrate;
 pub mod project;
 pub mod script;
 pub mod url;
@@ -13,8 +15,16 @@ pub mod url;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use graph::{Direction, GraphError, Plan, Rev, RevisionGraph, Step, Target};
+pub use migrate::{
+    EmbeddedMigrations, Event, MigrateError, MigrateOptions, Migrator, Operation, Outcome,
+};
 pub use script::{Script, ScriptError};
 pub use url::{DatabaseUrl, Dialect};
 
 /// The version of this library, recorded in the history table.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[doc(hidden)]
+pub mod __private {
+    pub use rust_embed::{self, RustEmbed};
+}

@@ -130,9 +130,11 @@ fn parents_for(graph: &RevisionGraph, req: &RevisionRequest) -> Result<Vec<Strin
                 graph.ids(&parents).join(", ")
             )));
         }
-        // Merging a revision with its own ancestor would create a redundant edge.
+        // Merging a revision with its own ancestor would create a redundant edge. Ancestry here follows
+        // `Revises` only: a `Depends On` edge orders two lines without joining them (both stay heads), and
+        // joining such heads is exactly what a merge is for.
         for &a in &parents {
-            let anc = graph.ancestors_mask(&[a]);
+            let anc = revises_ancestors(graph, a);
             if let Some(&b) = parents.iter().find(|&&b| b != a && anc[b.index()]) {
                 return Err(Error::Usage(format!(
                     "{} is already an ancestor of {}; there is nothing to merge",
@@ -177,6 +179,22 @@ fn parents_for(graph: &RevisionGraph, req: &RevisionRequest) -> Result<Vec<Strin
             Ok(graph.ids(&revs))
         }
     }
+}
+
+/// `r` and its ancestors along `Revises` edges (not `Depends On`), as a membership mask.
+fn revises_ancestors(graph: &RevisionGraph, r: Rev) -> Vec<bool> {
+    let mut mask = vec![false; graph.len()];
+    let mut stack = vec![r];
+    mask[r.index()] = true;
+    while let Some(cur) = stack.pop() {
+        for &p in graph.parents(cur) {
+            if !mask[p.index()] {
+                mask[p.index()] = true;
+                stack.push(p);
+            }
+        }
+    }
+    mask
 }
 
 /// Write a file that must not exist yet.

@@ -81,12 +81,14 @@ impl DatabaseUrl {
             "postgres" | "postgresql" | "pgsql" => Dialect::Postgres,
             "mysql" | "mariadb" => Dialect::Mysql,
             "sqlite" | "sqlite3" => Dialect::Sqlite,
-            _ => return Err(fail(&format!(
+            _ => {
+                return Err(fail(&format!(
                 "unsupported scheme `{scheme}`; use postgresql://, mysql://, mariadb:// or sqlite:"
-            ))),
+            )))
+            }
         };
         if dialect == Dialect::Sqlite {
-            return Self::parse_sqlite(input, scheme, rest).map_err(|r| fail(&r));
+            return Self::parse_sqlite(scheme, rest).map_err(|r| fail(&r));
         }
         let canonical_scheme = match dialect {
             Dialect::Postgres => "postgres",
@@ -124,7 +126,7 @@ impl DatabaseUrl {
         })
     }
 
-    fn parse_sqlite(input: &str, scheme: &str, rest: &str) -> Result<DatabaseUrl, String> {
+    fn parse_sqlite(scheme: &str, rest: &str) -> Result<DatabaseUrl, String> {
         let (path_part, query) = rest.split_once('?').unwrap_or((rest, ""));
         let location = if path_part.is_empty() || path_part == "//" || path_part == ":memory:" {
             // `sqlite://` is SQLAlchemy's in-memory database; `sqlite::memory:` is sqlx's.
@@ -157,7 +159,6 @@ impl DatabaseUrl {
         if !query.is_empty() {
             url.set_query(Some(query));
         }
-        let _ = input;
         Ok(DatabaseUrl {
             dialect: Dialect::Sqlite,
             url,
@@ -223,6 +224,16 @@ impl DatabaseUrl {
             copy.url.set_path(&format!("/{name}"));
         }
         copy
+    }
+
+    /// For a relative SQLite file, the same file seen from `dir`.
+    pub fn relative_to(mut self, dir: &std::path::Path) -> DatabaseUrl {
+        if let Some(SqliteLocation::File(p)) = &self.sqlite {
+            if p.is_relative() && dir != std::path::Path::new(".") && !dir.as_os_str().is_empty() {
+                self.sqlite = Some(SqliteLocation::File(dir.join(p)));
+            }
+        }
+        self
     }
 
     /// The scheme as the user wrote it (e.g. `postgresql+asyncpg`).

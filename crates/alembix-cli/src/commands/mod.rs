@@ -1,6 +1,7 @@
 //! One module per command. Each returns an exit code or an error; the printer owns stdout.
 
 mod init;
+mod migrate;
 mod read;
 mod revision;
 
@@ -34,7 +35,10 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Init { dir } => init::run(&mut printer, &dir)?,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "alembix", &mut std::io::stdout());
+            // Generated into memory: clap_complete panics on a write error, and a closed pipe is not one.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "alembix", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &script)?;
             ExitCode::SUCCESS
         }
         command => {
@@ -50,6 +54,27 @@ pub fn run(cli: Cli) -> CliResult {
                     read::history(&mut printer, &load_graph(&config)?, &args)?
                 }
                 Command::Show(args) => read::show(&mut printer, &load_graph(&config)?, &args)?,
+                Command::Upgrade(args) => migrate::upgrade_or_downgrade(
+                    &mut printer,
+                    &config,
+                    &cli.global,
+                    &args.into_migrate(),
+                    alembix::Direction::Up,
+                )?,
+                Command::Downgrade(args) => migrate::upgrade_or_downgrade(
+                    &mut printer,
+                    &config,
+                    &cli.global,
+                    &args,
+                    alembix::Direction::Down,
+                )?,
+                Command::Current(args) => {
+                    migrate::current(&mut printer, &config, &cli.global, &args)?
+                }
+                Command::Stamp(args) => migrate::stamp(&mut printer, &config, &cli.global, &args)?,
+                Command::Rehash(args) => {
+                    migrate::rehash(&mut printer, &config, &cli.global, &args)?
+                }
                 Command::Init { .. } | Command::Completions { .. } => unreachable!("handled above"),
             }
         }

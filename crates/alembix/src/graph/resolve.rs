@@ -99,11 +99,19 @@ impl RevisionGraph {
     pub fn resolve_one(&self, expr: &str, current: Option<&[Rev]>) -> Result<Rev, GraphError> {
         match self.resolve(expr, current)? {
             Target::Revisions(r) if r.len() == 1 => Ok(r[0]),
-            Target::Revisions(r) if r.len() > 1 => Err(GraphError::MultipleHeads {
-                expr: expr.to_string(),
-                heads: self.ids(&r),
-            }),
             Target::Below { landing, .. } if landing.len() == 1 => Ok(landing[0]),
+            // `head` with several heads already failed in `resolve`, with its own guidance; this is an
+            // expression that legitimately names several revisions (`heads`, a walk past a merge).
+            Target::Revisions(r) | Target::Below { landing: r, .. } if r.len() > 1 => {
+                Err(GraphError::BadExpression {
+                    expr: expr.to_string(),
+                    reason: format!(
+                        "names {} revisions ({}); one is needed here",
+                        r.len(),
+                        self.ids(&r).join(", ")
+                    ),
+                })
+            }
             _ => Err(GraphError::BadExpression {
                 expr: expr.to_string(),
                 reason: "does not name a single revision".into(),

@@ -1,0 +1,303 @@
+//! Database access. One module per engine, each with the same functions (`connect`, `try_lock`, `unlock`,
+//! `lock_holder`, `table_exists_sql`, the bookkeeping DDL, `error`), and one enum that dispatches to them.
+
+pub mod mysql;
+pub mod postgres;
+pub mod sqlite;
+
+use std::time::{Duration, Instant};
+
+use sqlx::{AssertSqlSafe, Connection as _, Row};
+
+use crate::url::{DatabaseUrl, Dialect};
+
+/// A database error reduced to what a user needs: the server's message, its code, and for PostgreSQL the
+/// 1-based character position in the statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError {
+    pub message: String,
+    pub code: Option<String>,
+    pub position: Option<usize>,
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl DbError {
+    pub fn new(message: impl Into<String>) -> DbError {
+        DbError {
+            message: message.into(),
+            code: None,
+            position: None,
+        }
+    }
+
+    fn from_sqlx(e: &sqlx::Error, dialect: Dialect) -> DbError {
+        match e {
+            sqlx::Error::Database(db) => match dialect {
+                Dialect::Postgres => postgres::error(db.as_ref()),
+                Dialect::Mysql => mysql::error(db.as_ref()),
+                Dialect::Sqlite => sqlite::error(db.as_ref()),
+            },
+            sqlx::Error::Io(io) => DbError::new(io.to_string()),
+            other => DbError::new(other.to_string()),
+        }
+    }
+}
+
+/// One live connection to one of the engines.
+pub enum Connection {
+    Postgres(sqlx::PgConnection),
+    Mysql(sqlx::MySqlConnection),
+    Sqlite(sqlite::SqliteConn),
+}
+
+/// Why connecting failed, and whether waiting could help.
+#[derive(Debug)]
+pub struct ConnectError {
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl Connection {
+    /// Connect; with `wait`, retry with backoff while the server refuses connections (container start-up).
+    /// `on_retry` hears about each failed attempt.
+    pub async fn connect(
+        url: &DatabaseUrl,
+        wait: Option<Duration>,
+        mut on_retry: impl FnMut(u32, &str),
+    ) -> Result<Connection, ConnectError> {
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let result = match url.dialect() {
+                Dialect::Postgres => postgres::connect(url).await.map(Connection::Postgres),
+                Dialect::Mysql => mysql::connect(url).await.map(Connection::Mysql),
+                Dialect::Sqlite => sqlite::connect(url).await.map(Connection::Sqlite),
+            };
+            match result {
+                Ok(c) => return Ok(c),
+                Err(e) => {
+                    let retryable = is_retryable(&e);
+                    let message = scrub(&DbError::from_sqlx(&e, url.dialect()).message, url);
+                    let Some(wait) = wait.filter(|_| retryable) else {
+                        return Err(ConnectError { message, retryable });
+                    };
+                    if started.elapsed() + delay > wait {
+                        return Err(ConnectError {
+                            message: format!(
+                                "{message} (gave up after {attempt} attempts in {:.1?})",
+                                started.elapsed()
+                            ),
+                            retryable,
+                        });
+                    }
+                    on_retry(attempt, &message);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Connection::Postgres(_) => Dialect::Postgres,
+            Connection::Mysql(_) => Dialect::Mysql,
+            Connection::Sqlite(_) => Dialect::Sqlite,
+        }
+    }
+
+    /// Run SQL text (one statement, or several for bookkeeping) without preparing it.
+    pub async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
+        let dialect = self.dialect();
+        let q = sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
+        let r = match self {
+            Connection::Postgres(c) => q.execute(c).await.map(drop),
+            Connection::Mysql(c) => q.execute(c).await.map(drop),
+            Connection::Sqlite(c) => q.execute(&mut c.conn).await.map(drop),
+        };
+        r.map_err(|e| DbError::from_sqlx(&e, dialect))
+    }
+
+    /// Rows of a query whose columns are all text (or NULL).
+    pub async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        let dialect = self.dialect();
+        macro_rules! rows {
+            ($conn:expr) => {{
+                let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
+                    .fetch_all($conn)
+                    .await
+                    .map_err(|e| DbError::from_sqlx(&e, dialect))?;
+                rows.iter()
+                    .map(|row| {
+                        (0..row.len())
+                            .map(|i| row.try_get::<Option<String>, _>(i))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| DbError::from_sqlx(&e, dialect))
+            }};
+        }
+        match self {
+            Connection::Postgres(c) => rows!(c),
+            Connection::Mysql(c) => rows!(c),
+            Connection::Sqlite(c) => rows!(&mut c.conn),
+        }
+    }
+
+    /// Take the migration lock without waiting; `true` if now held.
+    pub async fn try_lock(&mut self, name: &str) -> Result<bool, DbError> {
+        match self {
+            Connection::Postgres(_) => {
+                let rows = self.query_text(&postgres::try_lock_sql(name)).await?;
+                Ok(first_cell(&rows).as_deref() == Some("true"))
+            }
+            Connection::Mysql(_) => {
+                let rows = self.query_text(&mysql::try_lock_sql(name)).await?;
+                Ok(first_cell(&rows).as_deref() == Some("1"))
+            }
+            Connection::Sqlite(c) => c.try_lock(),
+        }
+    }
+
+    pub async fn unlock(&mut self, name: &str) -> Result<(), DbError> {
+        match self {
+            Connection::Postgres(_) => self.query_text(&postgres::unlock_sql(name)).await.map(drop),
+            Connection::Mysql(_) => self.query_text(&mysql::unlock_sql(name)).await.map(drop),
+            Connection::Sqlite(c) => {
+                c.unlock();
+                Ok(())
+            }
+        }
+    }
+
+    /// Who holds the migration lock, if the database can tell.
+    pub async fn lock_holder(&mut self, name: &str) -> Option<String> {
+        let sql = match self {
+            Connection::Postgres(_) => postgres::lock_holder_sql(name),
+            Connection::Mysql(_) => mysql::lock_holder_sql(name),
+            Connection::Sqlite(c) => return c.lock_holder(),
+        };
+        let rows = self.query_text(&sql).await.ok()?;
+        first_cell(&rows)
+    }
+
+    pub async fn table_exists(&mut self, table: &str) -> Result<bool, DbError> {
+        let sql = match self.dialect() {
+            Dialect::Postgres => postgres::table_exists_sql(table),
+            Dialect::Mysql => mysql::table_exists_sql(table),
+            Dialect::Sqlite => sqlite::table_exists_sql(table),
+        };
+        Ok(!self.query_text(&sql).await?.is_empty())
+    }
+
+    pub async fn close(self) {
+        let _ = match self {
+            Connection::Postgres(c) => c.close().await,
+            Connection::Mysql(c) => c.close().await,
+            Connection::Sqlite(c) => c.conn.close().await,
+        };
+    }
+}
+
+fn first_cell(rows: &[Vec<Option<String>>]) -> Option<String> {
+    rows.first().and_then(|r| r.first()).cloned().flatten()
+}
+
+fn is_retryable(e: &sqlx::Error) -> bool {
+    use std::io::ErrorKind::*;
+    match e {
+        // DNS failures while a container network comes up have no stable kind; any I/O error is worth a retry.
+        sqlx::Error::Io(io) => !matches!(io.kind(), PermissionDenied | InvalidInput),
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P03")),
+        sqlx::Error::PoolTimedOut => true,
+        _ => false,
+    }
+}
+
+/// Remove the password from a message, whatever the driver put in it.
+pub fn scrub(message: &str, url: &DatabaseUrl) -> String {
+    let raw = url.expose_driver_url();
+    let mut out = message.replace(&raw, &url.to_string());
+    if let Ok(parsed) = url::Url::parse(&raw) {
+        if let Some(pw) = parsed.password().filter(|p| p.len() >= 3) {
+            out = out.replace(pw, "***");
+        }
+    }
+    out
+}
+
+/// A SQL string literal, escaped for the dialect.
+pub fn literal(value: &str, dialect: Dialect) -> String {
+    let mut escaped = value.replace('\'', "''");
+    if dialect == Dialect::Mysql {
+        escaped = escaped.replace('\\', "\\\\");
+    }
+    format!("'{escaped}'")
+}
+
+/// `BEGIN` for a migration transaction (SQLite takes the write lock at once).
+pub fn begin_sql(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "BEGIN",
+        Dialect::Mysql => "START TRANSACTION",
+        Dialect::Sqlite => "BEGIN IMMEDIATE",
+    }
+}
+
+/// DDL for the version table (Alembic's shape) and the history table.
+pub fn bookkeeping_ddl(dialect: Dialect, version_table: &str, history_table: &str) -> Vec<String> {
+    let pk_name = format!(
+        "{}_pkc",
+        version_table.rsplit('.').next().unwrap_or(version_table)
+    );
+    let version = format!(
+        "CREATE TABLE IF NOT EXISTS {version_table} (\n    version_num VARCHAR(255) NOT NULL,\n    \
+         CONSTRAINT {pk_name} PRIMARY KEY (version_num)\n)"
+    );
+    let id = match dialect {
+        Dialect::Postgres => "id BIGSERIAL PRIMARY KEY",
+        Dialect::Mysql => "id BIGINT AUTO_INCREMENT PRIMARY KEY",
+        Dialect::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+    };
+    let history = format!(
+        "CREATE TABLE IF NOT EXISTS {history_table} (\n    {id},\n    revision VARCHAR(255) NOT NULL,\n    \
+         direction VARCHAR(16) NOT NULL,\n    checksum VARCHAR(64),\n    started_at VARCHAR(40) NOT NULL,\n    \
+         duration_ms BIGINT NOT NULL,\n    applied_by VARCHAR(255) NOT NULL,\n    tool_version VARCHAR(32) NOT NULL\n)"
+    );
+    vec![version, history]
+}
+
+/// The lock name for a database and version table: two projects on one server do not block each other.
+pub fn lock_name(url: &DatabaseUrl, version_table: &str) -> String {
+    let db = match url.sqlite_location() {
+        Some(crate::url::SqliteLocation::File(p)) => p.display().to_string(),
+        Some(crate::url::SqliteLocation::Memory) => ":memory:".into(),
+        None => url.database().unwrap_or("").to_string(),
+    };
+    format!("alembix:{db}:{version_table}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_escape() {
+        assert_eq!(literal("it's", Dialect::Postgres), "'it''s'");
+        assert_eq!(literal("a\\'b", Dialect::Mysql), "'a\\\\''b'");
+    }
+
+    #[test]
+    fn scrub_hides_password() {
+        let url = DatabaseUrl::parse("postgres://u:s3cret@h/db").unwrap();
+        let msg = scrub("failed for postgres://u:s3cret@h/db with s3cret", &url);
+        assert!(!msg.contains("s3cret"), "{msg}");
+    }
+}

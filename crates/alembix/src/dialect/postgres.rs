@@ -1,0 +1,79 @@
+//! PostgreSQL: connect, advisory lock, catalog checks, error messages.
+
+use std::str::FromStr;
+
+use sha2::{Digest, Sha256};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
+use sqlx::ConnectOptions;
+
+use super::{literal, DbError};
+use crate::url::{DatabaseUrl, Dialect};
+
+pub async fn connect(url: &DatabaseUrl) -> Result<PgConnection, sqlx::Error> {
+    PgConnectOptions::from_str(&url.expose_driver_url())?
+        .application_name("alembix")
+        .connect()
+        .await
+}
+
+/// The advisory-lock key: 64 bits of SHA-256 of the lock name.
+pub fn lock_key(name: &str) -> i64 {
+    let digest = Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+/// Polled with backoff by the caller, never blocking: a session waiting inside `pg_advisory_lock` would
+/// hold a snapshot that `CREATE INDEX CONCURRENTLY` in the lock holder waits for.
+pub fn try_lock_sql(name: &str) -> String {
+    format!("SELECT pg_try_advisory_lock({})::text", lock_key(name))
+}
+
+pub fn unlock_sql(name: &str) -> String {
+    format!("SELECT pg_advisory_unlock({})::text", lock_key(name))
+}
+
+pub fn lock_holder_sql(name: &str) -> String {
+    let key = lock_key(name);
+    // A bigint key shows in pg_locks as classid (high 32 bits) and objid (low 32 bits), objsubid 1.
+    let (hi, lo) = ((key >> 32) & 0xffff_ffff, key & 0xffff_ffff);
+    format!(
+        "SELECT 'pid ' || a.pid || ' (' || coalesce(a.usename, '?') || '@' || coalesce(host(a.client_addr), 'local') \
+         || ', application ' || quote_literal(coalesce(a.application_name, '')) || ', connected since ' \
+         || to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') || ')' \
+         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = {hi} AND l.objid::bigint = {lo} AND l.objsubid = 1"
+    )
+}
+
+pub fn table_exists_sql(table: &str) -> String {
+    format!(
+        "SELECT 'yes' WHERE to_regclass({}) IS NOT NULL",
+        literal(table, Dialect::Postgres)
+    )
+}
+
+pub fn error(db: &(dyn sqlx::error::DatabaseError + 'static)) -> DbError {
+    let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() else {
+        return DbError::new(db.message());
+    };
+    // Not `to_string()`: sqlx appends the server's C source line, which reads like a line of the user's SQL.
+    let mut message = pg.message().to_string();
+    if let Some(detail) = pg.detail() {
+        message.push_str(&format!("\nDETAIL: {detail}"));
+    }
+    if let Some(hint) = pg.hint() {
+        message.push_str(&format!("\nHINT: {hint}"));
+    }
+    message.push_str(&format!(" (SQLSTATE {})", pg.code()));
+    let position = match pg.position() {
+        Some(PgErrorPosition::Original(p)) => Some(p),
+        _ => None,
+    };
+    DbError {
+        message,
+        code: Some(pg.code().to_string()),
+        position,
+    }
+}

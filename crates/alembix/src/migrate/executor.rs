@@ -1,0 +1,765 @@
+//! The apply loop: read the version table, check edits, plan, and run each step with its bookkeeping.
+//! It runs against a `Driver`: a live connection, or a `Recorder` that keeps the SQL instead of running it
+//! (dry run, offline `--sql`), so both show exactly what a real run does.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::split::{split, Statement};
+use super::{
+    CurrentHead, Edit, Event, MigrateError, Migrator, Outcome, PlannedStep, StatementFailure,
+};
+use crate::dialect::{self, begin_sql, literal, Connection, DbError};
+use crate::error::{Error, Result};
+use crate::graph::{Direction, Plan, Rev, RevisionGraph, Step};
+use crate::url::Dialect;
+
+/// What to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Operation {
+    Upgrade(String),
+    Downgrade(String),
+    /// Set the version table without running SQL; `purge` first forgets what the table says.
+    Stamp {
+        target: String,
+        purge: bool,
+    },
+    /// Record the current checksums of these applied revisions (accepting intentional edits).
+    Rehash(Vec<String>),
+}
+
+/// What the executor needs from a database. Reads go to the database; writes may be recorded instead.
+pub(crate) trait Driver {
+    fn dialect(&self) -> Dialect;
+    /// Run SQL that changes the database.
+    async fn execute(&mut self, sql: &str) -> Result<(), DbError>;
+    async fn table_exists(&mut self, table: &str) -> Result<bool, DbError>;
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError>;
+    /// A comment for a recorded script; ignored by a live connection.
+    fn note(&mut self, _text: &str) {}
+}
+
+impl Driver for Connection {
+    fn dialect(&self) -> Dialect {
+        Connection::dialect(self)
+    }
+    async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
+        Connection::execute(self, sql).await
+    }
+    async fn table_exists(&mut self, table: &str) -> Result<bool, DbError> {
+        Connection::table_exists(self, table).await
+    }
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        Connection::query_text(self, sql).await
+    }
+}
+
+/// Keeps writes as SQL text; reads go to `inner` when there is one (dry run), else see an empty database.
+pub(crate) struct Recorder<'a> {
+    dialect: Dialect,
+    inner: Option<&'a mut Connection>,
+    pub log: Vec<String>,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(dialect: Dialect, inner: Option<&'a mut Connection>) -> Self {
+        Recorder {
+            dialect,
+            inner,
+            log: Vec::new(),
+        }
+    }
+}
+
+impl Driver for Recorder<'_> {
+    fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+    async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
+        self.log.push(sql.to_string());
+        Ok(())
+    }
+    async fn table_exists(&mut self, table: &str) -> Result<bool, DbError> {
+        match &mut self.inner {
+            Some(c) => c.table_exists(table).await,
+            None => Ok(false),
+        }
+    }
+    async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        match &mut self.inner {
+            Some(c) => c.query_text(sql).await,
+            None => Ok(Vec::new()),
+        }
+    }
+    fn note(&mut self, text: &str) {
+        self.log.push(format!("-- {text}"));
+    }
+}
+
+fn db_err(context: impl Into<String>) -> impl FnOnce(DbError) -> Error {
+    let context = context.into();
+    move |e| {
+        MigrateError::Database {
+            context,
+            message: e.message,
+        }
+        .into()
+    }
+}
+
+/// Take the migration lock, polling with backoff (never blocking inside a transaction) until `timeout`.
+pub(crate) async fn acquire_lock(
+    conn: &mut Connection,
+    name: &str,
+    timeout: Duration,
+    events: &mut dyn FnMut(Event),
+) -> Result<()> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(20);
+    let mut announced = false;
+    loop {
+        if conn
+            .try_lock(name)
+            .await
+            .map_err(db_err("taking the migration lock"))?
+        {
+            if announced {
+                events(Event::LockAcquired {
+                    waited: started.elapsed(),
+                });
+            }
+            return Ok(());
+        }
+        if !announced {
+            announced = true;
+            let holder = conn.lock_holder(name).await;
+            events(Event::LockWait { holder });
+        }
+        if started.elapsed() >= timeout {
+            let holder = conn.lock_holder(name).await;
+            return Err(MigrateError::LockTimeout {
+                waited: started.elapsed(),
+                holder,
+            }
+            .into());
+        }
+        let remaining = timeout.saturating_sub(started.elapsed());
+        tokio::time::sleep(delay.min(remaining).max(Duration::from_millis(1))).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// The state read from the database before planning.
+struct DbState {
+    rows: Vec<String>,
+    heads: Vec<Rev>,
+    tables_exist: bool,
+}
+
+async fn read_state<D: Driver>(
+    m: &Migrator,
+    driver: &mut D,
+    tolerate_unknown: bool,
+) -> Result<DbState> {
+    let opts = &m.options;
+    let version_exists = driver
+        .table_exists(&opts.version_table)
+        .await
+        .map_err(db_err("checking for the version table"))?;
+    let tables_exist = version_exists
+        && driver
+            .table_exists(&opts.history_table)
+            .await
+            .map_err(db_err("checking for the history table"))?;
+    let rows: Vec<String> = if version_exists {
+        driver
+            .query_text(&format!("SELECT version_num FROM {}", opts.version_table))
+            .await
+            .map_err(db_err(format!("reading {}", opts.version_table)))?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut heads = Vec::new();
+    for row in &rows {
+        match m.graph.get(row) {
+            Some(r) => heads.push(r),
+            None if tolerate_unknown => {}
+            None => {
+                return Err(MigrateError::UnknownRevision {
+                    revision: row.clone(),
+                    dir: m.source.clone(),
+                }
+                .into())
+            }
+        }
+    }
+    Ok(DbState {
+        rows,
+        heads,
+        tables_exist,
+    })
+}
+
+/// Last recorded checksum of each revision (up, stamp or rehash rows).
+async fn recorded_checksums<D: Driver>(
+    m: &Migrator,
+    driver: &mut D,
+) -> Result<HashMap<String, String>> {
+    let rows = driver
+        .query_text(&format!(
+            "SELECT revision, checksum FROM {} WHERE checksum IS NOT NULL AND direction <> 'down' ORDER BY id",
+            m.options.history_table
+        ))
+        .await
+        .map_err(db_err(format!("reading {}", m.options.history_table)))?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| {
+            let mut it = r.into_iter();
+            Some((it.next().flatten()?, it.next().flatten()?))
+        })
+        .collect())
+}
+
+/// Refuse to run when an applied revision's file changed since it was applied.
+async fn check_edits<D: Driver>(m: &Migrator, driver: &mut D, heads: &[Rev]) -> Result<()> {
+    let recorded = recorded_checksums(m, driver).await?;
+    if recorded.is_empty() {
+        return Ok(());
+    }
+    let applied = m.graph.ancestors_mask(heads);
+    let mut edits = Vec::new();
+    for &r in m.graph.topological() {
+        if !applied[r.index()] {
+            continue;
+        }
+        let s = m.graph.script(r);
+        if let Some(rec) = recorded.get(&s.revision) {
+            let actual = s.checksum();
+            if *rec != actual {
+                edits.push(Edit {
+                    revision: s.revision.clone(),
+                    file: s.path.clone(),
+                    recorded: rec.clone(),
+                    actual,
+                });
+            }
+        }
+    }
+    if edits.is_empty() {
+        Ok(())
+    } else {
+        Err(MigrateError::Edited { edits }.into())
+    }
+}
+
+/// `version table` and `history table` exist, created if needed (a recorder just records the DDL).
+async fn ensure_tables<D: Driver>(m: &Migrator, driver: &mut D, exist: bool) -> Result<()> {
+    if exist {
+        return Ok(());
+    }
+    for ddl in dialect::bookkeeping_ddl(
+        driver.dialect(),
+        &m.options.version_table,
+        &m.options.history_table,
+    ) {
+        driver
+            .execute(&ddl)
+            .await
+            .map_err(db_err("creating the version and history tables"))?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn execute<D: Driver>(
+    m: &Migrator,
+    driver: &mut D,
+    op: &Operation,
+    start: Option<Vec<String>>,
+    events: &mut dyn FnMut(Event),
+) -> Result<Outcome> {
+    let graph = &m.graph;
+    let purge = matches!(op, Operation::Stamp { purge: true, .. });
+    let mut state = read_state(m, driver, purge).await?;
+    if let Some(start) = start {
+        state.heads = start
+            .iter()
+            .map(|s| graph.resolve(s, None).map(|t| t.revisions().to_vec()))
+            .collect::<Result<Vec<_>, _>>()?
+            .concat();
+        state.rows = graph.ids(&state.heads);
+    }
+    if purge {
+        state.heads.clear();
+    }
+    ensure_tables(m, driver, state.tables_exist).await?;
+    if state.tables_exist && !purge && matches!(op, Operation::Upgrade(_) | Operation::Downgrade(_))
+    {
+        check_edits(m, driver, &state.heads).await?;
+    }
+    let current = state.heads.clone();
+    let plan = match op {
+        Operation::Upgrade(t) => {
+            graph.plan_upgrade(&current, &graph.resolve(t, Some(&current))?)?
+        }
+        Operation::Downgrade(t) => {
+            graph.plan_downgrade(&current, &graph.resolve(t, Some(&current))?)?
+        }
+        Operation::Stamp { target, .. } => {
+            graph.plan_stamp(&current, &graph.resolve(target, Some(&current))?)?
+        }
+        Operation::Rehash(revs) => return rehash(m, driver, &current, revs).await,
+    };
+    let steps: Vec<PlannedStep> = plan.steps.iter().map(|s| planned(graph, s)).collect();
+    let outcome = Outcome {
+        steps,
+        heads_before: graph.ids(&plan.heads_before),
+        heads_after: graph.ids(&plan.heads_after),
+        sql: Vec::new(),
+    };
+    // Rows that are not exactly the heads (redundant rows written by another tool) are rewritten first.
+    let mut sorted_rows = state.rows.clone();
+    sorted_rows.sort();
+    let mut normal = outcome.heads_before.clone();
+    normal.sort();
+    let needs_normalising = !purge && sorted_rows != normal;
+
+    if let Operation::Stamp { .. } = op {
+        stamp(m, driver, &plan, purge || needs_normalising).await?;
+        return Ok(outcome);
+    }
+    if needs_normalising {
+        rewrite_versions(m, driver, &plan.heads_before).await?;
+        events(Event::VersionTableNormalised { rows: state.rows });
+    }
+    if plan.direction == Direction::Down {
+        for step in &plan.steps {
+            let s = graph.script(step.revision);
+            if s.down_sql().is_none() {
+                return Err(MigrateError::NoDownSection {
+                    revision: s.revision.clone(),
+                    file: s.path.clone(),
+                }
+                .into());
+            }
+        }
+    }
+    run_steps(m, driver, &plan, &outcome.steps, events).await?;
+    Ok(outcome)
+}
+
+fn planned(graph: &RevisionGraph, step: &Step) -> PlannedStep {
+    let s = graph.script(step.revision);
+    PlannedStep {
+        revision: s.revision.clone(),
+        direction: step.direction,
+        from: graph.ids(graph.parents(step.revision)),
+        message: s.message.clone(),
+        path: s.path.clone(),
+        transactional: s.transactional,
+    }
+}
+
+/// Bookkeeping for one step: version-table changes and the history row.
+fn bookkeeping(
+    m: &Migrator,
+    dialect: Dialect,
+    step: &Step,
+    graph: &RevisionGraph,
+    started: &str,
+    ms: u128,
+) -> String {
+    let opts = &m.options;
+    let lit = |s: &str| literal(s, dialect);
+    let mut sql = Vec::new();
+    if !step.delete.is_empty() {
+        let ids: Vec<String> = step.delete.iter().map(|r| lit(graph.id(*r))).collect();
+        sql.push(format!(
+            "DELETE FROM {} WHERE version_num IN ({})",
+            opts.version_table,
+            ids.join(", ")
+        ));
+    }
+    for r in &step.insert {
+        sql.push(format!(
+            "INSERT INTO {} (version_num) VALUES ({})",
+            opts.version_table,
+            lit(graph.id(*r))
+        ));
+    }
+    let s = graph.script(step.revision);
+    let direction = match step.direction {
+        Direction::Up => "up",
+        Direction::Down => "down",
+    };
+    sql.push(history_insert(
+        m,
+        dialect,
+        &s.revision,
+        direction,
+        Some(&s.checksum()),
+        started,
+        ms,
+    ));
+    sql.join(";\n")
+}
+
+fn history_insert(
+    m: &Migrator,
+    dialect: Dialect,
+    revision: &str,
+    direction: &str,
+    checksum: Option<&str>,
+    started: &str,
+    ms: u128,
+) -> String {
+    let lit = |s: &str| literal(s, dialect);
+    format!(
+        "INSERT INTO {} (revision, direction, checksum, started_at, duration_ms, applied_by, tool_version) \
+         VALUES ({}, {}, {}, {}, {ms}, {}, {})",
+        m.options.history_table,
+        lit(revision),
+        lit(direction),
+        checksum.map_or_else(|| "NULL".to_string(), lit),
+        lit(started),
+        lit(&super::who()),
+        lit(crate::VERSION)
+    )
+}
+
+fn now_text() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]+00:00"
+        ))
+        .unwrap_or_default()
+}
+
+async fn run_steps<D: Driver>(
+    m: &Migrator,
+    driver: &mut D,
+    plan: &Plan,
+    planned: &[PlannedStep],
+    events: &mut dyn FnMut(Event),
+) -> Result<()> {
+    let graph = &m.graph;
+    let dialect = driver.dialect();
+    // MySQL commits DDL implicitly, so a transaction there would only pretend.
+    let can_transact = dialect != Dialect::Mysql;
+    let mut open_tx: Vec<String> = Vec::new(); // revisions inside the open shared transaction
+    let mut in_tx = false;
+    for (step, info) in plan.steps.iter().zip(planned) {
+        let script = graph.script(step.revision);
+        let (body, section) = match step.direction {
+            Direction::Up => (script.up_sql(), script.up_section()),
+            Direction::Down => match (script.down_sql(), script.down_section()) {
+                (Some(b), Some(s)) => (b, s),
+                _ => unreachable!("checked before the loop"),
+            },
+        };
+        let statements = split(body, dialect);
+        let transactional = can_transact && script.transactional;
+        events(Event::StepStarted { step: info.clone() });
+        let verb = if step.direction == Direction::Up {
+            "upgrade"
+        } else {
+            "downgrade"
+        };
+        let from = if info.from.is_empty() {
+            "<base>".to_string()
+        } else {
+            info.from.join(", ")
+        };
+        driver.note(&format!(
+            "Running {verb} {} {} {}, {}",
+            if step.direction == Direction::Up {
+                &from
+            } else {
+                &info.revision
+            },
+            "->",
+            if step.direction == Direction::Up {
+                &info.revision
+            } else {
+                &from
+            },
+            info.message
+        ));
+        let started_text = now_text();
+        let started = Instant::now();
+        if !transactional && in_tx {
+            commit(driver, &mut in_tx, &mut open_tx).await?;
+        }
+        if transactional && !in_tx {
+            driver
+                .execute(begin_sql(dialect))
+                .await
+                .map_err(db_err("starting a transaction"))?;
+            in_tx = true;
+        }
+        for (i, st) in statements.iter().enumerate() {
+            if let Err(e) = driver.execute(&st.sql).await {
+                if in_tx {
+                    let _ = driver.execute("ROLLBACK").await;
+                }
+                let committed = if transactional {
+                    Vec::new()
+                } else {
+                    statements[..i]
+                        .iter()
+                        .enumerate()
+                        .map(|(j, s)| (j + 1, s.sql.clone()))
+                        .collect()
+                };
+                return Err(MigrateError::Statement(Box::new(StatementFailure {
+                    revision: script.revision.clone(),
+                    file: script.path.clone(),
+                    direction: step.direction,
+                    index: i + 1,
+                    count: statements.len(),
+                    line: section.start_line + st.line - 1 + line_within(st, e.position),
+                    sql: st.sql.clone(),
+                    error: e.message,
+                    committed,
+                    rolled_back_steps: std::mem::take(&mut open_tx),
+                }))
+                .into());
+            }
+        }
+        let ms = started.elapsed().as_millis();
+        let book = bookkeeping(m, dialect, step, graph, &started_text, ms);
+        if transactional {
+            open_tx.push(script.revision.clone());
+            if m.options.transaction_per_migration {
+                let sql = format!("{book};\nCOMMIT");
+                if let Err(e) = driver.execute(&sql).await {
+                    let _ = driver.execute("ROLLBACK").await;
+                    return Err(db_err(format!("recording revision {}", script.revision))(e));
+                }
+                in_tx = false;
+                open_tx.clear();
+            } else if let Err(e) = driver.execute(&book).await {
+                let _ = driver.execute("ROLLBACK").await;
+                return Err(db_err(format!("recording revision {}", script.revision))(e));
+            }
+        } else {
+            let sql = format!("{};\n{book};\nCOMMIT", begin_sql(dialect));
+            if let Err(e) = driver.execute(&sql).await {
+                let _ = driver.execute("ROLLBACK").await;
+                return Err(db_err(format!(
+                    "recording revision {} (its statements were committed; the version table was not updated)",
+                    script.revision
+                ))(e));
+            }
+        }
+        events(Event::StepFinished {
+            step: info.clone(),
+            duration: started.elapsed(),
+        });
+    }
+    if in_tx {
+        commit(driver, &mut in_tx, &mut open_tx).await?;
+    }
+    Ok(())
+}
+
+async fn commit<D: Driver>(driver: &mut D, in_tx: &mut bool, open: &mut Vec<String>) -> Result<()> {
+    driver
+        .execute("COMMIT")
+        .await
+        .map_err(db_err(format!("committing {}", open.join(", "))))?;
+    *in_tx = false;
+    open.clear();
+    Ok(())
+}
+
+/// Lines into the statement where PostgreSQL says the error is (a 1-based character position).
+fn line_within(st: &Statement, position: Option<usize>) -> usize {
+    let Some(pos) = position else { return 0 };
+    st.sql
+        .chars()
+        .take(pos.saturating_sub(1))
+        .filter(|&c| c == '\n')
+        .count()
+}
+
+async fn rewrite_versions<D: Driver>(m: &Migrator, driver: &mut D, heads: &[Rev]) -> Result<()> {
+    let dialect = driver.dialect();
+    let mut sql = vec![
+        begin_sql(dialect).to_string(),
+        format!("DELETE FROM {}", m.options.version_table),
+    ];
+    for r in heads {
+        sql.push(format!(
+            "INSERT INTO {} (version_num) VALUES ({})",
+            m.options.version_table,
+            literal(m.graph.id(*r), dialect)
+        ));
+    }
+    sql.push("COMMIT".into());
+    driver
+        .execute(&sql.join(";\n"))
+        .await
+        .map_err(db_err("rewriting the version table"))
+}
+
+/// Write the version table for a stamp, with one history row per stamped revision.
+async fn stamp<D: Driver>(m: &Migrator, driver: &mut D, plan: &Plan, rewrite: bool) -> Result<()> {
+    let dialect = driver.dialect();
+    let graph = &m.graph;
+    if plan.steps.is_empty() && !rewrite {
+        return Ok(());
+    }
+    let now = now_text();
+    let mut sql = vec![
+        begin_sql(dialect).to_string(),
+        format!("DELETE FROM {}", m.options.version_table),
+    ];
+    for r in &plan.heads_after {
+        sql.push(format!(
+            "INSERT INTO {} (version_num) VALUES ({})",
+            m.options.version_table,
+            literal(graph.id(*r), dialect)
+        ));
+    }
+    for step in &plan.steps {
+        let s = graph.script(step.revision);
+        // An up-stamp vouches for the file as it is now; a down-stamp forgets the revision.
+        let (direction, checksum) = match step.direction {
+            Direction::Up => ("stamp", Some(s.checksum())),
+            Direction::Down => ("down", None),
+        };
+        sql.push(history_insert(
+            m,
+            dialect,
+            &s.revision,
+            direction,
+            checksum.as_deref(),
+            &now,
+            0,
+        ));
+    }
+    sql.push("COMMIT".into());
+    driver
+        .execute(&sql.join(";\n"))
+        .await
+        .map_err(db_err("writing the version table"))
+}
+
+/// Record the files' current checksums for applied revisions (all edited ones when `revs` is empty).
+async fn rehash<D: Driver>(
+    m: &Migrator,
+    driver: &mut D,
+    current: &[Rev],
+    revs: &[String],
+) -> Result<Outcome> {
+    let graph = &m.graph;
+    let applied = graph.ancestors_mask(current);
+    let recorded = recorded_checksums(m, driver).await?;
+    let mut targets = Vec::new();
+    if revs.is_empty() {
+        for &r in graph.topological() {
+            let s = graph.script(r);
+            if applied[r.index()]
+                && recorded
+                    .get(&s.revision)
+                    .is_some_and(|c| *c != s.checksum())
+            {
+                targets.push(r);
+            }
+        }
+    } else {
+        for expr in revs {
+            let r = graph.resolve_one(expr, Some(current))?;
+            if !applied[r.index()] {
+                return Err(Error::Usage(format!(
+                    "revision {} is not applied; only applied revisions have a recorded checksum",
+                    graph.id(r)
+                )));
+            }
+            targets.push(r);
+        }
+    }
+    let dialect = driver.dialect();
+    let now = now_text();
+    if !targets.is_empty() {
+        let mut sql = vec![begin_sql(dialect).to_string()];
+        for &r in &targets {
+            let s = graph.script(r);
+            sql.push(history_insert(
+                m,
+                dialect,
+                &s.revision,
+                "rehash",
+                Some(&s.checksum()),
+                &now,
+                0,
+            ));
+        }
+        sql.push("COMMIT".into());
+        driver
+            .execute(&sql.join(";\n"))
+            .await
+            .map_err(db_err("recording checksums"))?;
+    }
+    Ok(Outcome {
+        steps: targets
+            .iter()
+            .map(|&r| {
+                let s = graph.script(r);
+                PlannedStep {
+                    revision: s.revision.clone(),
+                    direction: Direction::Up,
+                    from: Vec::new(),
+                    message: s.message.clone(),
+                    path: s.path.clone(),
+                    transactional: s.transactional,
+                }
+            })
+            .collect(),
+        heads_before: graph.ids(current),
+        heads_after: graph.ids(current),
+        sql: Vec::new(),
+    })
+}
+
+/// The version-table rows with what the history says about each.
+pub(crate) async fn current(m: &Migrator, conn: &mut Connection) -> Result<Vec<CurrentHead>> {
+    let state = read_state(m, conn, true).await?;
+    let mut last: HashMap<String, (String, String, String)> = HashMap::new();
+    if state.tables_exist {
+        let rows = conn
+            .query_text(&format!(
+                "SELECT revision, direction, started_at, applied_by FROM {} ORDER BY id",
+                m.options.history_table
+            ))
+            .await
+            .map_err(db_err(format!("reading {}", m.options.history_table)))?;
+        for r in rows {
+            if let [Some(rev), Some(dir), Some(at), Some(by)] = &r[..] {
+                last.insert(rev.clone(), (dir.clone(), at.clone(), by.clone()));
+            }
+        }
+    }
+    Ok(state
+        .rows
+        .iter()
+        .map(|row| {
+            let rev = m.graph.get(row);
+            let hist = last.get(row);
+            CurrentHead {
+                revision: row.clone(),
+                known: rev.is_some(),
+                is_head: rev.is_some_and(|r| m.graph.is_head(r)),
+                message: rev.map(|r| m.graph.script(r).message.clone()),
+                applied_at: hist.map(|h| h.1.clone()),
+                applied_by: hist.map(|h| h.2.clone()),
+                direction: hist.map(|h| h.0.clone()),
+            }
+        })
+        .collect())
+}

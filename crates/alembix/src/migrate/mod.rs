@@ -1,0 +1,482 @@
+//! Running revisions against a database: the `Migrator` (the API apps embed and the CLI calls), its
+//! events and errors. The apply loop lives in `executor`; it runs against a real connection, or against a
+//! recorder for `--dry-run` and `--sql`, so there is one loop.
+
+mod executor;
+pub mod split;
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::dialect::{self, Connection};
+use crate::error::{Error, Result};
+use crate::graph::{Direction, RevisionGraph};
+use crate::script::{self, Script};
+use crate::url::{DatabaseUrl, Dialect};
+
+pub use executor::Operation;
+
+/// Default name of the append-only history table.
+pub const DEFAULT_HISTORY_TABLE: &str = "alembix_history";
+
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    pub version_table: String,
+    pub history_table: String,
+    /// Each revision commits on its own (true), or consecutive transactional revisions share one
+    /// transaction (false; PostgreSQL and SQLite).
+    pub transaction_per_migration: bool,
+    /// How long to wait for another run's migration lock.
+    pub lock_timeout: Duration,
+    /// Retry connecting for this long while the server refuses connections.
+    pub wait: Option<Duration>,
+}
+
+impl Default for MigrateOptions {
+    fn default() -> Self {
+        MigrateOptions {
+            version_table: crate::config::DEFAULT_VERSION_TABLE.into(),
+            history_table: DEFAULT_HISTORY_TABLE.into(),
+            transaction_per_migration: true,
+            lock_timeout: Duration::from_secs(300),
+            wait: None,
+        }
+    }
+}
+
+impl MigrateOptions {
+    pub fn from_config(config: &Config) -> MigrateOptions {
+        // The history table lives in the same schema as the version table.
+        let history_table = match config.version_table.rsplit_once('.') {
+            Some((schema, _)) => format!("{schema}.{DEFAULT_HISTORY_TABLE}"),
+            None => DEFAULT_HISTORY_TABLE.to_string(),
+        };
+        MigrateOptions {
+            version_table: config.version_table.clone(),
+            history_table,
+            transaction_per_migration: config.transaction_per_migration,
+            ..MigrateOptions::default()
+        }
+    }
+}
+
+/// Progress, as it happens. The library never prints; the CLI renders these.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    ConnectRetry {
+        attempt: u32,
+        message: String,
+    },
+    LockWait {
+        holder: Option<String>,
+    },
+    LockAcquired {
+        waited: Duration,
+    },
+    /// The version table had redundant rows (written by another tool); rewritten to the heads.
+    VersionTableNormalised {
+        rows: Vec<String>,
+    },
+    StepStarted {
+        step: PlannedStep,
+    },
+    StepFinished {
+        step: PlannedStep,
+        duration: Duration,
+    },
+}
+
+/// One step of a plan, in words.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlannedStep {
+    pub revision: String,
+    pub direction: Direction,
+    /// The revisions on the other side of the step (parents going up, where it lands going down).
+    pub from: Vec<String>,
+    pub message: String,
+    pub path: PathBuf,
+    pub transactional: bool,
+}
+
+/// What a run did (or, for a dry run, would do).
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub steps: Vec<PlannedStep>,
+    pub heads_before: Vec<String>,
+    pub heads_after: Vec<String>,
+    /// The SQL that was recorded instead of executed (dry run and offline).
+    pub sql: Vec<String>,
+}
+
+/// A version-table row and what the history says about it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CurrentHead {
+    pub revision: String,
+    /// `false` when no revision file has this id.
+    pub known: bool,
+    pub is_head: bool,
+    pub message: Option<String>,
+    pub applied_at: Option<String>,
+    pub applied_by: Option<String>,
+    pub direction: Option<String>,
+}
+
+/// A statement that failed, with everything needed to find and fix it.
+#[derive(Debug, Clone)]
+pub struct StatementFailure {
+    pub revision: String,
+    pub file: PathBuf,
+    pub direction: Direction,
+    /// 1-based index of the statement in its section, and the section's statement count.
+    pub index: usize,
+    pub count: usize,
+    /// Line in the file.
+    pub line: usize,
+    pub sql: String,
+    pub error: String,
+    /// Statements of this revision that had been committed before the failure (MySQL DDL, or a
+    /// `Transactional: false` revision); empty when the step was rolled back.
+    pub committed: Vec<(usize, String)>,
+    /// Earlier revisions of this run rolled back with it (`transaction_per_migration = false`).
+    pub rolled_back_steps: Vec<String>,
+}
+
+impl std::fmt::Display for StatementFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let dir = match self.direction {
+            Direction::Up => "upgrade",
+            Direction::Down => "downgrade",
+        };
+        writeln!(
+            f,
+            "{dir} of revision {} failed at statement {} of {} ({}:{}):",
+            self.revision,
+            self.index,
+            self.count,
+            self.file.display(),
+            self.line
+        )?;
+        writeln!(f, "    {}", excerpt(&self.sql))?;
+        writeln!(f, "  {}", self.error.replace('\n', "\n  "))?;
+        if self.committed.is_empty() {
+            write!(
+                f,
+                "The revision was rolled back; the version table is unchanged."
+            )?;
+            if !self.rolled_back_steps.is_empty() {
+                write!(
+                    f,
+                    " Rolled back with it (one transaction for the run): {}.",
+                    self.rolled_back_steps.join(", ")
+                )?;
+            }
+        } else {
+            writeln!(
+                f,
+                "These statements of the revision were already committed and could not be rolled back:"
+            )?;
+            for (i, sql) in &self.committed {
+                writeln!(f, "    {i}: {}", excerpt(sql))?;
+            }
+            write!(
+                f,
+                "The version table was NOT updated: revision {} is partially applied. Undo or finish those \
+                 statements by hand, fix the file, then run alembix again.",
+                self.revision
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn excerpt(sql: &str) -> String {
+    let first = sql.lines().next().unwrap_or("");
+    let more = sql.lines().count() > 1;
+    let mut s: String = first.chars().take(100).collect();
+    if more || first.chars().count() > 100 {
+        s.push_str(" …");
+    }
+    s
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MigrateError {
+    #[error("cannot connect to {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("could not take the migration lock within {}{}; another alembix run is migrating this database (raise --lock-timeout to wait longer)",
+        humantime(*waited), holder.as_ref().map(|h| format!(" (held by {h})")).unwrap_or_default())]
+    LockTimeout {
+        waited: Duration,
+        holder: Option<String>,
+    },
+    #[error("{context}: {message}")]
+    Database { context: String, message: String },
+    #[error("{0}")]
+    Statement(Box<StatementFailure>),
+    #[error("Can't locate revision {revision}: the database's version table names it, but no file in {dir} has \
+             `-- Revision ID: {revision}`. Restore the file (e.g. from version control); if it was removed on purpose, \
+             record where the database really is with `alembix stamp --purge REV`")]
+    UnknownRevision { revision: String, dir: String },
+    #[error("{} applied revision(s) were edited after they ran on this database:\n{}\nRevert the edits, or if they \
+             are intentional (the database already matches), record the new checksums with `alembix rehash REV...`",
+        edits.len(), edits.iter().map(|e| format!("  {} ({}): applied {}, file now {}", e.revision, e.file.display(), &e.recorded[..12.min(e.recorded.len())], &e.actual[..12])).collect::<Vec<_>>().join("\n"))]
+    Edited { edits: Vec<Edit> },
+    #[error("revision {revision} ({}) has no `-- migrate:down` section, so it cannot be downgraded; add one (empty if there is nothing to undo)", file.display())]
+    NoDownSection { revision: String, file: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+pub struct Edit {
+    pub revision: String,
+    pub file: PathBuf,
+    pub recorded: String,
+    pub actual: String,
+}
+
+fn humantime(d: Duration) -> String {
+    if d.as_secs() >= 1 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+/// Where revisions come from when they are compiled into an application (see [`crate::embed!`]).
+#[derive(Debug, Clone, Default)]
+pub struct EmbeddedMigrations {
+    files: Vec<(String, Cow<'static, [u8]>)>,
+}
+
+impl EmbeddedMigrations {
+    #[doc(hidden)]
+    pub fn from_embed<E: rust_embed::RustEmbed>() -> EmbeddedMigrations {
+        let mut files: Vec<(String, Cow<'static, [u8]>)> = E::iter()
+            .filter(|name| name.ends_with(".sql") && !name.contains('/'))
+            .filter_map(|name| E::get(&name).map(|f| (name.to_string(), f.data)))
+            .collect();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        EmbeddedMigrations { files }
+    }
+
+    /// Files given directly: `(file name, contents)`.
+    pub fn from_files(files: impl IntoIterator<Item = (String, String)>) -> EmbeddedMigrations {
+        EmbeddedMigrations {
+            files: files
+                .into_iter()
+                .map(|(n, t)| (n, Cow::Owned(t.into_bytes())))
+                .collect(),
+        }
+    }
+
+    fn scripts(&self) -> Result<Vec<Script>> {
+        self.files
+            .iter()
+            .map(|(name, data)| {
+                let path = PathBuf::from(name);
+                let text = String::from_utf8(data.to_vec()).map_err(|_| script::ScriptError {
+                    path: path.clone(),
+                    line: None,
+                    message: "not valid UTF-8".into(),
+                })?;
+                Ok(script::parse(&path, text)?)
+            })
+            .collect()
+    }
+}
+
+/// Embed a migrations directory (relative to the crate's `Cargo.toml`) into the binary at compile time.
+///
+/// ```ignore
+/// let migrator = alembix::Migrator::new(alembix::embed!("migrations"))?;
+/// migrator.upgrade(&std::env::var("DATABASE_URL")?, "head").await?;
+/// ```
+#[macro_export]
+macro_rules! embed {
+    ($dir:tt) => {{
+        #[derive($crate::__private::RustEmbed)]
+        #[folder = $dir]
+        #[crate_path = "alembix::__private::rust_embed"]
+        struct AlembixEmbeddedMigrations;
+        $crate::migrate::EmbeddedMigrations::from_embed::<AlembixEmbeddedMigrations>()
+    }};
+}
+
+/// Runs revisions against databases. Shared by the CLI and embedding applications: same lock, checks,
+/// history and apply loop.
+pub struct Migrator {
+    graph: RevisionGraph,
+    /// Where the revision files live, for messages.
+    source: String,
+    options: MigrateOptions,
+}
+
+impl std::fmt::Debug for Migrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Migrator")
+            .field("graph", &self.graph)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl Migrator {
+    /// From revisions embedded with [`crate::embed!`].
+    pub fn new(migrations: EmbeddedMigrations) -> Result<Migrator> {
+        Ok(Migrator {
+            graph: RevisionGraph::new(migrations.scripts()?)?,
+            source: "the embedded migrations".into(),
+            options: MigrateOptions::default(),
+        })
+    }
+
+    /// From a project's config (its migrations directory and options).
+    pub fn from_config(config: &Config) -> Result<Migrator> {
+        Ok(Migrator {
+            graph: crate::project::load_graph(config)?,
+            source: config.migrations.display().to_string(),
+            options: MigrateOptions::from_config(config),
+        })
+    }
+
+    pub fn with_options(mut self, options: MigrateOptions) -> Migrator {
+        self.options = options;
+        self
+    }
+
+    pub fn options(&self) -> &MigrateOptions {
+        &self.options
+    }
+
+    pub fn graph(&self) -> &RevisionGraph {
+        &self.graph
+    }
+
+    /// Upgrade the database at `url` to `target` (e.g. `"head"`).
+    pub async fn upgrade(&self, url: &str, target: &str) -> Result<Outcome> {
+        let url = parse_url(url)?;
+        self.run(&url, &Operation::Upgrade(target.into()), false, &mut |_| {})
+            .await
+    }
+
+    /// Downgrade the database at `url` to `target` (e.g. `"-1"` or `"base"`).
+    pub async fn downgrade(&self, url: &str, target: &str) -> Result<Outcome> {
+        let url = parse_url(url)?;
+        self.run(
+            &url,
+            &Operation::Downgrade(target.into()),
+            false,
+            &mut |_| {},
+        )
+        .await
+    }
+
+    /// The version-table rows of the database at `url`.
+    pub async fn current(&self, url: &str) -> Result<Vec<CurrentHead>> {
+        let url = parse_url(url)?;
+        self.current_of(&url, &mut |_| {}).await
+    }
+
+    /// Connect, take the lock (unless `dry_run`), run `op`, release the lock on every path.
+    pub async fn run(
+        &self,
+        url: &DatabaseUrl,
+        op: &Operation,
+        dry_run: bool,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Outcome> {
+        let mut conn = self.connect(url, events).await?;
+        if dry_run {
+            let mut recorder = executor::Recorder::new(url.dialect(), Some(&mut conn));
+            let result = executor::execute(self, &mut recorder, op, None, events).await;
+            let sql = std::mem::take(&mut recorder.log);
+            drop(recorder);
+            conn.close().await;
+            return result.map(|o| Outcome { sql, ..o });
+        }
+        let lock = dialect::lock_name(url, &self.options.version_table);
+        if let Err(e) =
+            executor::acquire_lock(&mut conn, &lock, self.options.lock_timeout, events).await
+        {
+            conn.close().await;
+            return Err(e);
+        }
+        let result = executor::execute(self, &mut conn, op, None, events).await;
+        // Released on every path; should this fail, closing the connection releases it too.
+        let _ = conn.unlock(&lock).await;
+        conn.close().await;
+        result
+    }
+
+    /// The SQL for `op` without a database (`--sql`): `start` is where the database is assumed to be.
+    pub async fn offline(
+        &self,
+        dialect: Dialect,
+        op: &Operation,
+        start: Vec<String>,
+    ) -> Result<Outcome> {
+        let mut recorder = executor::Recorder::new(dialect, None);
+        let outcome = executor::execute(self, &mut recorder, op, Some(start), &mut |_| {}).await?;
+        Ok(Outcome {
+            sql: recorder.log,
+            ..outcome
+        })
+    }
+
+    pub async fn current_of(
+        &self,
+        url: &DatabaseUrl,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Vec<CurrentHead>> {
+        let mut conn = self.connect(url, events).await?;
+        let result = executor::current(self, &mut conn).await;
+        conn.close().await;
+        result
+    }
+
+    async fn connect(
+        &self,
+        url: &DatabaseUrl,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Connection> {
+        Connection::connect(url, self.options.wait, |attempt, message| {
+            events(Event::ConnectRetry {
+                attempt,
+                message: message.to_string(),
+            })
+        })
+        .await
+        .map_err(|e| {
+            let hint = if e.retryable && self.options.wait.is_none() {
+                " (is the server running? `--wait 30s` retries while it starts)"
+            } else {
+                ""
+            };
+            MigrateError::Connect {
+                url: url.to_string(),
+                message: format!("{}{hint}", e.message),
+            }
+            .into()
+        })
+    }
+}
+
+fn parse_url(url: &str) -> Result<DatabaseUrl> {
+    DatabaseUrl::parse(url).map_err(|error| Error::Url {
+        source_name: "the given URL".into(),
+        error,
+    })
+}
+
+/// `user@host`, recorded in the history table.
+pub fn who() -> String {
+    let user = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    format!("{user}@{host}")
+}
