@@ -291,9 +291,10 @@ mod tests {
         )
         .unwrap();
         let c = Config::load(Some(&path), dir.path()).unwrap();
+        // A relative SQLite path in the config file is relative to the file.
         assert_eq!(
             c.resolve_url(None).unwrap().to_string(),
-            "sqlite:from_config.db"
+            format!("sqlite:{}", dir.path().join("from_config.db").display())
         );
         std::fs::write(
             dir.path().join(".env"),

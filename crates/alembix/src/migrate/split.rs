@@ -36,6 +36,8 @@ struct Splitter<'a> {
     block_depth: usize,
     last_word: String,
     compound: bool,
+    /// An `END` whose meaning depends on the next word (`END IF` closes an uncounted `IF`).
+    pending_end: bool,
 }
 
 impl<'a> Splitter<'a> {
@@ -54,6 +56,7 @@ impl<'a> Splitter<'a> {
             block_depth: 0,
             last_word: String::new(),
             compound: false,
+            pending_end: false,
         }
     }
 
@@ -95,6 +98,9 @@ impl<'a> Splitter<'a> {
                 self.advance(line_end - self.pos);
                 self.start = self.pos;
                 continue;
+            }
+            if self.src[self.pos..].starts_with(self.delimiter.as_str()) {
+                self.resolve_end();
             }
             if self.block_depth == 0 && self.src[self.pos..].starts_with(self.delimiter.as_str()) {
                 let end = self.pos;
@@ -274,16 +280,37 @@ impl<'a> Splitter<'a> {
             self.compound = self.is_compound_statement();
         }
         if self.compound {
+            if self.pending_end {
+                self.pending_end = false;
+                match word.as_str() {
+                    // `END IF`, `END LOOP`, … close constructs that were not counted.
+                    "IF" | "LOOP" | "WHILE" | "REPEAT" => {
+                        self.last_word = word;
+                        return;
+                    }
+                    // `END CASE` closes a counted CASE statement.
+                    "CASE" => {
+                        self.block_depth = self.block_depth.saturating_sub(1);
+                        self.last_word = word;
+                        return;
+                    }
+                    _ => self.block_depth = self.block_depth.saturating_sub(1),
+                }
+            }
             match word.as_str() {
-                // `END IF`, `END LOOP`, … close constructs that were not counted.
-                "IF" | "LOOP" | "WHILE" | "REPEAT" if self.last_word == "END" => {}
-                "CASE" if self.last_word == "END" => {}
                 "BEGIN" | "CASE" => self.block_depth += 1,
-                "END" => self.block_depth = self.block_depth.saturating_sub(1),
+                "END" => self.pending_end = true,
                 _ => {}
             }
         }
         self.last_word = word;
+    }
+
+    fn resolve_end(&mut self) {
+        if self.pending_end {
+            self.pending_end = false;
+            self.block_depth = self.block_depth.saturating_sub(1);
+        }
     }
 
     /// Statements whose bodies contain `;`: triggers everywhere, MySQL routines and events, PostgreSQL
@@ -314,6 +341,7 @@ impl<'a> Splitter<'a> {
         self.head_words.clear();
         self.block_depth = 0;
         self.compound = false;
+        self.pending_end = false;
         self.last_word.clear();
     }
 }
