@@ -32,9 +32,27 @@ fn migrator(config: &Config, connect: &ConnectArgs) -> Result<Migrator, CliError
 /// Renders progress events on stderr.
 struct Progress {
     quiet: bool,
+    /// A "Running ..." line is waiting for its time (or for FAILED).
+    open_line: bool,
 }
 
 impl Progress {
+    fn new(quiet: bool) -> Progress {
+        Progress {
+            quiet,
+            open_line: false,
+        }
+    }
+
+    /// End a "Running ..." line left open by a failing step, before the error is printed.
+    fn finish<T>(&mut self, result: Result<T, alembix::Error>) -> Result<T, CliError> {
+        if result.is_err() && self.open_line {
+            let _ = writeln!(anstream::stderr(), "{}", paint(crate::output::ERROR, "FAILED"));
+            self.open_line = false;
+        }
+        Ok(result?)
+    }
+
     fn handle(&mut self, event: Event) {
         if self.quiet {
             return;
@@ -65,9 +83,11 @@ impl Progress {
             Event::StepStarted { step } => {
                 let _ = write!(err, "{} ... ", describe(&step));
                 let _ = err.flush();
+                self.open_line = true;
             }
             Event::StepFinished { duration, .. } => {
                 let _ = writeln!(err, "{}", paint(DIM, ms(duration)));
+                self.open_line = false;
             }
             _ => {}
         }
@@ -118,11 +138,10 @@ pub fn upgrade_or_downgrade(
         Direction::Up => Operation::Upgrade(args.target.clone()),
         Direction::Down => Operation::Downgrade(args.target.clone()),
     };
-    let mut progress = Progress {
-        quiet: printer.quiet || args.dry_run,
-    };
+    let mut progress = Progress::new(printer.quiet || args.dry_run);
     let started = Instant::now();
-    let outcome = rt.block_on(m.run(&url, &op, args.dry_run, &mut |e| progress.handle(e)))?;
+    let result = rt.block_on(m.run(&url, &op, args.dry_run, &mut |e| progress.handle(e)));
+    let outcome = progress.finish(result)?;
     if args.json {
         printer.json(&outcome_json(&outcome, args.dry_run))?;
     } else if args.dry_run {
@@ -259,9 +278,7 @@ pub fn current(
     let m = migrator(config, &args.connect)?;
     let url = url(config, global)?;
     let rt = runtime()?;
-    let mut progress = Progress {
-        quiet: printer.quiet,
-    };
+    let mut progress = Progress::new(printer.quiet);
     let heads = rt.block_on(m.current_of(&url, &mut |e| progress.handle(e)))?;
     let graph = m.graph();
     let mut rows: Vec<&str> = heads.iter().map(|h| h.revision.as_str()).collect();
@@ -332,9 +349,7 @@ pub fn stamp(
     let m = migrator(config, &args.connect)?;
     let url = url(config, global)?;
     let rt = runtime()?;
-    let mut progress = Progress {
-        quiet: printer.quiet,
-    };
+    let mut progress = Progress::new(printer.quiet);
     let op = Operation::Stamp {
         target: args.revision.clone(),
         purge: args.purge,
@@ -365,9 +380,7 @@ pub fn rehash(
     let m = migrator(config, &args.connect)?;
     let url = url(config, global)?;
     let rt = runtime()?;
-    let mut progress = Progress {
-        quiet: printer.quiet,
-    };
+    let mut progress = Progress::new(printer.quiet);
     let op = Operation::Rehash(args.revisions.clone());
     let outcome = rt.block_on(m.run(&url, &op, false, &mut |e| progress.handle(e)))?;
     if outcome.steps.is_empty() {

@@ -10,10 +10,21 @@ use super::{literal, DbError};
 use crate::url::{DatabaseUrl, Dialect};
 
 pub async fn connect(url: &DatabaseUrl) -> Result<PgConnection, sqlx::Error> {
-    PgConnectOptions::from_str(&url.expose_driver_url())?
+    let mut conn = PgConnectOptions::from_str(&url.expose_driver_url())?
         .application_name("alembix")
         .connect()
-        .await
+        .await?;
+    // Without this the server notices a client that died mid-statement (kill -9, a lost container) only when
+    // the statement ends: its transaction and its session's migration lock outlive it by as long as the
+    // statement runs (minutes for an index build). PostgreSQL 14+ can check the socket while a query runs;
+    // older servers lack the setting (skipped) and platforms without support reject it (ignored).
+    let _ = sqlx::raw_sql(
+        "SELECT set_config('client_connection_check_interval', '1000', false) \
+         FROM pg_settings WHERE name = 'client_connection_check_interval'",
+    )
+    .execute(&mut conn)
+    .await;
+    Ok(conn)
 }
 
 /// The advisory-lock key: 64 bits of SHA-256 of the lock name.

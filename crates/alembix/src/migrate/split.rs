@@ -159,6 +159,10 @@ impl<'a> Splitter<'a> {
             .is_none_or(|l| l.trim().is_empty())
     }
 
+    fn at_delimiter(&self) -> bool {
+        self.src[self.pos..].starts_with(self.delimiter.as_str())
+    }
+
     fn starts_with_word(&self, word: &str) -> bool {
         let rest = &self.src[self.pos..];
         rest.len() >= word.len()
@@ -267,10 +271,11 @@ impl<'a> Splitter<'a> {
 
     fn word(&mut self) {
         let start = self.pos;
+        // `$` is an identifier character, but not where the delimiter starts (`END$$`).
         while self.pos < self.bytes.len()
             && (self.peek(0).is_ascii_alphanumeric()
                 || self.peek(0) == b'_'
-                || self.peek(0) == b'$')
+                || (self.peek(0) == b'$' && !self.at_delimiter()))
         {
             self.pos += 1;
         }
@@ -447,6 +452,11 @@ mod tests {
         let st = sqls(with_delim, Dialect::Mysql);
         assert_eq!(st.len(), 2, "{st:?}");
         assert!(st[0].starts_with("CREATE TRIGGER") && st[0].ends_with("END"));
+        // A `$$` delimiter right after END (the MySQL manual's style) ends the statement.
+        let dollars = "DELIMITER $$\nCREATE PROCEDURE p()\nBEGIN\n  SET @a$b = 1;\n  SELECT 1;\nEND$$\nDELIMITER ;\nCALL p();";
+        let st = sqls(dollars, Dialect::Mysql);
+        assert_eq!(st.len(), 2, "{st:?}");
+        assert!(st[0].ends_with("END") && st[0].contains("@a$b"), "{st:?}");
         // BEGIN as a transaction statement outside a compound statement does not open a block.
         assert_eq!(sqls("BEGIN; SELECT 1; COMMIT;", Dialect::Sqlite).len(), 3);
     }
