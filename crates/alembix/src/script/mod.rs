@@ -5,7 +5,11 @@
 mod parse;
 mod render;
 
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -151,6 +155,9 @@ pub fn new_revision_id() -> String {
 }
 
 /// Read and parse every `*.sql` file in `dir` (not recursive), in file-name order.
+///
+/// The files are read and parsed on up to [`MAX_LOAD_THREADS`] threads; the result is the same as a
+/// sequential pass: the scripts in file-name order, or the error of the first failing file in that order.
 pub fn load_dir(dir: &Path) -> Result<Vec<Script>, crate::Error> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -166,25 +173,151 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Script>, crate::Error> {
     let mut paths = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| crate::Error::io(dir, e))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+        // `entry.path()` is `dir.join(name)` in one allocation (`file_name()` would be another).
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
         if name.starts_with('.') || !name.ends_with(".sql") {
             continue;
         }
-        paths.push(entry.path());
+        paths.push(path);
     }
-    paths.sort();
-    let mut scripts = Vec::with_capacity(paths.len());
-    for path in paths {
-        let bytes = std::fs::read(&path).map_err(|e| crate::Error::io(&path, e))?;
-        let text = String::from_utf8(bytes).map_err(|e| ScriptError {
-            path: path.clone(),
-            line: None,
-            message: format!("not valid UTF-8 (byte {})", e.utf8_error().valid_up_to()),
-        })?;
-        scripts.push(parse(&path, text)?);
+    // All paths are `dir` joined with a file name, so their bytes share a prefix and ordering the bytes
+    // orders the file names (and is much cheaper than comparing paths component by component).
+    paths.sort_unstable_by(|a, b| {
+        a.as_os_str()
+            .as_encoded_bytes()
+            .cmp(b.as_os_str().as_encoded_bytes())
+    });
+
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_LOAD_THREADS)
+        .min(paths.len().div_ceil(LOAD_BATCH))
+        .max(1);
+    if threads == 1 {
+        let mut buf = Vec::new();
+        return paths
+            .into_iter()
+            .map(|path| load_file(path, &mut buf))
+            .collect();
     }
+
+    // Workers claim batches of consecutive files in order. A worker that fails records the failing
+    // file's index; batches past the lowest failing index are not started, and every batch before it
+    // has been claimed (claims go in order) and is finished, so the lowest failing index is exactly the
+    // first error of a sequential pass.
+    let total = paths.len();
+    // Each batch's paths, moved out by the worker that claims it.
+    let mut rest = paths.into_iter();
+    let todo: Vec<Mutex<Vec<PathBuf>>> = (0..total.div_ceil(LOAD_BATCH))
+        .map(|_| Mutex::new(rest.by_ref().take(LOAD_BATCH).collect()))
+        .collect();
+    let next_batch = AtomicUsize::new(0);
+    let first_error = AtomicUsize::new(usize::MAX);
+    let work = || {
+        let mut buf = Vec::new();
+        let mut done: Vec<(usize, Vec<Script>)> = Vec::new();
+        let mut failed: Option<(usize, crate::Error)> = None;
+        loop {
+            let batch = next_batch.fetch_add(1, Ordering::Relaxed);
+            let start = batch * LOAD_BATCH;
+            if batch >= todo.len() || start > first_error.load(Ordering::Relaxed) {
+                break;
+            }
+            let paths =
+                std::mem::take(&mut *todo[batch].lock().unwrap_or_else(PoisonError::into_inner));
+            let mut scripts = Vec::with_capacity(paths.len());
+            for (i, path) in paths.into_iter().enumerate() {
+                match load_file(path, &mut buf) {
+                    Ok(script) => scripts.push(script),
+                    Err(e) => {
+                        first_error.fetch_min(start + i, Ordering::Relaxed);
+                        failed = Some((start + i, e));
+                        break;
+                    }
+                }
+            }
+            if failed.is_some() {
+                break;
+            }
+            done.push((batch, scripts));
+        }
+        (done, failed)
+    };
+    let results: Vec<_> = std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mut results = vec![work()];
+        for helper in helpers {
+            match helper.join() {
+                Ok(r) => results.push(r),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
+    });
+
+    let mut batches = Vec::new();
+    let mut error: Option<(usize, crate::Error)> = None;
+    for (done, failed) in results {
+        batches.extend(done);
+        if let Some((i, e)) = failed {
+            if error.as_ref().is_none_or(|(j, _)| i < *j) {
+                error = Some((i, e));
+            }
+        }
+    }
+    if let Some((_, e)) = error {
+        return Err(e);
+    }
+    batches.sort_unstable_by_key(|(batch, _)| *batch);
+    let mut scripts = Vec::with_capacity(total);
+    for (_, batch) in batches {
+        scripts.extend(batch);
+    }
+    debug_assert_eq!(scripts.len(), total);
     Ok(scripts)
+}
+
+/// At most this many threads read and parse a migrations directory.
+const MAX_LOAD_THREADS: usize = 8;
+/// Files per unit of work handed to a loading thread (also: fewer files than this use one thread).
+const LOAD_BATCH: usize = 64;
+
+/// Read and parse one file, using `buf` as the read buffer. The file is read with plain `read` calls
+/// until end of file (no size probe first: `std::fs::read` asks for the size with an extra `statx`).
+fn load_file(path: PathBuf, buf: &mut Vec<u8>) -> Result<Script, crate::Error> {
+    let io_err = |e| crate::Error::io(&path, e);
+    let mut file = File::open(&path).map_err(io_err)?;
+    if buf.is_empty() {
+        buf.resize(16 * 1024, 0);
+    }
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+    drop(file);
+    let text = match std::str::from_utf8(&buf[..len]) {
+        Ok(text) => text.to_owned(),
+        Err(e) => {
+            return Err(ScriptError {
+                path,
+                line: None,
+                message: format!("not valid UTF-8 (byte {})", e.valid_up_to()),
+            }
+            .into())
+        }
+    };
+    Ok(parse::parse_owned(path, text)?)
 }
 
 #[cfg(test)]
@@ -209,5 +342,92 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a, b);
+    }
+
+    fn write_revisions(dir: &Path, n: usize) {
+        // Created in reverse order, so directory order is unlikely to be name order.
+        for i in (0..n).rev() {
+            let parent = if i == 0 {
+                String::new()
+            } else {
+                format!("r{:04}", i - 1)
+            };
+            let text = format!(
+                "-- step {i}\n-- Revision ID: r{i:04}\n-- Revises: {parent}\n\n-- migrate:up\n\
+                 CREATE TABLE t{i} (a int);\n\n-- MIGRATE:DOWN\nDROP TABLE t{i};\n"
+            );
+            std::fs::write(dir.join(format!("r{i:04}_step.sql")), text).unwrap();
+        }
+    }
+
+    #[test]
+    fn load_dir_reads_in_name_order_and_skips_other_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let n = 3 * LOAD_BATCH + 7;
+        write_revisions(tmp.path(), n);
+        std::fs::write(tmp.path().join(".hidden.sql"), "junk").unwrap();
+        std::fs::write(tmp.path().join("notes.txt"), "junk").unwrap();
+        let scripts = load_dir(tmp.path()).unwrap();
+        assert_eq!(scripts.len(), n);
+        for (i, s) in scripts.iter().enumerate() {
+            assert_eq!(s.revision, format!("r{i:04}"));
+            assert_eq!(s.path, tmp.path().join(format!("r{i:04}_step.sql")));
+            assert_eq!(s.up_sql(), format!("CREATE TABLE t{i} (a int);\n\n"));
+            assert_eq!(s.down_sql(), Some(format!("DROP TABLE t{i};\n").as_str()));
+        }
+        // A file larger than the initial read buffer.
+        let big = format!(
+            "-- big\n-- Revision ID: zz\n-- migrate:up\n{}",
+            "SELECT 1;\n".repeat(5000)
+        );
+        std::fs::write(tmp.path().join("zz_big.sql"), &big).unwrap();
+        let scripts = load_dir(tmp.path()).unwrap();
+        assert_eq!(scripts.len(), n + 1);
+        assert_eq!(scripts[n].text(), big);
+    }
+
+    #[test]
+    fn load_dir_reports_the_first_bad_file_in_name_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_revisions(tmp.path(), 4 * LOAD_BATCH);
+        let bad = |i: usize| tmp.path().join(format!("r{i:04}_step.sql"));
+        std::fs::write(
+            bad(3 * LOAD_BATCH + 5),
+            "-- x\n-- Revision ID: q\nSELECT 1;\n",
+        )
+        .unwrap();
+        std::fs::write(bad(LOAD_BATCH + 1), b"-- x\n\xff\n").unwrap();
+        std::fs::write(bad(2 * LOAD_BATCH), "-- x\n-- Revision ID: q\nSELECT 1;\n").unwrap();
+        for _ in 0..20 {
+            match load_dir(tmp.path()).unwrap_err() {
+                crate::Error::Script(e) => {
+                    assert_eq!(e.path, bad(LOAD_BATCH + 1));
+                    assert_eq!(e.line, None);
+                    assert_eq!(e.message, "not valid UTF-8 (byte 5)");
+                }
+                other => panic!("{other}"),
+            }
+        }
+        std::fs::write(
+            bad(LOAD_BATCH + 1),
+            "-- x\n-- Revision ID: q\n-- migrate:up\n",
+        )
+        .unwrap();
+        match load_dir(tmp.path()).unwrap_err() {
+            crate::Error::Script(e) => {
+                assert_eq!((e.path, e.line), (bad(2 * LOAD_BATCH), Some(3)));
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn load_dir_of_a_missing_or_empty_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(load_dir(tmp.path()).unwrap().is_empty());
+        assert!(matches!(
+            load_dir(&tmp.path().join("nope")),
+            Err(crate::Error::Usage(_))
+        ));
     }
 }

@@ -1,6 +1,7 @@
-//! The revision file parser: one pass over the lines, header first, then the two sections.
+//! The revision file parser: the header line by line, then a fast scan of the bodies for the
+//! `-- migrate:` marker lines.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{validate_identifier, Script, ScriptError, Section};
 
@@ -16,19 +17,25 @@ enum Key {
 
 impl Key {
     fn from_name(name: &str) -> Option<Key> {
-        // Keys are case-insensitive and tolerate `Revision-ID`, `revision_id`, extra spaces.
-        let norm: String = name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        Some(match norm.as_str() {
-            "revisionid" | "revision" => Key::RevisionId,
-            "revises" | "downrevision" | "downrevisions" => Key::Revises,
-            "createdate" => Key::CreateDate,
-            "branchlabels" | "branchlabel" => Key::BranchLabels,
-            "dependson" => Key::DependsOn,
-            "transactional" => Key::Transactional,
+        // Keys are case-insensitive and tolerate `Revision-ID`, `revision_id`, extra spaces: keep only
+        // the ASCII letters and digits, lowercased. The longest key is 13 of them (`downrevisions`), so
+        // a small stack buffer does; a longer name is no key.
+        let mut buf = [0u8; 16];
+        let mut len = 0;
+        for b in name.bytes().filter(u8::is_ascii_alphanumeric) {
+            if len == buf.len() {
+                return None;
+            }
+            buf[len] = b.to_ascii_lowercase();
+            len += 1;
+        }
+        Some(match &buf[..len] {
+            b"revisionid" | b"revision" => Key::RevisionId,
+            b"revises" | b"downrevision" | b"downrevisions" => Key::Revises,
+            b"createdate" => Key::CreateDate,
+            b"branchlabels" | b"branchlabel" => Key::BranchLabels,
+            b"dependson" => Key::DependsOn,
+            b"transactional" => Key::Transactional,
             _ => return None,
         })
     }
@@ -66,13 +73,16 @@ fn marker(line: &str) -> Result<Option<Marker>, String> {
         return Ok(None);
     };
     let mut words = name.split_whitespace();
-    let which = match words.next().map(str::to_ascii_lowercase).as_deref() {
-        Some("up") => Marker::Up,
-        Some("down") => Marker::Down,
-        other => return Err(format!(
+    let word = words.next();
+    let which = match word {
+        Some(w) if w.eq_ignore_ascii_case("up") => Marker::Up,
+        Some(w) if w.eq_ignore_ascii_case("down") => Marker::Down,
+        other => {
+            return Err(format!(
             "unknown section marker `-- migrate:{}`; expected `-- migrate:up` or `-- migrate:down`",
-            other.unwrap_or("")
-        )),
+            other.unwrap_or("").to_ascii_lowercase()
+        ))
+        }
     };
     if let Some(extra) = words.next() {
         return Err(format!(
@@ -94,8 +104,13 @@ fn split_list(value: &str) -> Vec<String> {
 
 /// Parse one revision file. `text` may have a BOM and CRLF line endings.
 pub fn parse(path: &Path, text: String) -> Result<Script, ScriptError> {
+    parse_owned(path.to_path_buf(), text)
+}
+
+/// [`parse`], taking the path by value (it ends up in the [`Script`]).
+pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptError> {
     let err = |line: Option<usize>, message: String| ScriptError {
-        path: path.to_path_buf(),
+        path: path.clone(),
         line,
         message,
     };
@@ -111,37 +126,29 @@ pub fn parse(path: &Path, text: String) -> Result<Script, ScriptError> {
     let mut transactional = true;
     let mut key_lines: Vec<(Key, usize)> = Vec::new();
 
-    // (marker, line number of the marker, byte offset of the marker line, byte offset just after it)
-    let mut markers: Vec<(Marker, usize, usize, usize)> = Vec::new();
+    // The header, line by line, up to the first marker: (line number of `-- migrate:up`, byte offset
+    // just after that line).
+    let mut up_marker: Option<(usize, usize)> = None;
     let mut offset = 0usize;
-    for (idx, raw_line) in text.split_inclusive('\n').enumerate() {
-        let lineno = idx + 1;
-        let line_start = offset;
-        offset += raw_line.len();
-        let line = raw_line.trim_end_matches('\n');
+    let mut lineno = 0usize;
+    while offset < text.len() {
+        lineno += 1;
+        let (line, next) = line_at(&text, offset);
+        offset = next;
         match marker(line).map_err(|m| err(Some(lineno), m))? {
-            Some(m) => {
-                if let Some((_, first, _, _)) = markers.iter().find(|(k, ..)| *k == m) {
-                    let name = if m == Marker::Up { "up" } else { "down" };
-                    return Err(err(
-                        Some(lineno),
-                        format!("duplicate `-- migrate:{name}` (first at line {first})"),
-                    ));
-                }
-                if m == Marker::Down && markers.is_empty() {
-                    return Err(err(
-                        Some(lineno),
-                        "`-- migrate:down` comes before `-- migrate:up`; put the up section first"
-                            .into(),
-                    ));
-                }
-                markers.push((m, lineno, line_start, offset));
-                continue;
+            Some(Marker::Up) => {
+                up_marker = Some((lineno, next));
+                break;
             }
-            None if !markers.is_empty() => continue,
+            Some(Marker::Down) => {
+                return Err(err(
+                    Some(lineno),
+                    "`-- migrate:down` comes before `-- migrate:up`; put the up section first"
+                        .into(),
+                ))
+            }
             None => {}
         }
-        // Still in the header.
         let trimmed = line.trim();
         if trimmed.is_empty() {
             continue;
@@ -191,15 +198,21 @@ pub fn parse(path: &Path, text: String) -> Result<Script, ScriptError> {
                     }
                     Key::DependsOn => depends_on = split_list(value),
                     Key::Transactional => {
-                        transactional = match value.to_ascii_lowercase().as_str() {
-                            "true" | "yes" | "on" | "1" => true,
-                            "false" | "no" | "off" | "0" => false,
-                            _ => {
-                                return Err(err(
-                                    Some(lineno),
-                                    format!("`Transactional: {value}`: expected true or false"),
-                                ))
-                            }
+                        transactional = if ["true", "yes", "on", "1"]
+                            .iter()
+                            .any(|v| value.eq_ignore_ascii_case(v))
+                        {
+                            true
+                        } else if ["false", "no", "off", "0"]
+                            .iter()
+                            .any(|v| value.eq_ignore_ascii_case(v))
+                        {
+                            false
+                        } else {
+                            return Err(err(
+                                Some(lineno),
+                                format!("`Transactional: {value}`: expected true or false"),
+                            ));
                         }
                     }
                 }
@@ -211,6 +224,52 @@ pub fn parse(path: &Path, text: String) -> Result<Script, ScriptError> {
         }
     }
 
+    // The bodies: only marker lines matter there (and lines that look like markers but are not valid
+    // ones). Every marker line contains `migrate:` in some ASCII case, so look only at the lines with
+    // a `:` preceded by `migrate` (a fast byte search) and run the full check on those.
+    // (line number of `-- migrate:down`, byte offset of that line, byte offset just after it)
+    let mut down_marker: Option<(usize, usize, usize)> = None;
+    if let Some((up_line, body_start)) = up_marker {
+        let bytes = text.as_bytes();
+        // Line numbers are counted lazily: `counted_line` is the number of the line starting at
+        // `counted_at`.
+        let (mut counted_at, mut counted_line) = (body_start, up_line + 1);
+        let mut search = body_start;
+        while let Some(i) = text[search..].find(':') {
+            let colon = search + i;
+            search = colon + 1;
+            if colon < 7 || !bytes[colon - 7..colon].eq_ignore_ascii_case(b"migrate") {
+                continue;
+            }
+            // `body_start` follows a `\n`, so the line start is never before it.
+            let line_start = text[..colon].rfind('\n').map_or(0, |p| p + 1);
+            let (line, next) = line_at(&text, line_start);
+            // Further colons on this line need no look: the whole line is checked here.
+            search = next;
+            let found = match marker(line) {
+                Ok(None) => continue,
+                Ok(Some(m)) => Ok(m),
+                Err(message) => Err(message),
+            };
+            counted_line += count_newlines(&bytes[counted_at..line_start]);
+            counted_at = line_start;
+            let lineno = counted_line;
+            let m = found.map_err(|message| err(Some(lineno), message))?;
+            let first = match m {
+                Marker::Up => Some(up_line),
+                Marker::Down => down_marker.map(|(line, ..)| line),
+            };
+            if let Some(first) = first {
+                let name = if m == Marker::Up { "up" } else { "down" };
+                return Err(err(
+                    Some(lineno),
+                    format!("duplicate `-- migrate:{name}` (first at line {first})"),
+                ));
+            }
+            down_marker = Some((lineno, line_start, next));
+        }
+    }
+
     let Some(revision) = revision else {
         return Err(err(
             None,
@@ -219,15 +278,14 @@ pub fn parse(path: &Path, text: String) -> Result<Script, ScriptError> {
                 .into(),
         ));
     };
-    let Some(&(_, up_line, _, up_start)) = markers.iter().find(|(m, ..)| *m == Marker::Up) else {
+    let Some((up_line, up_start)) = up_marker else {
         return Err(err(None, "no `-- migrate:up` section".into()));
     };
-    let down = markers.iter().find(|(m, ..)| *m == Marker::Down);
     let up = Section {
         start_line: up_line + 1,
-        range: up_start..down.map_or(text.len(), |&(_, _, marker_start, _)| marker_start),
+        range: up_start..down_marker.map_or(text.len(), |(_, marker_start, _)| marker_start),
     };
-    let down = down.map(|&(_, line, _, start)| Section {
+    let down = down_marker.map(|(line, _, start)| Section {
         start_line: line + 1,
         range: start..text.len(),
     });
@@ -242,7 +300,7 @@ pub fn parse(path: &Path, text: String) -> Result<Script, ScriptError> {
         ));
     }
     Ok(Script {
-        path: path.to_path_buf(),
+        path,
         revision,
         down_revisions,
         message: message.unwrap_or_default(),
@@ -256,16 +314,28 @@ pub fn parse(path: &Path, text: String) -> Result<Script, ScriptError> {
     })
 }
 
+/// The line starting at byte `start` (without its `\n`) and the offset of the next line.
+fn line_at(text: &str, start: usize) -> (&str, usize) {
+    match text[start..].find('\n') {
+        Some(i) => (&text[start..start + i], start + i + 1),
+        None => (&text[start..], text.len()),
+    }
+}
+
+fn count_newlines(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b == b'\n').count()
+}
+
 fn line_of(keys: &[(Key, usize)], key: Key) -> Option<usize> {
     keys.iter().find(|(k, _)| *k == key).map(|(_, l)| *l)
 }
 
 /// Drop a BOM and turn CRLF / lone CR into LF, without copying when there is nothing to change.
 fn normalise(text: String) -> String {
-    let text = match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_string(),
-        None => text,
-    };
+    let mut text = text;
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
     if !text.contains('\r') {
         return text;
     }
@@ -414,5 +484,89 @@ ALTER TABLE users DROP COLUMN phone_number;
         .unwrap();
         assert_eq!(s.up_sql(), "-- note: keep\nSELECT 1;\n");
         assert_eq!(s.down_sql(), Some(""));
+    }
+
+    #[test]
+    fn markers_are_case_insensitive_in_header_and_bodies() {
+        let s = p(
+            "-- m\n-- Revision ID: a1\n  --  MIGRATE:UP\nSELECT 1;\n-- Migrate:Down \nSELECT 2;\n",
+        )
+        .unwrap();
+        assert_eq!(s.up_sql(), "SELECT 1;\n");
+        assert_eq!(s.down_sql(), Some("SELECT 2;\n"));
+        assert_eq!(s.up_section().start_line, 4);
+        assert_eq!(s.down_section().unwrap().start_line, 6);
+
+        let s =
+            p("-- m\r\n-- Revision ID: a1\r\n-- migrate:up\r\nx;\r\n--MIGRATE:DOWN\r\ny;").unwrap();
+        assert_eq!(s.up_sql(), "x;\n");
+        assert_eq!(s.down_sql(), Some("y;"));
+
+        let e = err_of("-- m\n-- Revision ID: a1\n-- migrate:up\nx;\n\n-- MIGRATE:UP\n");
+        assert_eq!(e.line, Some(6));
+        assert!(
+            e.message
+                .contains("duplicate `-- migrate:up` (first at line 3)"),
+            "{e}"
+        );
+
+        let e = err_of("-- m\n-- Revision ID: a1\n-- MIGRATE:DOWN\n-- migrate:up\n");
+        assert_eq!(e.line, Some(3));
+        assert!(e.message.contains("comes before"), "{e}");
+    }
+
+    #[test]
+    fn marker_like_lines_in_bodies() {
+        // Not markers: `migrate:` inside SQL, not after `--`, or after other text.
+        let text = "-- m\n-- Revision ID: a1\n-- migrate:up\nSELECT 'x -- migrate:down';\n\
+                    SELECT a::int, b::text;\n--- migrate:down\n-- xmigrate:down\nmigrate:down\n";
+        let s = p(text).unwrap();
+        assert_eq!(s.up_sql(), &text[text.find("SELECT").unwrap()..]);
+        assert!(s.down_sql().is_none());
+
+        // Invalid markers in a body are errors at their own line.
+        let e = err_of("-- m\n-- Revision ID: a1\n-- migrate:up\na: b;\n\n-- Migrate:Sideways\n");
+        assert_eq!(e.line, Some(6));
+        assert!(
+            e.message
+                .contains("unknown section marker `-- migrate:sideways`"),
+            "{e}"
+        );
+
+        let e = err_of("-- m\n-- Revision ID: a1\n-- migrate:up\nx;\n-- migrate:down\ny;\n-- MIGRATE:DOWN now\n");
+        assert_eq!(e.line, Some(7));
+        assert!(e.message.contains("unexpected `now`"), "{e}");
+
+        let e =
+            err_of("-- m\n-- Revision ID: a1\n-- migrate:up\n-- migrate:down\n\n-- migrate:down\n");
+        assert_eq!(e.line, Some(6));
+        assert!(
+            e.message
+                .contains("duplicate `-- migrate:down` (first at line 4)"),
+            "{e}"
+        );
+
+        // Leading Unicode whitespace is trimmed, as for any line.
+        let s =
+            p("-- m\n-- Revision ID: a1\n-- migrate:up\nx;\n\u{a0}-- migrate:down\ny;\n").unwrap();
+        assert_eq!(s.up_sql(), "x;\n");
+        assert_eq!(s.down_section().unwrap().start_line, 6);
+    }
+
+    #[test]
+    fn long_and_odd_header_keys() {
+        let s = p(
+            "-- m\n-- Revision - ID: a1\n-- down_revisions: b1\n-- this is not a key at all: x\n\
+                   -- migrate:up\n",
+        )
+        .unwrap();
+        assert_eq!(s.revision, "a1");
+        assert_eq!(s.down_revisions, vec!["b1"]);
+        assert_eq!(s.message, "m");
+        assert!(
+            p("-- m\n-- Revision ID: a1\n-- Transactional: OFF\n-- migrate:up\n")
+                .map(|s| !s.transactional)
+                .unwrap()
+        );
     }
 }
