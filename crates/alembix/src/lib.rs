@@ -9,6 +9,7 @@ pub mod error;
 pub mod graph;
 pub mod migrate;
 pub mod project;
+pub mod schema;
 pub mod script;
 pub mod url;
 

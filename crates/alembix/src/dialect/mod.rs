@@ -9,7 +9,35 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Connection as _, Row};
 
+use crate::schema::{Change, DiffOptions, Schema};
 use crate::url::{DatabaseUrl, Dialect};
+
+/// Read the connection's schema (all tables, views, enums) except the `exclude`d tables.
+pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema, DbError> {
+    let mut schema = match conn.dialect() {
+        Dialect::Postgres => postgres::inspect::inspect(conn, exclude).await?,
+        Dialect::Mysql => mysql::inspect::inspect(conn, exclude).await?,
+        Dialect::Sqlite => sqlite::inspect::inspect(conn, exclude).await?,
+    };
+    schema.normalise();
+    Ok(schema)
+}
+
+/// SQL statements that apply `changes` (which turn `from` into `to`) on `dialect`.
+pub fn render(dialect: Dialect, changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
+    match dialect {
+        Dialect::Postgres => postgres::render::render(changes, from, to),
+        Dialect::Mysql => mysql::render::render(changes, from, to),
+        Dialect::Sqlite => sqlite::render::render(changes, from, to),
+    }
+}
+
+/// How the diff orders changes for `dialect`.
+pub fn diff_options(dialect: Dialect) -> DiffOptions {
+    DiffOptions {
+        inline_foreign_keys: dialect == Dialect::Sqlite,
+    }
+}
 
 /// A database error reduced to what a user needs: the server's message, its code, and for PostgreSQL the
 /// 1-based character position in the statement.

@@ -1,5 +1,8 @@
 //! PostgreSQL: connect, advisory lock, catalog checks, error messages.
 
+pub mod inspect;
+pub mod render;
+
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};

@@ -1,6 +1,9 @@
 //! SQLite: connect (bundled library, no server), a lock file for the migration lock, catalog checks,
 //! error messages.
 
+pub mod inspect;
+pub mod render;
+
 use std::fs::File;
 use std::path::PathBuf;
 use std::str::FromStr;
