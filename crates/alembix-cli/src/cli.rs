@@ -105,6 +105,10 @@ pub enum Command {
     Stamp(StampArgs),
     /// Accept intentional edits of applied revisions by recording their new checksums
     Rehash(RehashArgs),
+    /// Exit 1 if the migrations do not produce the declared schema (for CI)
+    Check(CheckArgs),
+    /// Stairway test on a scratch database: every revision up, down, and up again, schema compared each time
+    Verify(VerifyArgs),
     /// Print shell completions
     Completions {
         /// Shell to generate completions for
@@ -135,6 +139,12 @@ pub struct RevisionArgs {
     /// Mark the revision non-transactional (for CREATE INDEX CONCURRENTLY and the like)
     #[arg(long = "no-transaction")]
     pub no_transaction: bool,
+    /// Write the SQL that turns the database (at head) into the declared schema (`schema` / `schema_command`)
+    #[arg(long)]
+    pub autogenerate: bool,
+    /// With --autogenerate: compare with the migrations replayed on a scratch database, not the live database
+    #[arg(long, requires = "autogenerate")]
+    pub from_migrations: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -261,3 +271,15 @@ pub struct RehashArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 }
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Compare with the live database (which must be at head) instead of the migrations
+    #[arg(long)]
+    pub live: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {}

@@ -3,6 +3,7 @@
 //!
 //! The library never prints: it returns values and errors; the `alembix` CLI renders them.
 
+pub mod autogen;
 pub mod config;
 pub mod dialect;
 pub mod error;

@@ -38,6 +38,10 @@ pub(crate) trait Driver {
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError>;
     /// A comment for a recorded script; ignored by a live connection.
     fn note(&mut self, _text: &str) {}
+    /// Run a statement that reports problems as rows (SQLite's `PRAGMA foreign_key_check`): any row fails.
+    async fn check(&mut self, sql: &str) -> Result<(), DbError> {
+        self.execute(sql).await
+    }
 }
 
 impl Driver for Connection {
@@ -52,6 +56,25 @@ impl Driver for Connection {
     }
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
         Connection::query_text(self, sql).await
+    }
+    async fn check(&mut self, sql: &str) -> Result<(), DbError> {
+        let rows = Connection::query_text(self, sql).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let shown: Vec<String> = rows
+            .iter()
+            .take(5)
+            .map(|r| {
+                let cell = |i: usize| r.get(i).cloned().flatten().unwrap_or_default();
+                format!("{} row {} references missing {}", cell(0), cell(1), cell(2))
+            })
+            .collect();
+        Err(DbError::new(format!(
+            "foreign key violations ({} in all): {}",
+            rows.len(),
+            shown.join("; ")
+        )))
     }
 }
 
@@ -502,7 +525,12 @@ async fn run_steps<D: Driver>(
             in_tx = true;
         }
         for (i, st) in statements.iter().enumerate() {
-            if let Err(e) = driver.execute(&st.sql).await {
+            let result = if dialect == Dialect::Sqlite && is_foreign_key_check(&st.sql) {
+                driver.check(&st.sql).await
+            } else {
+                driver.execute(&st.sql).await
+            };
+            if let Err(e) = result {
                 if in_tx {
                     let _ = driver.execute("ROLLBACK").await;
                 }
@@ -575,6 +603,17 @@ async fn commit<D: Driver>(driver: &mut D, in_tx: &mut bool, open: &mut Vec<Stri
     *in_tx = false;
     open.clear();
     Ok(())
+}
+
+/// SQLite's `PRAGMA foreign_key_check` reports violations as rows instead of failing.
+fn is_foreign_key_check(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split(|c: char| c.is_whitespace() || c == '(' || c == ';')
+        .filter(|w| !w.is_empty())
+        .take(2)
+        .map(str::to_ascii_lowercase)
+        .collect();
+    words.len() == 2 && words[0] == "pragma" && words[1].trim_start_matches("main.") == "foreign_key_check"
 }
 
 /// Lines into the statement where PostgreSQL says the error is (a 1-based character position).

@@ -411,6 +411,16 @@ impl Migrator {
         result
     }
 
+    /// Run `op` on a connection the caller owns and nobody else uses (a scratch database): no lock.
+    pub async fn run_on(
+        &self,
+        conn: &mut Connection,
+        op: &Operation,
+        events: &mut dyn FnMut(Event),
+    ) -> Result<Outcome> {
+        executor::execute(self, conn, op, None, events).await
+    }
+
     /// The SQL for `op` without a database (`--sql`): `start` is where the database is assumed to be.
     pub async fn offline(
         &self,

@@ -112,7 +112,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
     for t in &dropped {
         touched_tables.insert(t.name.clone());
     }
-    for (old, _) in &table_renames {
+    for old in table_renames.keys() {
         touched_tables.insert(old.to_string());
     }
 

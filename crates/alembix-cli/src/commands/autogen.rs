@@ -1,0 +1,212 @@
+//! `revision --autogenerate`, `check` and `verify`: compare the declared schema with the database or with
+//! what the migrations produce, on scratch databases of the same engine.
+
+use std::io::{BufRead, Write};
+use std::process::ExitCode;
+
+use alembix::autogen::{self, DesiredSchema, DevDatabase, Generated, PossibleRename};
+use alembix::project::{self, RevisionRequest};
+use alembix::schema::Schema;
+use alembix::{Config, DatabaseUrl, Migrator};
+
+use super::{CliError, CliResult};
+use crate::cli::{CheckArgs, GlobalArgs, RevisionArgs, VerifyArgs};
+use crate::output::{paint, show_path, Printer, ID, WARN};
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+}
+
+/// The engine to compare on: the configured database's, or SQLite when none is configured.
+fn server_url(config: &Config, global: &GlobalArgs) -> Result<DatabaseUrl, CliError> {
+    match config.resolve_url(global.url.as_deref()) {
+        Ok(url) => Ok(url),
+        Err(alembix::Error::NoUrl { .. }) => Ok(DatabaseUrl::parse("sqlite::memory:").map_err(|error| {
+            alembix::Error::Url {
+                source_name: "default".into(),
+                error,
+            }
+        })?),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn warn(text: &str) {
+    let _ = writeln!(anstream::stderr(), "{} {text}", paint(WARN, "warning:"));
+}
+
+/// Declared schema and current schema (live database, or migrations replayed), on scratch databases.
+async fn both_sides(
+    m: &Migrator,
+    config: &Config,
+    server: &DatabaseUrl,
+    desired: &DesiredSchema,
+    from_migrations: bool,
+) -> alembix::Result<(Schema, Schema)> {
+    let exclude = autogen::own_tables(m);
+    let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
+    let wanted = autogen::desired_schema(&mut dev, desired, &exclude).await;
+    dev.dispose().await;
+    let wanted = wanted?;
+    let current = if from_migrations {
+        let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
+        let s = autogen::migrations_schema(m, &mut dev).await;
+        dev.dispose().await;
+        s?
+    } else {
+        autogen::live_schema(m, server).await?
+    };
+    Ok((current, wanted))
+}
+
+fn ask(p: &PossibleRename) -> bool {
+    let mut err = anstream::stderr();
+    let _ = write!(err, "Was {} a rename? [y/N] ", p.describe());
+    let _ = err.flush();
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes")
+}
+
+/// A section body: warning comments, then the statements.
+fn section(warnings: &[String], statements: &[String]) -> String {
+    let mut out = String::new();
+    for w in warnings {
+        out.push_str(&format!("-- WARNING: {w}\n"));
+    }
+    for (i, st) in statements.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(st.trim_end_matches(';'));
+        out.push_str(";\n");
+    }
+    out
+}
+
+pub fn revision(printer: &mut Printer, config: &Config, global: &GlobalArgs, args: &RevisionArgs) -> CliResult {
+    let m = Migrator::from_config(config)?;
+    let mut desired = autogen::load_desired(config)?;
+    let server = server_url(config, global)?;
+    let rt = runtime()?;
+    let (current, wanted) = rt.block_on(both_sides(&m, config, &server, &desired, args.from_migrations))?;
+    let mut generated: Generated = autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
+    if !generated.possible_renames.is_empty() && autogen::can_ask() {
+        let possible = generated.possible_renames.clone();
+        if autogen::confirm_renames(&possible, &mut desired.hints, &mut ask) {
+            generated = autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
+        }
+    }
+    if generated.changes.is_empty() {
+        printer.line("No changes detected")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut up_warnings = generated.up_warnings.clone();
+    for p in &generated.possible_renames {
+        let text = format!(
+            "dropped and added, not renamed: {}. If it is a rename, put `-- alembix:renamed-from {}` on the line \
+             before the new name in the schema and generate again",
+            p.describe(),
+            p.from
+        );
+        warn(&text);
+        up_warnings.push(text);
+    }
+    for w in &generated.up_warnings {
+        warn(w);
+    }
+    let graph = m.graph();
+    let mut req = RevisionRequest::new(args.message.clone());
+    req.head = args.head.clone();
+    req.splice = args.splice;
+    req.branch_labels = args.branch_label.clone();
+    req.depends_on = args.depends_on.clone();
+    req.rev_id = args.rev_id.clone();
+    req.transactional = !args.no_transaction;
+    req.up = section(&up_warnings, &generated.up);
+    req.down = section(&generated.down_warnings, &generated.down);
+    let script = project::create_revision(config, graph, &req)?;
+    if args.json {
+        printer.json(&serde_json::json!({
+            "revision": script.revision,
+            "path": show_path(&script.path),
+            "changes": generated.changes.iter().map(|c| c.describe()).collect::<Vec<_>>(),
+        }))?;
+    } else {
+        printer.line(format!(
+            "Created revision {} in {}",
+            paint(ID, &script.revision),
+            show_path(&script.path)
+        ))?;
+        for c in &generated.changes {
+            printer.line(format!("  - {}", c.describe()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check(printer: &mut Printer, config: &Config, global: &GlobalArgs, args: &CheckArgs) -> CliResult {
+    let m = Migrator::from_config(config)?;
+    let desired = autogen::load_desired(config)?;
+    let server = server_url(config, global)?;
+    let rt = runtime()?;
+    let (current, wanted) = rt.block_on(both_sides(&m, config, &server, &desired, !args.live))?;
+    let generated = autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
+    if args.json {
+        printer.json(&serde_json::json!({
+            "up_to_date": generated.changes.is_empty(),
+            "changes": generated.changes,
+        }))?;
+    } else if generated.changes.is_empty() {
+        printer.line("No changes: the migrations produce the declared schema")?;
+    } else {
+        printer.line(format!(
+            "{} change(s) between the {} and the declared schema:",
+            generated.changes.len(),
+            if args.live { "database" } else { "migrations" }
+        ))?;
+        for c in &generated.changes {
+            printer.line(format!("  - {}", c.describe()))?;
+        }
+        printer.line("Run `alembix revision --autogenerate -m MESSAGE` to write a revision for them.")?;
+    }
+    Ok(if generated.changes.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub fn verify(printer: &mut Printer, config: &Config, global: &GlobalArgs, _args: &VerifyArgs) -> CliResult {
+    let m = Migrator::from_config(config)?;
+    let server = server_url(config, global)?;
+    let rt = runtime()?;
+    let quiet = printer.quiet;
+    let count = m.graph().len();
+    let finding = rt.block_on(autogen::verify(&m, &server, config.dev_url.as_deref(), &mut |what| {
+        if !quiet {
+            let _ = writeln!(anstream::stderr(), "Checking {what}");
+        }
+    }))?;
+    match finding {
+        None => {
+            printer.line(format!(
+                "All {count} revision(s) verified on {}: each downgrade restores the schema, and upgrading again \
+                 gives the same schema",
+                server.dialect()
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(f) => {
+            printer.line(format!(
+                "Revision {} ({}) failed verification: {}",
+                paint(ID, &f.revision),
+                show_path(&f.path),
+                f.problem
+            ))?;
+            Ok(ExitCode::from(1))
+        }
+    }
+}

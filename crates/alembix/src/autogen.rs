@@ -1,0 +1,483 @@
+//! Autogenerate: the declared schema is applied to a scratch ("dev") database of the same engine, both sides
+//! are read by the same introspection code, and the diff is rendered as up and down SQL. Also `check` (do
+//! the migrations produce the declared schema?) and `verify` (does every downgrade undo its upgrade?).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use crate::config::Config;
+use crate::dialect::{self, Connection, DbError};
+use crate::error::{Error, Result};
+use crate::graph::Target;
+use crate::migrate::split::split;
+use crate::migrate::{Event, MigrateError, Migrator, Operation};
+use crate::schema::{diff, Change, RenameHints, Schema};
+use crate::url::{DatabaseUrl, Dialect};
+
+/// The declared schema: DDL text per source (file or command), and the rename hints found in it.
+#[derive(Debug, Clone)]
+pub struct DesiredSchema {
+    /// (where it came from, DDL)
+    pub sources: Vec<(String, String)>,
+    pub hints: RenameHints,
+}
+
+/// Read `schema` (a file or a directory of `.sql` files) or run `schema_command`.
+pub fn load_desired(config: &Config) -> Result<DesiredSchema> {
+    let mut sources = Vec::new();
+    if let Some(command) = &config.schema_command {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(&config.root)
+            .output()
+            .map_err(|e| Error::Usage(format!("cannot run schema_command `{command}`: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Usage(format!(
+                "schema_command `{command}` failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim_end()
+            )));
+        }
+        let text = String::from_utf8(out.stdout)
+            .map_err(|_| Error::Usage(format!("schema_command `{command}` printed invalid UTF-8")))?;
+        sources.push((format!("`{command}`"), text));
+    } else if let Some(path) = &config.schema {
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| Error::io(path, e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "sql"))
+                .collect();
+            files.sort();
+            for f in files {
+                let text = std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?;
+                sources.push((f.display().to_string(), text));
+            }
+        } else {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            sources.push((path.display().to_string(), text));
+        }
+    } else {
+        return Err(Error::Usage(
+            "no declared schema: set `schema` (a .sql file or directory) or `schema_command` in alembix.toml".into(),
+        ));
+    }
+    let mut hints = RenameHints::default();
+    for (_, text) in &sources {
+        parse_hints(text, &mut hints);
+    }
+    Ok(DesiredSchema { sources, hints })
+}
+
+/// `-- alembix:renamed-from OLD` on the line before `CREATE TABLE new` renames a table; inside a
+/// `CREATE TABLE` body, on the line before a column, it renames that column.
+pub fn parse_hints(sql: &str, hints: &mut RenameHints) {
+    let mut table: Option<String> = None;
+    let mut pending: Option<String> = None;
+    let mut depth: i32 = 0;
+    for line in sql.lines() {
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("--") {
+            if let Some(old) = rest.trim().strip_prefix("alembix:renamed-from") {
+                pending = Some(unquote(old.trim()).to_string());
+            }
+            continue;
+        }
+        if trimmed.is_empty() {
+            continue;
+        }
+        let words: Vec<&str> = trimmed.split_whitespace().collect();
+        let upper: Vec<String> = words.iter().take(6).map(|w| w.to_ascii_uppercase()).collect();
+        if depth == 0 && upper.first().map(String::as_str) == Some("CREATE") {
+            if let Some(pos) = upper.iter().position(|w| w == "TABLE") {
+                let mut name_at = pos + 1;
+                if upper.get(name_at).map(String::as_str) == Some("IF") {
+                    name_at += 3; // IF NOT EXISTS
+                }
+                if let Some(name) = words.get(name_at) {
+                    let name = unquote(name.split('(').next().unwrap_or(name)).to_string();
+                    if let Some(old) = pending.take() {
+                        hints.tables.push((old, name.clone()));
+                    }
+                    table = Some(name);
+                }
+            }
+        } else if depth == 1 {
+            if let (Some(old), Some(t), Some(first)) = (pending.take(), &table, words.first()) {
+                let col = unquote(first.trim_end_matches(',')).to_string();
+                hints.columns.push((t.clone(), old, col));
+            }
+        }
+        pending = None;
+        for c in line.chars() {
+            match c {
+                '(' => depth += 1,
+                ')' => depth -= 1,
+                _ => {}
+            }
+        }
+        if depth <= 0 {
+            depth = 0;
+            if trimmed.ends_with(';') {
+                table = None;
+            }
+        }
+    }
+}
+
+fn unquote(s: &str) -> &str {
+    s.trim_matches(|c| c == '"' || c == '`' || c == '[' || c == ']' || c == ';')
+}
+
+/// A private scratch database: in memory for SQLite, a temporary database on the same server otherwise
+/// (created and dropped by alembix), or the configured `dev_url`.
+pub struct DevDatabase {
+    pub conn: Connection,
+    /// For a temporary server database: the admin connection and the name to drop.
+    temp: Option<(DatabaseUrl, String)>,
+}
+
+impl DevDatabase {
+    /// `server` is any URL of the engine to use (the live database's, normally).
+    pub async fn create(server: &DatabaseUrl, dev_url: Option<&str>) -> Result<DevDatabase> {
+        if let Some(dev) = dev_url {
+            let url = DatabaseUrl::parse(dev).map_err(|error| Error::Url {
+                source_name: "`dev_url`".into(),
+                error,
+            })?;
+            let mut conn = connect(&url).await?;
+            let existing = dialect::inspect(&mut conn, &[]).await.map_err(db("reading dev_url"))?;
+            if !existing.tables.is_empty() || !existing.views.is_empty() {
+                conn.close().await;
+                return Err(Error::Usage(format!(
+                    "the dev database {url} is not empty ({} tables); autogenerate needs an empty scratch database",
+                    existing.tables.len()
+                )));
+            }
+            return Ok(DevDatabase { conn, temp: None });
+        }
+        match server.dialect() {
+            Dialect::Sqlite => {
+                let url = DatabaseUrl::parse("sqlite::memory:").map_err(|error| Error::Url {
+                    source_name: "dev database".into(),
+                    error,
+                })?;
+                Ok(DevDatabase {
+                    conn: connect(&url).await?,
+                    temp: None,
+                })
+            }
+            Dialect::Postgres | Dialect::Mysql => {
+                let name = format!("alembix_dev_{}", crate::script::new_revision_id());
+                let mut admin = connect(server).await?;
+                let created = admin.execute(&format!("CREATE DATABASE {name}")).await;
+                admin.close().await;
+                if let Err(e) = created {
+                    return Err(Error::Usage(format!(
+                        "cannot create a scratch database on {server}: {e}. Autogenerate needs one: grant the \
+                         user CREATE DATABASE (PostgreSQL: CREATEDB), or set `dev_url` in alembix.toml to an \
+                         empty database alembix may use"
+                    )));
+                }
+                let url = server.with_database(&name);
+                match connect(&url).await {
+                    Ok(conn) => Ok(DevDatabase {
+                        conn,
+                        temp: Some((server.clone(), name)),
+                    }),
+                    Err(e) => {
+                        drop_database(server, &name).await;
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Close the connection and drop the temporary database, if alembix created one.
+    pub async fn dispose(self) {
+        self.conn.close().await;
+        if let Some((server, name)) = self.temp {
+            drop_database(&server, &name).await;
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.conn.dialect()
+    }
+}
+
+async fn drop_database(server: &DatabaseUrl, name: &str) {
+    if let Ok(mut admin) = connect(server).await {
+        let sql = match server.dialect() {
+            Dialect::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            _ => format!("DROP DATABASE IF EXISTS {name}"),
+        };
+        let _ = admin.execute(&sql).await;
+        admin.close().await;
+    }
+}
+
+async fn connect(url: &DatabaseUrl) -> Result<Connection> {
+    Connection::connect(url, None, |_, _| {}).await.map_err(|e| {
+        MigrateError::Connect {
+            url: url.to_string(),
+            message: e.message,
+        }
+        .into()
+    })
+}
+
+fn db(context: &str) -> impl FnOnce(DbError) -> Error + '_ {
+    move |e| {
+        MigrateError::Database {
+            context: context.to_string(),
+            message: e.message,
+        }
+        .into()
+    }
+}
+
+/// Apply DDL text to a database statement by statement; an error names the source and line.
+pub async fn apply_ddl(conn: &mut Connection, origin: &str, sql: &str) -> Result<()> {
+    for st in split(sql, conn.dialect()) {
+        if let Err(e) = conn.execute(&st.sql).await {
+            return Err(Error::Usage(format!("{origin}:{}: {}", st.line, e.message)));
+        }
+    }
+    Ok(())
+}
+
+/// Tables alembix keeps for itself, never part of a compared schema.
+pub fn own_tables(m: &Migrator) -> Vec<String> {
+    let opts = m.options();
+    [&opts.version_table, &opts.history_table]
+        .iter()
+        .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
+        .collect()
+}
+
+/// The declared schema as the engine sees it.
+pub async fn desired_schema(dev: &mut DevDatabase, desired: &DesiredSchema, exclude: &[String]) -> Result<Schema> {
+    for (origin, sql) in &desired.sources {
+        apply_ddl(&mut dev.conn, origin, sql).await?;
+    }
+    dialect::inspect(&mut dev.conn, exclude).await.map_err(db("reading the declared schema"))
+}
+
+/// The schema the migrations produce, replayed on a scratch database.
+pub async fn migrations_schema(m: &Migrator, dev: &mut DevDatabase) -> Result<Schema> {
+    m.run_on(&mut dev.conn, &Operation::Upgrade("heads".into()), &mut |_| {})
+        .await?;
+    dialect::inspect(&mut dev.conn, &own_tables(m)).await.map_err(db("reading the migrated schema"))
+}
+
+/// The live database's schema; it must be at every head.
+pub async fn live_schema(m: &Migrator, url: &DatabaseUrl) -> Result<Schema> {
+    let heads = m.current_of(url, &mut |_| {}).await?;
+    let graph = m.graph();
+    let mut at: Vec<&str> = heads.iter().map(|h| h.revision.as_str()).collect();
+    at.sort_unstable();
+    let mut all: Vec<&str> = graph.heads().iter().map(|r| graph.id(*r)).collect();
+    all.sort_unstable();
+    if at != all {
+        return Err(Error::Usage(format!(
+            "Target database is not up to date: it is at {}, the heads are {}. Run `alembix upgrade heads` first, \
+             or compare with the migrations instead (`--from-migrations`)",
+            if at.is_empty() { "base".to_string() } else { at.join(", ") },
+            if all.is_empty() { "base".to_string() } else { all.join(", ") }
+        )));
+    }
+    let mut conn = connect(url).await?;
+    let schema = dialect::inspect(&mut conn, &own_tables(m)).await.map_err(db("reading the database schema"));
+    conn.close().await;
+    schema
+}
+
+/// Up and down SQL for turning `current` into `desired`.
+#[derive(Debug, Clone, Default)]
+pub struct Generated {
+    pub changes: Vec<Change>,
+    pub up: Vec<String>,
+    pub down: Vec<String>,
+    /// Data-loss warnings of the up direction, and of the down direction.
+    pub up_warnings: Vec<String>,
+    pub down_warnings: Vec<String>,
+    /// Drops paired with adds that may be renames nobody declared.
+    pub possible_renames: Vec<PossibleRename>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PossibleRename {
+    /// `None` for a table rename.
+    pub table: Option<String>,
+    pub from: String,
+    pub to: String,
+}
+
+impl PossibleRename {
+    pub fn describe(&self) -> String {
+        match &self.table {
+            Some(t) => format!("column {t}.{} -> {t}.{}", self.from, self.to),
+            None => format!("table {} -> {}", self.from, self.to),
+        }
+    }
+}
+
+/// Diff and render both directions.
+pub fn generate(dialect: Dialect, current: &Schema, desired: &Schema, hints: &RenameHints) -> Generated {
+    let opts = dialect::diff_options(dialect);
+    let changes = diff(current, desired, hints, opts);
+    let back = diff(desired, current, &hints.reversed(), opts);
+    Generated {
+        up: dialect::render(dialect, &changes, current, desired),
+        down: dialect::render(dialect, &back, desired, current),
+        up_warnings: changes.iter().filter_map(Change::warning).collect(),
+        down_warnings: back.iter().filter_map(Change::warning).collect(),
+        possible_renames: possible_renames(&changes),
+        changes,
+    }
+}
+
+/// A dropped and an added column of the same type in one table (or a dropped and a created table with the
+/// same columns) look like a rename; alembix asks or warns, never guesses.
+pub fn possible_renames(changes: &[Change]) -> Vec<PossibleRename> {
+    let mut out = Vec::new();
+    for c in changes {
+        if let Change::DropColumn { table, column } = c {
+            for a in changes {
+                if let Change::AddColumn { table: t2, column: added } = a {
+                    if t2 == table && added.data_type == column.data_type {
+                        out.push(PossibleRename {
+                            table: Some(table.clone()),
+                            from: column.name.clone(),
+                            to: added.name.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        if let Change::DropTable(dropped) = c {
+            for a in changes {
+                if let Change::CreateTable(created) = a {
+                    let cols = |t: &crate::schema::Table| t.columns.iter().map(|c| c.data_type.clone()).collect::<Vec<_>>();
+                    if cols(dropped) == cols(created) {
+                        out.push(PossibleRename {
+                            table: None,
+                            from: dropped.name.clone(),
+                            to: created.name.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether to ask about possible renames: only a person at a terminal is asked.
+pub fn can_ask() -> bool {
+    std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+}
+
+/// Add confirmed renames to `hints`.
+pub fn confirm_renames(
+    possible: &[PossibleRename],
+    hints: &mut RenameHints,
+    ask: &mut dyn FnMut(&PossibleRename) -> bool,
+) -> bool {
+    let mut any = false;
+    for p in possible {
+        if ask(p) {
+            any = true;
+            match &p.table {
+                Some(t) => hints.columns.push((t.clone(), p.from.clone(), p.to.clone())),
+                None => hints.tables.push((p.from.clone(), p.to.clone())),
+            }
+        }
+    }
+    any
+}
+
+/// One finding of `verify`.
+#[derive(Debug, Clone)]
+pub struct VerifyFinding {
+    pub revision: String,
+    pub path: PathBuf,
+    pub problem: String,
+}
+
+/// Stairway test on a scratch database: for each revision in order, upgrade, snapshot, downgrade, compare
+/// with the previous snapshot, upgrade again. Stops at the first finding.
+pub async fn verify(
+    m: &Migrator,
+    server: &DatabaseUrl,
+    dev_url: Option<&str>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Option<VerifyFinding>> {
+    let mut dev = DevDatabase::create(server, dev_url).await?;
+    let result = verify_on(m, &mut dev, progress).await;
+    dev.dispose().await;
+    result
+}
+
+async fn verify_on(m: &Migrator, dev: &mut DevDatabase, progress: &mut dyn FnMut(&str)) -> Result<Option<VerifyFinding>> {
+    let graph = m.graph();
+    let exclude = own_tables(m);
+    let dialect = dev.dialect();
+    let mut before = dialect::inspect(&mut dev.conn, &exclude).await.map_err(db("reading the scratch database"))?;
+    for &r in graph.topological() {
+        let s = graph.script(r);
+        progress(&format!("{} {}", s.revision, s.message));
+        let finding = |problem: String| {
+            Ok(Some(VerifyFinding {
+                revision: s.revision.clone(),
+                path: s.path.clone(),
+                problem,
+            }))
+        };
+        let up_op = Operation::Upgrade(s.revision.clone());
+        if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
+            return finding(format!("upgrade failed: {e}"));
+        }
+        let after = dialect::inspect(&mut dev.conn, &exclude).await.map_err(db("reading the scratch database"))?;
+        if s.down_sql().is_none() {
+            return finding("has no `-- migrate:down` section".into());
+        }
+        let down_op = Operation::Downgrade(format!("{}-1", s.revision));
+        if let Err(e) = m.run_on(&mut dev.conn, &down_op, &mut |_| {}).await {
+            return finding(format!("downgrade failed: {e}"));
+        }
+        let reverted = dialect::inspect(&mut dev.conn, &exclude).await.map_err(db("reading the scratch database"))?;
+        let left = diff(&reverted, &before, &RenameHints::default(), dialect::diff_options(dialect));
+        if !left.is_empty() {
+            return finding(format!(
+                "the downgrade does not restore the schema; what differs from before the upgrade:\n{}",
+                left.iter().map(|c| format!("  - {}", c.describe())).collect::<Vec<_>>().join("\n")
+            ));
+        }
+        if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
+            return finding(format!("upgrade after downgrade failed: {e}"));
+        }
+        let again = dialect::inspect(&mut dev.conn, &exclude).await.map_err(db("reading the scratch database"))?;
+        let drift = diff(&again, &after, &RenameHints::default(), dialect::diff_options(dialect));
+        if !drift.is_empty() {
+            return finding(format!(
+                "upgrading again gives a different schema:\n{}",
+                drift.iter().map(|c| format!("  - {}", c.describe())).collect::<Vec<_>>().join("\n")
+            ));
+        }
+        before = again;
+    }
+    let _ = Target::Base;
+    Ok(None)
+}
+
+/// Events are ignored by the scratch-database runs; this keeps the signature readable.
+pub fn no_events(_: Event) {}
+
+/// The path shown for a source.
+pub fn origin_of(path: &Path) -> String {
+    path.display().to_string()
+}
