@@ -22,13 +22,15 @@ pub struct DesiredSchema {
     pub hints: RenameHints,
 }
 
-/// Read `schema` (a file or a directory of `.sql` files) or run `schema_command`.
-pub fn load_desired(config: &Config) -> Result<DesiredSchema> {
+/// Read `schema` (a file or a directory of `.sql` files) or run `schema_command`. The command learns the
+/// engine from `ALEMBIX_DIALECT` (`postgresql`, `mysql`, `sqlite`), so it can print DDL for it.
+pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> {
     let mut sources = Vec::new();
     if let Some(command) = &config.schema_command {
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(command)
+            .env("ALEMBIX_DIALECT", dialect.name())
             .current_dir(&config.root)
             .output()
             .map_err(|e| Error::Usage(format!("cannot run schema_command `{command}`: {e}")))?;

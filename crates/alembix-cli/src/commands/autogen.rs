@@ -88,8 +88,8 @@ fn section(warnings: &[String], statements: &[String]) -> String {
 
 pub fn revision(printer: &mut Printer, config: &Config, global: &GlobalArgs, args: &RevisionArgs) -> CliResult {
     let m = Migrator::from_config(config)?;
-    let mut desired = autogen::load_desired(config)?;
     let server = server_url(config, global)?;
+    let mut desired = autogen::load_desired(config, server.dialect())?;
     let rt = runtime()?;
     let (current, wanted) = rt.block_on(both_sides(&m, config, &server, &desired, args.from_migrations))?;
     let mut generated: Generated = autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
@@ -149,8 +149,8 @@ pub fn revision(printer: &mut Printer, config: &Config, global: &GlobalArgs, arg
 
 pub fn check(printer: &mut Printer, config: &Config, global: &GlobalArgs, args: &CheckArgs) -> CliResult {
     let m = Migrator::from_config(config)?;
-    let desired = autogen::load_desired(config)?;
     let server = server_url(config, global)?;
+    let desired = autogen::load_desired(config, server.dialect())?;
     let rt = runtime()?;
     let (current, wanted) = rt.block_on(both_sides(&m, config, &server, &desired, !args.live))?;
     let generated = autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
