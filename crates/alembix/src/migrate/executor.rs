@@ -232,10 +232,12 @@ async fn recorded_checksums<D: Driver>(
     m: &Migrator,
     driver: &mut D,
 ) -> Result<HashMap<String, String>> {
+    // Only the latest checksum row of each revision: the history only grows, reading it all would not scale.
+    let h = &m.options.history_table;
     let rows = driver
         .query_text(&format!(
-            "SELECT revision, checksum FROM {} WHERE checksum IS NOT NULL AND direction <> 'down' ORDER BY id",
-            m.options.history_table
+            "SELECT revision, checksum FROM {h} WHERE id IN (SELECT MAX(id) FROM {h} \
+             WHERE checksum IS NOT NULL AND direction <> 'down' GROUP BY revision)"
         ))
         .await
         .map_err(db_err(format!("reading {}", m.options.history_table)))?;
@@ -771,13 +773,19 @@ pub(crate) async fn current(m: &Migrator, conn: &mut Connection) -> Result<Vec<C
     let state = read_state(m, conn, true).await?;
     let mut last: HashMap<String, (String, String, String)> = HashMap::new();
     if state.tables_exist {
-        let rows = conn
-            .query_text(&format!(
-                "SELECT revision, direction, started_at, applied_by FROM {} ORDER BY id",
-                m.options.history_table
+        let h = &m.options.history_table;
+        let heads: Vec<String> = state.rows.iter().map(|r| literal(r, conn.dialect())).collect();
+        let rows = if heads.is_empty() {
+            Vec::new()
+        } else {
+            conn.query_text(&format!(
+                "SELECT revision, direction, started_at, applied_by FROM {h} WHERE id IN \
+                 (SELECT MAX(id) FROM {h} WHERE revision IN ({}) GROUP BY revision)",
+                heads.join(", ")
             ))
             .await
-            .map_err(db_err(format!("reading {}", m.options.history_table)))?;
+            .map_err(db_err(format!("reading {h}")))?
+        };
         for r in rows {
             if let [Some(rev), Some(dir), Some(at), Some(by)] = &r[..] {
                 last.insert(rev.clone(), (dir.clone(), at.clone(), by.clone()));
