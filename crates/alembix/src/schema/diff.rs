@@ -118,6 +118,8 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
 
     for (f, t) in &paired {
         let tn = t.name.as_str();
+        // Drops run before the table is renamed, so they name the table as it is then.
+        let old = f.name.as_str();
         let renames = column_renames.get(tn);
         // Columns.
         for c in &t.columns {
@@ -194,7 +196,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         for (i, k) in f.indexes.iter().zip(&from_idx) {
             if !to_idx.contains(k) {
                 phases.drop_constraints.push(Change::DropIndex {
-                    table: tn.to_string(),
+                    table: old.to_string(),
                     index: i.clone(),
                 });
             }
@@ -212,7 +214,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             let cols: Vec<String> = u.columns.iter().map(|c| rename_col(tn, c)).collect();
             if !t.uniques.iter().any(|x| x.columns == cols) {
                 phases.drop_constraints.push(Change::DropUnique {
-                    table: tn.to_string(),
+                    table: old.to_string(),
                     unique: u.clone(),
                 });
             }
@@ -233,7 +235,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         for c in &f.checks {
             if !t.checks.iter().any(|x| x.expression == c.expression) {
                 phases.drop_constraints.push(Change::DropCheck {
-                    table: tn.to_string(),
+                    table: old.to_string(),
                     check: c.clone(),
                 });
             }
@@ -258,7 +260,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             let mapped = map_fk(tn, fk);
             if !t.foreign_keys.iter().any(|x| same_fk(x, &mapped)) {
                 phases.drop_fks.push(Change::DropForeignKey {
-                    table: tn.to_string(),
+                    table: old.to_string(),
                     foreign_key: fk.clone(),
                 });
             }
@@ -282,7 +284,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         for tr in &f.triggers {
             if !t.triggers.contains(tr) {
                 phases.drop_triggers.push(Change::DropTrigger {
-                    table: tn.to_string(),
+                    table: old.to_string(),
                     trigger: tr.clone(),
                 });
             }
