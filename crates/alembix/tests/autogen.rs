@@ -16,9 +16,15 @@ use alembix::Dialect;
 use common::{Kind, TestDb};
 
 fn cases(dialect_dir: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/autogen").join(dialect_dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/autogen")
+        .join(dialect_dir);
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect()
+        })
         .unwrap_or_default();
     dirs.sort();
     dirs
@@ -46,7 +52,9 @@ fn differences(a: &Schema, b: &Schema, d: Dialect) -> Vec<String> {
 async fn apply(conn: &mut Connection, statements: &[String], what: &str, case: &str) {
     let transactional = conn.dialect() != Dialect::Mysql;
     if transactional {
-        conn.execute(dialect::begin_sql(conn.dialect())).await.unwrap();
+        conn.execute(dialect::begin_sql(conn.dialect()))
+            .await
+            .unwrap();
     }
     for st in statements {
         if let Err(e) = conn.execute(st).await {
@@ -69,7 +77,9 @@ async fn check_case(db: TestDb, dir: PathBuf) {
     let to_sql = read(&dir, "to.sql");
 
     let mut conn = db.conn().await;
-    autogen::apply_ddl(&mut conn, &format!("{case}/from.sql"), &from_sql).await.unwrap();
+    autogen::apply_ddl(&mut conn, &format!("{case}/from.sql"), &from_sql)
+        .await
+        .unwrap();
     let from = dialect::inspect(&mut conn, &[]).await.unwrap();
 
     let mut dev = DevDatabase::create(&db.url, None).await.unwrap();
@@ -98,18 +108,27 @@ async fn check_case(db: TestDb, dir: PathBuf) {
     apply(&mut conn, &generated.up, "up", &case).await;
     let after_up = dialect::inspect(&mut conn, &[]).await.unwrap();
     let left = differences(&after_up, &to, d);
-    assert!(left.is_empty(), "{case}: after up the schema differs from to.sql: {left:#?}");
+    assert!(
+        left.is_empty(),
+        "{case}: after up the schema differs from to.sql: {left:#?}"
+    );
 
     apply(&mut conn, &generated.down, "down", &case).await;
     let after_down = dialect::inspect(&mut conn, &[]).await.unwrap();
     let left = differences(&after_down, &from, d);
-    assert!(left.is_empty(), "{case}: after down the schema differs from from.sql: {left:#?}");
+    assert!(
+        left.is_empty(),
+        "{case}: after down the schema differs from from.sql: {left:#?}"
+    );
     conn.close().await;
 }
 
 async fn run_all(kind: Kind, dir: &str) {
     let all = cases(dir);
-    assert!(!all.is_empty(), "no fixture cases under tests/autogen/{dir}");
+    assert!(
+        !all.is_empty(),
+        "no fixture cases under tests/autogen/{dir}"
+    );
     for case in all {
         common::run(kind, move |db| check_case(db, case)).await;
     }

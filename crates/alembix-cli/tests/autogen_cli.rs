@@ -1,0 +1,232 @@
+//! The autogenerate workflow end to end through the binary, on SQLite (no server): edit the declared schema,
+//! `revision --autogenerate`, `upgrade head`, `check`, `verify`; and the SQLAlchemy recipe (models printed as
+//! DDL by `schema_command`), which needs Python with SQLAlchemy: skipped with a notice when it is missing,
+//! unless `ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1` (set by `.ci/run`).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use common::Project;
+
+fn code(p: &Project, args: &[&str]) -> (i32, String, String) {
+    let out = p.run(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn project_with_schema(schema: &str) -> Project {
+    let p = Project::empty();
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nurl = \"sqlite:app.db\"\nschema = \"schema.sql\"\n",
+    );
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write("schema.sql", schema);
+    p
+}
+
+const V1: &str = "CREATE TABLE users (\n    id INTEGER PRIMARY KEY,\n    email VARCHAR(255) NOT NULL UNIQUE\n);\n";
+const V2: &str = "CREATE TABLE users (\n    id INTEGER PRIMARY KEY,\n    email VARCHAR(255) NOT NULL UNIQUE,\n    phone VARCHAR(32)\n);\n\
+CREATE TABLE posts (\n    id INTEGER PRIMARY KEY,\n    author_id INTEGER NOT NULL REFERENCES users (id),\n    title TEXT NOT NULL\n);\n\
+CREATE INDEX ix_posts_author ON posts (author_id);\n";
+
+#[test]
+fn autogenerate_upgrade_check_verify_on_sqlite() {
+    let p = project_with_schema(V1);
+    // Nothing yet: check finds the whole schema missing.
+    let (c, out, _) = code(&p, &["check"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("create table users"), "{out}");
+
+    let (c, out, err) = code(
+        &p,
+        &[
+            "revision",
+            "--autogenerate",
+            "-m",
+            "create users",
+            "--rev-id",
+            "a0000001",
+        ],
+    );
+    assert_eq!(c, 0, "{out}{err}");
+    let text = p.read("migrations/a0000001_create_users.sql");
+    assert!(text.contains("CREATE TABLE users"), "{text}");
+    assert!(text.contains("DROP TABLE users"), "{text}");
+
+    let (c, out, err) = code(&p, &["check"]);
+    assert_eq!(c, 0, "{out}{err}");
+    assert_eq!(code(&p, &["upgrade", "head"]).0, 0);
+
+    // Against the live database (at head): nothing to do.
+    let (c, out, _) = code(&p, &["revision", "--autogenerate", "-m", "nothing"]);
+    assert_eq!(c, 0);
+    assert!(out.contains("No changes detected"), "{out}");
+    assert_eq!(p.files("migrations").len(), 1);
+
+    // Edit the schema: a column and a table with a foreign key and an index.
+    p.write("schema.sql", V2);
+    let (c, _, _) = code(&p, &["check"]);
+    assert_eq!(c, 1);
+    let (c, out, err) = code(
+        &p,
+        &[
+            "revision",
+            "--autogenerate",
+            "-m",
+            "posts",
+            "--rev-id",
+            "a0000002",
+        ],
+    );
+    assert_eq!(c, 0, "{out}{err}");
+    let text = p.read("migrations/a0000002_posts.sql");
+    assert!(text.contains("phone"), "{text}");
+    assert!(text.contains("ix_posts_author"), "{text}");
+    assert_eq!(code(&p, &["upgrade", "head"]).0, 0);
+    assert_eq!(code(&p, &["check", "--live"]).0, 0);
+
+    let (c, out, err) = code(&p, &["verify"]);
+    assert_eq!(c, 0, "{out}{err}");
+
+    // A live database that is not at head is refused.
+    assert_eq!(code(&p, &["downgrade", "-1"]).0, 0);
+    let (c, _, err) = code(&p, &["revision", "--autogenerate", "-m", "x"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("Target database is not up to date"), "{err}");
+}
+
+#[test]
+fn undeclared_rename_is_drop_and_add_with_a_warning_and_a_hint_makes_it_a_rename() {
+    let p =
+        project_with_schema("CREATE TABLE t (\n    id INTEGER PRIMARY KEY,\n    name TEXT\n);\n");
+    assert_eq!(
+        code(
+            &p,
+            &[
+                "revision",
+                "--autogenerate",
+                "-m",
+                "init",
+                "--rev-id",
+                "b0000001"
+            ]
+        )
+        .0,
+        0
+    );
+    p.write(
+        "schema.sql",
+        "CREATE TABLE t (\n    id INTEGER PRIMARY KEY,\n    full_name TEXT\n);\n",
+    );
+    let (c, _, err) = code(
+        &p,
+        &[
+            "revision",
+            "--autogenerate",
+            "-m",
+            "guess",
+            "--rev-id",
+            "b0000002",
+            "--from-migrations",
+        ],
+    );
+    assert_eq!(c, 0, "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("renamed-from"),
+        "{err}"
+    );
+    let text = p.read("migrations/b0000002_guess.sql");
+    assert!(text.contains("-- WARNING"), "{text}");
+    std::fs::remove_file(p.path("migrations/b0000002_guess.sql")).unwrap();
+
+    p.write(
+        "schema.sql",
+        "CREATE TABLE t (\n    id INTEGER PRIMARY KEY,\n    -- alembix:renamed-from name\n    full_name TEXT\n);\n",
+    );
+    let (c, _, err) = code(
+        &p,
+        &[
+            "revision",
+            "--autogenerate",
+            "-m",
+            "rename",
+            "--rev-id",
+            "b0000003",
+            "--from-migrations",
+        ],
+    );
+    assert_eq!(c, 0, "{err}");
+    let text = p.read("migrations/b0000003_rename.sql");
+    assert!(text.to_uppercase().contains("RENAME COLUMN"), "{text}");
+    assert!(!text.contains("-- WARNING"), "{text}");
+}
+
+#[test]
+fn verify_reports_a_downgrade_that_does_not_undo() {
+    let p = Project::with_files(&[(
+        "c1_bad.sql",
+        "-- bad down\n-- Revision ID: c1\n-- Revises:\n-- migrate:up\nCREATE TABLE t (id INTEGER PRIMARY KEY);\nCREATE TABLE u (id INTEGER);\n-- migrate:down\nDROP TABLE t;\n",
+    )]);
+    let (c, out, err) = code(&p, &["verify"]);
+    assert_eq!(c, 1, "{out}{err}");
+    assert!(out.contains("c1") && out.contains("drop table u"), "{out}");
+}
+
+fn sqlalchemy_available() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import sqlalchemy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let msg = "SKIPPED sqlalchemy recipe: python3 with SQLAlchemy is not installed (pip install sqlalchemy)";
+        if std::env::var("ALEMBIX_TEST_REQUIRE_SQLALCHEMY").is_ok_and(|v| v == "1") {
+            panic!("{msg} (ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1)");
+        }
+        let _ = writeln!(std::io::stderr(), "{msg}");
+    }
+    ok
+}
+
+#[test]
+fn sqlalchemy_models_drive_autogenerate() {
+    if !sqlalchemy_available() {
+        return;
+    }
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sqlalchemy");
+    let p = Project::empty();
+    for f in ["models.py", "print_ddl.py", "alembix.toml"] {
+        p.write(f, &std::fs::read_to_string(example.join(f)).unwrap());
+    }
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    let (c, out, err) = code(
+        &p,
+        &[
+            "revision",
+            "--autogenerate",
+            "-m",
+            "from models",
+            "--rev-id",
+            "d0000001",
+        ],
+    );
+    assert_eq!(c, 0, "{out}{err}");
+    let text = p.read("migrations/d0000001_from_models.sql");
+    assert!(text.contains("users") && text.contains("posts"), "{text}");
+    assert_eq!(code(&p, &["check"]).0, 0);
+    // A new model column shows up as a change.
+    let models = p.read("models.py").replace(
+        "    phone_number: Mapped[str | None] = mapped_column(String(32))\n",
+        "    phone_number: Mapped[str | None] = mapped_column(String(32))\n    nickname: Mapped[str | None] = mapped_column(String(50))\n",
+    );
+    p.write("models.py", &models);
+    let (c, out, _) = code(&p, &["check"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("nickname"), "{out}");
+}
