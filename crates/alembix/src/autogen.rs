@@ -41,8 +41,9 @@ pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> 
                 String::from_utf8_lossy(&out.stderr).trim_end()
             )));
         }
-        let text = String::from_utf8(out.stdout)
-            .map_err(|_| Error::Usage(format!("schema_command `{command}` printed invalid UTF-8")))?;
+        let text = String::from_utf8(out.stdout).map_err(|_| {
+            Error::Usage(format!("schema_command `{command}` printed invalid UTF-8"))
+        })?;
         sources.push((format!("`{command}`"), text));
     } else if let Some(path) = &config.schema {
         if path.is_dir() {
@@ -90,7 +91,11 @@ pub fn parse_hints(sql: &str, hints: &mut RenameHints) {
             continue;
         }
         let words: Vec<&str> = trimmed.split_whitespace().collect();
-        let upper: Vec<String> = words.iter().take(6).map(|w| w.to_ascii_uppercase()).collect();
+        let upper: Vec<String> = words
+            .iter()
+            .take(6)
+            .map(|w| w.to_ascii_uppercase())
+            .collect();
         if depth == 0 && upper.first().map(String::as_str) == Some("CREATE") {
             if let Some(pos) = upper.iter().position(|w| w == "TABLE") {
                 let mut name_at = pos + 1;
@@ -149,7 +154,9 @@ impl DevDatabase {
                 error,
             })?;
             let mut conn = connect(&url).await?;
-            let existing = dialect::inspect(&mut conn, &[]).await.map_err(db("reading dev_url"))?;
+            let existing = dialect::inspect(&mut conn, &[])
+                .await
+                .map_err(db("reading dev_url"))?;
             if !existing.tables.is_empty() || !existing.views.is_empty() {
                 conn.close().await;
                 return Err(Error::Usage(format!(
@@ -222,13 +229,15 @@ async fn drop_database(server: &DatabaseUrl, name: &str) {
 }
 
 async fn connect(url: &DatabaseUrl) -> Result<Connection> {
-    Connection::connect(url, None, |_, _| {}).await.map_err(|e| {
-        MigrateError::Connect {
-            url: url.to_string(),
-            message: e.message,
-        }
-        .into()
-    })
+    Connection::connect(url, None, |_, _| {})
+        .await
+        .map_err(|e| {
+            MigrateError::Connect {
+                url: url.to_string(),
+                message: e.message,
+            }
+            .into()
+        })
 }
 
 fn db(context: &str) -> impl FnOnce(DbError) -> Error + '_ {
@@ -261,18 +270,30 @@ pub fn own_tables(m: &Migrator) -> Vec<String> {
 }
 
 /// The declared schema as the engine sees it.
-pub async fn desired_schema(dev: &mut DevDatabase, desired: &DesiredSchema, exclude: &[String]) -> Result<Schema> {
+pub async fn desired_schema(
+    dev: &mut DevDatabase,
+    desired: &DesiredSchema,
+    exclude: &[String],
+) -> Result<Schema> {
     for (origin, sql) in &desired.sources {
         apply_ddl(&mut dev.conn, origin, sql).await?;
     }
-    dialect::inspect(&mut dev.conn, exclude).await.map_err(db("reading the declared schema"))
+    dialect::inspect(&mut dev.conn, exclude)
+        .await
+        .map_err(db("reading the declared schema"))
 }
 
 /// The schema the migrations produce, replayed on a scratch database.
 pub async fn migrations_schema(m: &Migrator, dev: &mut DevDatabase) -> Result<Schema> {
-    m.run_on(&mut dev.conn, &Operation::Upgrade("heads".into()), &mut |_| {})
-        .await?;
-    dialect::inspect(&mut dev.conn, &own_tables(m)).await.map_err(db("reading the migrated schema"))
+    m.run_on(
+        &mut dev.conn,
+        &Operation::Upgrade("heads".into()),
+        &mut |_| {},
+    )
+    .await?;
+    dialect::inspect(&mut dev.conn, &own_tables(m))
+        .await
+        .map_err(db("reading the migrated schema"))
 }
 
 /// The live database's schema; it must be at every head.
@@ -292,7 +313,9 @@ pub async fn live_schema(m: &Migrator, url: &DatabaseUrl) -> Result<Schema> {
         )));
     }
     let mut conn = connect(url).await?;
-    let schema = dialect::inspect(&mut conn, &own_tables(m)).await.map_err(db("reading the database schema"));
+    let schema = dialect::inspect(&mut conn, &own_tables(m))
+        .await
+        .map_err(db("reading the database schema"));
     conn.close().await;
     schema
 }
@@ -328,7 +351,12 @@ impl PossibleRename {
 }
 
 /// Diff and render both directions.
-pub fn generate(dialect: Dialect, current: &Schema, desired: &Schema, hints: &RenameHints) -> Generated {
+pub fn generate(
+    dialect: Dialect,
+    current: &Schema,
+    desired: &Schema,
+    hints: &RenameHints,
+) -> Generated {
     let opts = dialect::diff_options(dialect);
     let changes = diff(current, desired, hints, opts);
     let back = diff(desired, current, &hints.reversed(), opts);
@@ -349,7 +377,11 @@ pub fn possible_renames(changes: &[Change]) -> Vec<PossibleRename> {
     for c in changes {
         if let Change::DropColumn { table, column } = c {
             for a in changes {
-                if let Change::AddColumn { table: t2, column: added } = a {
+                if let Change::AddColumn {
+                    table: t2,
+                    column: added,
+                } = a
+                {
                     if t2 == table && added.data_type == column.data_type {
                         out.push(PossibleRename {
                             table: Some(table.clone()),
@@ -363,7 +395,12 @@ pub fn possible_renames(changes: &[Change]) -> Vec<PossibleRename> {
         if let Change::DropTable(dropped) = c {
             for a in changes {
                 if let Change::CreateTable(created) = a {
-                    let cols = |t: &crate::schema::Table| t.columns.iter().map(|c| c.data_type.clone()).collect::<Vec<_>>();
+                    let cols = |t: &crate::schema::Table| {
+                        t.columns
+                            .iter()
+                            .map(|c| c.data_type.clone())
+                            .collect::<Vec<_>>()
+                    };
                     if cols(dropped) == cols(created) {
                         out.push(PossibleRename {
                             table: None,
@@ -394,7 +431,9 @@ pub fn confirm_renames(
         if ask(p) {
             any = true;
             match &p.table {
-                Some(t) => hints.columns.push((t.clone(), p.from.clone(), p.to.clone())),
+                Some(t) => hints
+                    .columns
+                    .push((t.clone(), p.from.clone(), p.to.clone())),
                 None => hints.tables.push((p.from.clone(), p.to.clone())),
             }
         }
@@ -424,11 +463,17 @@ pub async fn verify(
     result
 }
 
-async fn verify_on(m: &Migrator, dev: &mut DevDatabase, progress: &mut dyn FnMut(&str)) -> Result<Option<VerifyFinding>> {
+async fn verify_on(
+    m: &Migrator,
+    dev: &mut DevDatabase,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Option<VerifyFinding>> {
     let graph = m.graph();
     let exclude = own_tables(m);
     let dialect = dev.dialect();
-    let mut before = dialect::inspect(&mut dev.conn, &exclude).await.map_err(db("reading the scratch database"))?;
+    let mut before = dialect::inspect(&mut dev.conn, &exclude)
+        .await
+        .map_err(db("reading the scratch database"))?;
     for &r in graph.topological() {
         let s = graph.script(r);
         progress(&format!("{} {}", s.revision, s.message));
@@ -443,7 +488,9 @@ async fn verify_on(m: &Migrator, dev: &mut DevDatabase, progress: &mut dyn FnMut
         if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
             return finding(format!("upgrade failed: {e}"));
         }
-        let after = dialect::inspect(&mut dev.conn, &exclude).await.map_err(db("reading the scratch database"))?;
+        let after = dialect::inspect(&mut dev.conn, &exclude)
+            .await
+            .map_err(db("reading the scratch database"))?;
         if s.down_sql().is_none() {
             return finding("has no `-- migrate:down` section".into());
         }
@@ -451,8 +498,15 @@ async fn verify_on(m: &Migrator, dev: &mut DevDatabase, progress: &mut dyn FnMut
         if let Err(e) = m.run_on(&mut dev.conn, &down_op, &mut |_| {}).await {
             return finding(format!("downgrade failed: {e}"));
         }
-        let reverted = dialect::inspect(&mut dev.conn, &exclude).await.map_err(db("reading the scratch database"))?;
-        let left = diff(&reverted, &before, &RenameHints::default(), dialect::diff_options(dialect));
+        let reverted = dialect::inspect(&mut dev.conn, &exclude)
+            .await
+            .map_err(db("reading the scratch database"))?;
+        let left = diff(
+            &reverted,
+            &before,
+            &RenameHints::default(),
+            dialect::diff_options(dialect),
+        );
         if !left.is_empty() {
             return finding(format!(
                 "the downgrade does not restore the schema; what differs from before the upgrade:\n{}",
@@ -462,12 +516,23 @@ async fn verify_on(m: &Migrator, dev: &mut DevDatabase, progress: &mut dyn FnMut
         if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
             return finding(format!("upgrade after downgrade failed: {e}"));
         }
-        let again = dialect::inspect(&mut dev.conn, &exclude).await.map_err(db("reading the scratch database"))?;
-        let drift = diff(&again, &after, &RenameHints::default(), dialect::diff_options(dialect));
+        let again = dialect::inspect(&mut dev.conn, &exclude)
+            .await
+            .map_err(db("reading the scratch database"))?;
+        let drift = diff(
+            &again,
+            &after,
+            &RenameHints::default(),
+            dialect::diff_options(dialect),
+        );
         if !drift.is_empty() {
             return finding(format!(
                 "upgrading again gives a different schema:\n{}",
-                drift.iter().map(|c| format!("  - {}", c.describe())).collect::<Vec<_>>().join("\n")
+                drift
+                    .iter()
+                    .map(|c| format!("  - {}", c.describe()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
             ));
         }
         before = again;

@@ -14,19 +14,21 @@ use crate::cli::{CheckArgs, GlobalArgs, RevisionArgs, VerifyArgs};
 use crate::output::{paint, show_path, Printer, ID, WARN};
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// The engine to compare on: the configured database's, or SQLite when none is configured.
 fn server_url(config: &Config, global: &GlobalArgs) -> Result<DatabaseUrl, CliError> {
     match config.resolve_url(global.url.as_deref()) {
         Ok(url) => Ok(url),
-        Err(alembix::Error::NoUrl { .. }) => Ok(DatabaseUrl::parse("sqlite::memory:").map_err(|error| {
-            alembix::Error::Url {
+        Err(alembix::Error::NoUrl { .. }) => Ok(DatabaseUrl::parse("sqlite::memory:").map_err(
+            |error| alembix::Error::Url {
                 source_name: "default".into(),
                 error,
-            }
-        })?),
+            },
+        )?),
         Err(e) => Err(e.into()),
     }
 }
@@ -86,13 +88,25 @@ fn section(warnings: &[String], statements: &[String]) -> String {
     out
 }
 
-pub fn revision(printer: &mut Printer, config: &Config, global: &GlobalArgs, args: &RevisionArgs) -> CliResult {
+pub fn revision(
+    printer: &mut Printer,
+    config: &Config,
+    global: &GlobalArgs,
+    args: &RevisionArgs,
+) -> CliResult {
     let m = Migrator::from_config(config)?;
     let server = server_url(config, global)?;
     let mut desired = autogen::load_desired(config, server.dialect())?;
     let rt = runtime()?;
-    let (current, wanted) = rt.block_on(both_sides(&m, config, &server, &desired, args.from_migrations))?;
-    let mut generated: Generated = autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
+    let (current, wanted) = rt.block_on(both_sides(
+        &m,
+        config,
+        &server,
+        &desired,
+        args.from_migrations,
+    ))?;
+    let mut generated: Generated =
+        autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
     if !generated.possible_renames.is_empty() && autogen::can_ask() {
         let possible = generated.possible_renames.clone();
         if autogen::confirm_renames(&possible, &mut desired.hints, &mut ask) {
@@ -147,7 +161,12 @@ pub fn revision(printer: &mut Printer, config: &Config, global: &GlobalArgs, arg
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn check(printer: &mut Printer, config: &Config, global: &GlobalArgs, args: &CheckArgs) -> CliResult {
+pub fn check(
+    printer: &mut Printer,
+    config: &Config,
+    global: &GlobalArgs,
+    args: &CheckArgs,
+) -> CliResult {
     let m = Migrator::from_config(config)?;
     let server = server_url(config, global)?;
     let desired = autogen::load_desired(config, server.dialect())?;
@@ -170,7 +189,9 @@ pub fn check(printer: &mut Printer, config: &Config, global: &GlobalArgs, args: 
         for c in &generated.changes {
             printer.line(format!("  - {}", c.describe()))?;
         }
-        printer.line("Run `alembix revision --autogenerate -m MESSAGE` to write a revision for them.")?;
+        printer.line(
+            "Run `alembix revision --autogenerate -m MESSAGE` to write a revision for them.",
+        )?;
     }
     Ok(if generated.changes.is_empty() {
         ExitCode::SUCCESS
@@ -179,17 +200,27 @@ pub fn check(printer: &mut Printer, config: &Config, global: &GlobalArgs, args: 
     })
 }
 
-pub fn verify(printer: &mut Printer, config: &Config, global: &GlobalArgs, _args: &VerifyArgs) -> CliResult {
+pub fn verify(
+    printer: &mut Printer,
+    config: &Config,
+    global: &GlobalArgs,
+    _args: &VerifyArgs,
+) -> CliResult {
     let m = Migrator::from_config(config)?;
     let server = server_url(config, global)?;
     let rt = runtime()?;
     let quiet = printer.quiet;
     let count = m.graph().len();
-    let finding = rt.block_on(autogen::verify(&m, &server, config.dev_url.as_deref(), &mut |what| {
-        if !quiet {
-            let _ = writeln!(anstream::stderr(), "Checking {what}");
-        }
-    }))?;
+    let finding = rt.block_on(autogen::verify(
+        &m,
+        &server,
+        config.dev_url.as_deref(),
+        &mut |what| {
+            if !quiet {
+                let _ = writeln!(anstream::stderr(), "Checking {what}");
+            }
+        },
+    ))?;
     match finding {
         None => {
             printer.line(format!(

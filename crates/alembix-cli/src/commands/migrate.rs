@@ -47,7 +47,11 @@ impl Progress {
     /// End a "Running ..." line left open by a failing step, before the error is printed.
     fn finish<T>(&mut self, result: Result<T, alembix::Error>) -> Result<T, CliError> {
         if result.is_err() && self.open_line {
-            let _ = writeln!(anstream::stderr(), "{}", paint(crate::output::ERROR, "FAILED"));
+            let _ = writeln!(
+                anstream::stderr(),
+                "{}",
+                paint(crate::output::ERROR, "FAILED")
+            );
             self.open_line = false;
         }
         Ok(result?)

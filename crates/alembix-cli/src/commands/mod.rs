@@ -45,10 +45,14 @@ pub fn run(cli: Cli) -> CliResult {
         command => {
             let config = load_config(&cli.global)?;
             match command {
-                Command::Revision(args) if args.autogenerate => autogen::revision(&mut printer, &config, &cli.global, &args)?,
+                Command::Revision(args) if args.autogenerate => {
+                    autogen::revision(&mut printer, &config, &cli.global, &args)?
+                }
                 Command::Revision(args) => revision::revision(&mut printer, &config, &args)?,
                 Command::Check(args) => autogen::check(&mut printer, &config, &cli.global, &args)?,
-                Command::Verify(args) => autogen::verify(&mut printer, &config, &cli.global, &args)?,
+                Command::Verify(args) => {
+                    autogen::verify(&mut printer, &config, &cli.global, &args)?
+                }
                 Command::Merge(args) => revision::merge(&mut printer, &config, &args)?,
                 Command::Heads(args) => read::heads(&mut printer, &load_graph(&config)?, &args)?,
                 Command::Branches(args) => {

@@ -615,7 +615,9 @@ fn is_foreign_key_check(sql: &str) -> bool {
         .take(2)
         .map(str::to_ascii_lowercase)
         .collect();
-    words.len() == 2 && words[0] == "pragma" && words[1].trim_start_matches("main.") == "foreign_key_check"
+    words.len() == 2
+        && words[0] == "pragma"
+        && words[1].trim_start_matches("main.") == "foreign_key_check"
 }
 
 /// Lines into the statement where PostgreSQL says the error is (a 1-based character position).
@@ -774,7 +776,11 @@ pub(crate) async fn current(m: &Migrator, conn: &mut Connection) -> Result<Vec<C
     let mut last: HashMap<String, (String, String, String)> = HashMap::new();
     if state.tables_exist {
         let h = &m.options.history_table;
-        let heads: Vec<String> = state.rows.iter().map(|r| literal(r, conn.dialect())).collect();
+        let heads: Vec<String> = state
+            .rows
+            .iter()
+            .map(|r| literal(r, conn.dialect()))
+            .collect();
         let rows = if heads.is_empty() {
             Vec::new()
         } else {

@@ -18,15 +18,24 @@ pub struct RenameHints {
 impl RenameHints {
     /// The same renames seen from the other side (for the down direction).
     pub fn reversed(&self) -> RenameHints {
-        let table_back: HashMap<&str, &str> =
-            self.tables.iter().map(|(o, n)| (n.as_str(), o.as_str())).collect();
+        let table_back: HashMap<&str, &str> = self
+            .tables
+            .iter()
+            .map(|(o, n)| (n.as_str(), o.as_str()))
+            .collect();
         RenameHints {
-            tables: self.tables.iter().map(|(o, n)| (n.clone(), o.clone())).collect(),
+            tables: self
+                .tables
+                .iter()
+                .map(|(o, n)| (n.clone(), o.clone()))
+                .collect(),
             columns: self
                 .columns
                 .iter()
                 .map(|(t, o, n)| {
-                    let old_table = table_back.get(t.as_str()).map_or(t.clone(), |s| s.to_string());
+                    let old_table = table_back
+                        .get(t.as_str())
+                        .map_or(t.clone(), |s| s.to_string());
                     (old_table, n.clone(), o.clone())
                 })
                 .collect(),
@@ -55,11 +64,9 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         if let Some(f) = from.table(&t.name) {
             paired.push((f, t));
             matched_from.insert(&f.name);
-        } else if let Some((old, _)) = hints
-            .tables
-            .iter()
-            .find(|(old, new)| *new == t.name && from.table(old).is_some() && to.table(old).is_none())
-        {
+        } else if let Some((old, _)) = hints.tables.iter().find(|(old, new)| {
+            *new == t.name && from.table(old).is_some() && to.table(old).is_none()
+        }) {
             let f = from.table(old).expect("checked above");
             phases.rename_tables.push(Change::RenameTable {
                 from: f.name.clone(),
@@ -82,7 +89,11 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
     let mut column_renames: HashMap<&str, HashMap<&str, &str>> = HashMap::new();
     for (f, t) in &paired {
         for (table, old, new) in &hints.columns {
-            if *table == t.name && f.column(old).is_some() && t.column(old).is_none() && t.column(new).is_some() {
+            if *table == t.name
+                && f.column(old).is_some()
+                && t.column(old).is_none()
+                && t.column(new).is_some()
+            {
                 column_renames
                     .entry(t.name.as_str())
                     .or_default()
@@ -96,13 +107,25 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             .and_then(|m| m.get(col))
             .map_or_else(|| col.to_string(), |c| c.to_string())
     };
-    let new_table_name = |old: &str| -> String { table_renames.get(old).map_or_else(|| old.to_string(), |n| n.to_string()) };
+    let new_table_name = |old: &str| -> String {
+        table_renames
+            .get(old)
+            .map_or_else(|| old.to_string(), |n| n.to_string())
+    };
     // A foreign key of the old schema, renamed into the new schema's names.
     let map_fk = |table_new: &str, fk: &ForeignKey| -> ForeignKey {
         let ref_new = new_table_name(&fk.ref_table);
         ForeignKey {
-            columns: fk.columns.iter().map(|c| rename_col(table_new, c)).collect(),
-            ref_columns: fk.ref_columns.iter().map(|c| rename_col(&ref_new, c)).collect(),
+            columns: fk
+                .columns
+                .iter()
+                .map(|c| rename_col(table_new, c))
+                .collect(),
+            ref_columns: fk
+                .ref_columns
+                .iter()
+                .map(|c| rename_col(&ref_new, c))
+                .collect(),
             ref_table: ref_new,
             ..fk.clone()
         }
@@ -124,7 +147,11 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         // Columns.
         for c in &t.columns {
             let old_name = renames
-                .and_then(|m| m.iter().find(|(_, new)| **new == c.name).map(|(old, _)| *old))
+                .and_then(|m| {
+                    m.iter()
+                        .find(|(_, new)| **new == c.name)
+                        .map(|(old, _)| *old)
+                })
                 .unwrap_or(c.name.as_str());
             match f.column(old_name) {
                 Some(fc) => {
@@ -185,7 +212,11 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 .parts
                 .iter()
                 .map(|p| {
-                    let e = if map && p.is_column { rename_col(tn, &p.expression) } else { p.expression.clone() };
+                    let e = if map && p.is_column {
+                        rename_col(tn, &p.expression)
+                    } else {
+                        p.expression.clone()
+                    };
                     (e, p.is_column, p.descending)
                 })
                 .collect();
@@ -220,11 +251,13 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             }
         }
         for u in &t.uniques {
-            if !f
-                .uniques
-                .iter()
-                .any(|x| x.columns.iter().map(|c| rename_col(tn, c)).collect::<Vec<_>>() == u.columns)
-            {
+            if !f.uniques.iter().any(|x| {
+                x.columns
+                    .iter()
+                    .map(|c| rename_col(tn, c))
+                    .collect::<Vec<_>>()
+                    == u.columns
+            }) {
                 phases.add_constraints.push(Change::AddUnique {
                     table: tn.to_string(),
                     unique: u.clone(),
@@ -332,10 +365,12 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         match from.enums.iter().find(|x| x.name == e.name) {
             None => phases.create_enums.push(Change::CreateEnum(e.clone())),
             Some(old) if old.values == e.values => {}
-            Some(old) if e.values.starts_with(&old.values) => phases.create_enums.push(Change::AddEnumValues {
-                name: e.name.clone(),
-                values: e.values[old.values.len()..].to_vec(),
-            }),
+            Some(old) if e.values.starts_with(&old.values) => {
+                phases.create_enums.push(Change::AddEnumValues {
+                    name: e.name.clone(),
+                    values: e.values[old.values.len()..].to_vec(),
+                })
+            }
             Some(old) => phases.create_enums.push(Change::RecreateEnum {
                 from: old.clone(),
                 to: e.clone(),
@@ -457,10 +492,13 @@ fn create_tables(created: &[&Table], from: &Schema, opts: DiffOptions, phases: &
         };
         let mut table = (*t).clone();
         if !opts.inline_foreign_keys {
-            let (keep, defer): (Vec<ForeignKey>, Vec<ForeignKey>) = table.foreign_keys.into_iter().partition(|fk| {
-                fk.ref_table == t.name || done.contains(fk.ref_table.as_str()) || from.table(&fk.ref_table).is_some()
-                    || !names.contains(fk.ref_table.as_str())
-            });
+            let (keep, defer): (Vec<ForeignKey>, Vec<ForeignKey>) =
+                table.foreign_keys.into_iter().partition(|fk| {
+                    fk.ref_table == t.name
+                        || done.contains(fk.ref_table.as_str())
+                        || from.table(&fk.ref_table).is_some()
+                        || !names.contains(fk.ref_table.as_str())
+                });
             table.foreign_keys = keep;
             for fk in defer {
                 phases.add_fks.push(Change::AddForeignKey {
@@ -493,7 +531,11 @@ fn topo<'a>(deps: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> (Vec<&'a str>, BTree
             order.push(n);
         }
     }
-    let cyclic: BTreeSet<&str> = deps.keys().copied().filter(|n| !placed.contains(n)).collect();
+    let cyclic: BTreeSet<&str> = deps
+        .keys()
+        .copied()
+        .filter(|n| !placed.contains(n))
+        .collect();
     order.extend(cyclic.iter().copied());
     (order, cyclic)
 }
@@ -542,7 +584,9 @@ fn order_views(changes: &mut [Change], dropping: bool) {
     let (order, _) = topo(&deps);
     let position: HashMap<&str, usize> = order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     let key = |c: &Change| match c {
-        Change::CreateView(v) | Change::DropView(v) => position.get(v.name.as_str()).copied().unwrap_or(0),
+        Change::CreateView(v) | Change::DropView(v) => {
+            position.get(v.name.as_str()).copied().unwrap_or(0)
+        }
         _ => 0,
     };
     changes.sort_by_key(|c| {

@@ -34,10 +34,16 @@ impl Schema {
         self.enums.sort_by(|a, b| a.name.cmp(&b.name));
         for t in &mut self.tables {
             t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
-            t.uniques.sort_by(|a, b| a.columns.cmp(&b.columns).then(a.name.cmp(&b.name)));
-            t.checks.sort_by(|a, b| a.expression.cmp(&b.expression).then(a.name.cmp(&b.name)));
+            t.uniques
+                .sort_by(|a, b| a.columns.cmp(&b.columns).then(a.name.cmp(&b.name)));
+            t.checks
+                .sort_by(|a, b| a.expression.cmp(&b.expression).then(a.name.cmp(&b.name)));
             t.foreign_keys.sort_by(|a, b| {
-                (&a.columns, &a.ref_table, &a.ref_columns).cmp(&(&b.columns, &b.ref_table, &b.ref_columns))
+                (&a.columns, &a.ref_table, &a.ref_columns).cmp(&(
+                    &b.columns,
+                    &b.ref_table,
+                    &b.ref_columns,
+                ))
             });
             t.triggers.sort_by(|a, b| a.name.cmp(&b.name));
         }
@@ -219,29 +225,90 @@ pub enum Change {
     CreateEnum(EnumType),
     DropEnum(EnumType),
     /// Values appended to an enum (PostgreSQL can add values, not remove them).
-    AddEnumValues { name: String, values: Vec<String> },
+    AddEnumValues {
+        name: String,
+        values: Vec<String>,
+    },
     /// An enum whose values changed in a way `ADD VALUE` cannot express; the renderer recreates it.
-    RecreateEnum { from: EnumType, to: EnumType },
+    RecreateEnum {
+        from: EnumType,
+        to: EnumType,
+    },
     CreateTable(Table),
     DropTable(Table),
-    RenameTable { from: String, to: String },
-    AddColumn { table: String, column: Column },
-    DropColumn { table: String, column: Column },
-    RenameColumn { table: String, from: String, to: String },
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    AddColumn {
+        table: String,
+        column: Column,
+    },
+    DropColumn {
+        table: String,
+        column: Column,
+    },
+    RenameColumn {
+        table: String,
+        from: String,
+        to: String,
+    },
     /// Type, nullability, default, identity, generated expression or comment changed.
-    AlterColumn { table: String, from: Column, to: Column },
-    SetPrimaryKey { table: String, from: Option<PrimaryKey>, to: Option<PrimaryKey> },
-    CreateIndex { table: String, index: Index },
-    DropIndex { table: String, index: Index },
-    AddUnique { table: String, unique: Unique },
-    DropUnique { table: String, unique: Unique },
-    AddCheck { table: String, check: Check },
-    DropCheck { table: String, check: Check },
-    AddForeignKey { table: String, foreign_key: ForeignKey },
-    DropForeignKey { table: String, foreign_key: ForeignKey },
-    SetTableComment { table: String, from: Option<String>, to: Option<String> },
-    CreateTrigger { table: String, trigger: Trigger },
-    DropTrigger { table: String, trigger: Trigger },
+    AlterColumn {
+        table: String,
+        from: Column,
+        to: Column,
+    },
+    SetPrimaryKey {
+        table: String,
+        from: Option<PrimaryKey>,
+        to: Option<PrimaryKey>,
+    },
+    CreateIndex {
+        table: String,
+        index: Index,
+    },
+    DropIndex {
+        table: String,
+        index: Index,
+    },
+    AddUnique {
+        table: String,
+        unique: Unique,
+    },
+    DropUnique {
+        table: String,
+        unique: Unique,
+    },
+    AddCheck {
+        table: String,
+        check: Check,
+    },
+    DropCheck {
+        table: String,
+        check: Check,
+    },
+    AddForeignKey {
+        table: String,
+        foreign_key: ForeignKey,
+    },
+    DropForeignKey {
+        table: String,
+        foreign_key: ForeignKey,
+    },
+    SetTableComment {
+        table: String,
+        from: Option<String>,
+        to: Option<String>,
+    },
+    CreateTrigger {
+        table: String,
+        trigger: Trigger,
+    },
+    DropTrigger {
+        table: String,
+        trigger: Trigger,
+    },
     CreateView(View),
     DropView(View),
 }
@@ -307,36 +374,60 @@ impl Change {
         match self {
             Change::CreateEnum(e) => format!("create enum {}", e.name),
             Change::DropEnum(e) => format!("drop enum {}", e.name),
-            Change::AddEnumValues { name, values } => format!("add value(s) {} to enum {name}", values.join(", ")),
+            Change::AddEnumValues { name, values } => {
+                format!("add value(s) {} to enum {name}", values.join(", "))
+            }
             Change::RecreateEnum { to, .. } => format!("change the values of enum {}", to.name),
             Change::CreateTable(t) => format!("create table {}", t.name),
             Change::DropTable(t) => format!("drop table {}", t.name),
             Change::RenameTable { from, to } => format!("rename table {from} to {to}"),
             Change::AddColumn { table, column } => format!("add column {table}.{}", column.name),
             Change::DropColumn { table, column } => format!("drop column {table}.{}", column.name),
-            Change::RenameColumn { table, from, to } => format!("rename column {table}.{from} to {to}"),
+            Change::RenameColumn { table, from, to } => {
+                format!("rename column {table}.{from} to {to}")
+            }
             Change::AlterColumn { table, to, .. } => format!("alter column {table}.{}", to.name),
             Change::SetPrimaryKey { table, .. } => format!("change the primary key of {table}"),
-            Change::CreateIndex { table, index } => format!("create index {} on {table}", index.name),
+            Change::CreateIndex { table, index } => {
+                format!("create index {} on {table}", index.name)
+            }
             Change::DropIndex { table, index } => format!("drop index {} on {table}", index.name),
-            Change::AddUnique { table, unique } => format!("add unique ({}) on {table}", unique.columns.join(", ")),
-            Change::DropUnique { table, unique } => format!("drop unique ({}) on {table}", unique.columns.join(", ")),
-            Change::AddCheck { table, check } => format!("add check ({}) on {table}", check.expression),
-            Change::DropCheck { table, check } => format!("drop check ({}) on {table}", check.expression),
-            Change::AddForeignKey { table, foreign_key: fk } => format!(
+            Change::AddUnique { table, unique } => {
+                format!("add unique ({}) on {table}", unique.columns.join(", "))
+            }
+            Change::DropUnique { table, unique } => {
+                format!("drop unique ({}) on {table}", unique.columns.join(", "))
+            }
+            Change::AddCheck { table, check } => {
+                format!("add check ({}) on {table}", check.expression)
+            }
+            Change::DropCheck { table, check } => {
+                format!("drop check ({}) on {table}", check.expression)
+            }
+            Change::AddForeignKey {
+                table,
+                foreign_key: fk,
+            } => format!(
                 "add foreign key {table}({}) -> {}({})",
                 fk.columns.join(", "),
                 fk.ref_table,
                 fk.ref_columns.join(", ")
             ),
-            Change::DropForeignKey { table, foreign_key: fk } => format!(
+            Change::DropForeignKey {
+                table,
+                foreign_key: fk,
+            } => format!(
                 "drop foreign key {table}({}) -> {}",
                 fk.columns.join(", "),
                 fk.ref_table
             ),
             Change::SetTableComment { table, .. } => format!("set the comment of {table}"),
-            Change::CreateTrigger { table, trigger } => format!("create trigger {} on {table}", trigger.name),
-            Change::DropTrigger { table, trigger } => format!("drop trigger {} on {table}", trigger.name),
+            Change::CreateTrigger { table, trigger } => {
+                format!("create trigger {} on {table}", trigger.name)
+            }
+            Change::DropTrigger { table, trigger } => {
+                format!("drop trigger {} on {table}", trigger.name)
+            }
             Change::CreateView(v) => format!("create view {}", v.name),
             Change::DropView(v) => format!("drop view {}", v.name),
         }

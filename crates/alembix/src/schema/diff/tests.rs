@@ -43,29 +43,51 @@ fn kinds(changes: &[Change]) -> Vec<String> {
 
 #[test]
 fn identical_schemas_have_no_changes() {
-    let s = schema(vec![table("users", &[("id", "integer"), ("email", "text")])]);
+    let s = schema(vec![table(
+        "users",
+        &[("id", "integer"), ("email", "text")],
+    )]);
     assert!(diff(&s, &s, &RenameHints::default(), DiffOptions::default()).is_empty());
 }
 
 #[test]
 fn add_drop_and_alter_columns() {
-    let from = schema(vec![table("users", &[("id", "integer"), ("name", "text"), ("age", "integer")])]);
-    let mut users = table("users", &[("id", "integer"), ("age", "bigint"), ("phone", "text")]);
+    let from = schema(vec![table(
+        "users",
+        &[("id", "integer"), ("name", "text"), ("age", "integer")],
+    )]);
+    let mut users = table(
+        "users",
+        &[("id", "integer"), ("age", "bigint"), ("phone", "text")],
+    );
     users.columns[1].nullable = false;
     let to = schema(vec![users]);
     let changes = diff(&from, &to, &RenameHints::default(), DiffOptions::default());
     assert_eq!(
         kinds(&changes),
-        ["alter column users.age", "add column users.phone", "drop column users.name"]
+        [
+            "alter column users.age",
+            "add column users.phone",
+            "drop column users.name"
+        ]
     );
     assert!(changes[0].warning().is_some());
-    assert!(changes[2].warning().unwrap().contains("drops column users.name"));
+    assert!(changes[2]
+        .warning()
+        .unwrap()
+        .contains("drops column users.name"));
 }
 
 #[test]
 fn declared_renames_are_renames_and_undeclared_are_drop_add() {
-    let from = schema(vec![table("people", &[("id", "integer"), ("name", "text")])]);
-    let to = schema(vec![table("users", &[("id", "integer"), ("full_name", "text")])]);
+    let from = schema(vec![table(
+        "people",
+        &[("id", "integer"), ("name", "text")],
+    )]);
+    let to = schema(vec![table(
+        "users",
+        &[("id", "integer"), ("full_name", "text")],
+    )]);
     let none = diff(&from, &to, &RenameHints::default(), DiffOptions::default());
     assert_eq!(kinds(&none), ["drop table people", "create table users"]);
     let hints = RenameHints {
@@ -75,13 +97,19 @@ fn declared_renames_are_renames_and_undeclared_are_drop_add() {
     let renamed = diff(&from, &to, &hints, DiffOptions::default());
     assert_eq!(
         kinds(&renamed),
-        ["rename table people to users", "rename column users.name to full_name"]
+        [
+            "rename table people to users",
+            "rename column users.name to full_name"
+        ]
     );
     // And back.
     let back = diff(&to, &from, &hints.reversed(), DiffOptions::default());
     assert_eq!(
         kinds(&back),
-        ["rename table users to people", "rename column people.full_name to name"]
+        [
+            "rename table users to people",
+            "rename column people.full_name to name"
+        ]
     );
 }
 
@@ -94,25 +122,46 @@ fn tables_are_created_in_dependency_order_and_cycles_defer_foreign_keys() {
     let mut c = table("c", &[("id", "integer"), ("a_id", "integer")]);
     c.foreign_keys.push(fk("a_id", "a"));
     let to = schema(vec![a, b, c]);
-    let changes = diff(&Schema::default(), &to, &RenameHints::default(), DiffOptions::default());
+    let changes = diff(
+        &Schema::default(),
+        &to,
+        &RenameHints::default(),
+        DiffOptions::default(),
+    );
     let k = kinds(&changes);
     // c comes after a; in the a<->b cycle, the key of the table created first is added at the end.
     let pos = |s: &str| k.iter().position(|x| x == s).unwrap();
     assert!(pos("create table a") < pos("create table c"), "{k:?}");
-    assert_eq!(k.iter().filter(|x| x.starts_with("add foreign key")).count(), 1, "{k:?}");
+    assert_eq!(
+        k.iter()
+            .filter(|x| x.starts_with("add foreign key"))
+            .count(),
+        1,
+        "{k:?}"
+    );
     // Inline (SQLite): no separate foreign-key changes.
     let inline = diff(
         &Schema::default(),
         &to,
         &RenameHints::default(),
-        DiffOptions { inline_foreign_keys: true },
+        DiffOptions {
+            inline_foreign_keys: true,
+        },
     );
     assert!(inline.iter().all(|c| matches!(c, Change::CreateTable(_))));
     // Dropping them all: the cycle's keys go first, then the tables, referencing ones first.
-    let down = diff(&to, &Schema::default(), &RenameHints::default(), DiffOptions::default());
+    let down = diff(
+        &to,
+        &Schema::default(),
+        &RenameHints::default(),
+        DiffOptions::default(),
+    );
     let k = kinds(&down);
     assert!(k[0].starts_with("drop foreign key"), "{k:?}");
-    assert!(k.iter().position(|x| x == "drop table c").unwrap() < k.iter().position(|x| x == "drop table a").unwrap());
+    assert!(
+        k.iter().position(|x| x == "drop table c").unwrap()
+            < k.iter().position(|x| x == "drop table a").unwrap()
+    );
 }
 
 #[test]
@@ -139,7 +188,12 @@ fn indexes_match_by_definition_not_name() {
     )
     .is_empty());
     to_t.indexes[0].predicate = Some("x > 0".into());
-    let k = kinds(&diff(&schema(vec![from_t]), &schema(vec![to_t]), &RenameHints::default(), DiffOptions::default()));
+    let k = kinds(&diff(
+        &schema(vec![from_t]),
+        &schema(vec![to_t]),
+        &RenameHints::default(),
+        DiffOptions::default(),
+    ));
     assert_eq!(k, ["drop index t_x_idx on t", "create index ix_t_x on t"]);
 }
 
@@ -163,7 +217,12 @@ fn views_reading_changed_tables_are_recreated() {
         views: vec![v],
         enums: vec![],
     };
-    let k = kinds(&diff(&from, &to, &RenameHints::default(), DiffOptions::default()));
+    let k = kinds(&diff(
+        &from,
+        &to,
+        &RenameHints::default(),
+        DiffOptions::default(),
+    ));
     assert_eq!(k, ["drop view v", "alter column t.x", "create view v"]);
 }
 
@@ -177,8 +236,18 @@ fn enums_append_or_recreate() {
         enums: vec![en],
         ..Schema::default()
     };
-    let add = diff(&s(e(&["a", "b"])), &s(e(&["a", "b", "c"])), &RenameHints::default(), DiffOptions::default());
+    let add = diff(
+        &s(e(&["a", "b"])),
+        &s(e(&["a", "b", "c"])),
+        &RenameHints::default(),
+        DiffOptions::default(),
+    );
     assert!(matches!(&add[..], [Change::AddEnumValues { values, .. }] if values == &["c"]));
-    let re = diff(&s(e(&["a", "b"])), &s(e(&["b", "a"])), &RenameHints::default(), DiffOptions::default());
+    let re = diff(
+        &s(e(&["a", "b"])),
+        &s(e(&["b", "a"])),
+        &RenameHints::default(),
+        DiffOptions::default(),
+    );
     assert!(matches!(&re[..], [Change::RecreateEnum { .. }]));
 }
