@@ -1,10 +1,576 @@
 //! Introspection: the whole schema in a constant number of catalog queries (one per kind of object).
+//!
+//! Every query reads the current schema (`current_schema()`) as a whole and returns text only; the rows are
+//! grouped by table in Rust. The queries are the fixed list [`QUERIES`], each run exactly once, whatever the
+//! number of tables.
+
+use std::collections::{BTreeMap, HashSet};
 
 use crate::dialect::{Connection, DbError};
-use crate::schema::Schema;
+use crate::schema::{
+    Check, Column, EnumType, FkAction, ForeignKey, Generated, Identity, Index, IndexPart,
+    PrimaryKey, Schema, Table, Trigger, Unique, View,
+};
+
+/// The namespace being read.
+const NS: &str = "(SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = current_schema())";
+
+/// Separator of the elements of a list in one text cell (column names never contain it in practice).
+const SEP: char = '\u{1f}';
+
+/// Plain and partitioned tables, not partitions.
+const TABLE_KINDS: &str = "c.relkind IN ('r', 'p') AND NOT c.relispartition";
+
+/// Tables and their comments.
+const TABLES_SQL: &str = "SELECT c.relname::text, d.description \
+     FROM pg_catalog.pg_class c \
+     LEFT JOIN pg_catalog.pg_description d \
+       ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 \
+     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} \
+     ORDER BY c.relname";
+
+/// Columns: type, nullability, default or generation expression, identity, comment.
+const COLUMNS_SQL: &str = "SELECT c.relname::text, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+       a.attnotnull::text, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
+       a.attgenerated::text, d.description \
+     FROM pg_catalog.pg_attribute a \
+     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+     LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
+     LEFT JOIN pg_catalog.pg_description d \
+       ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = a.attnum \
+     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND a.attnum > 0 AND NOT a.attisdropped \
+     ORDER BY c.relname, a.attnum";
+
+/// Primary-key, unique, check and foreign-key constraints.
+const CONSTRAINTS_SQL: &str = "SELECT c.relname::text, con.conname::text, con.contype::text, \
+       (SELECT string_agg(a.attname::text, chr(31) ORDER BY k.i) \
+          FROM unnest(con.conkey) WITH ORDINALITY AS k(n, i) \
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n), \
+       CASE WHEN fc.oid IS NULL THEN NULL \
+            WHEN fc.relnamespace = c.relnamespace THEN fc.relname::text \
+            ELSE fn.nspname::text || '.' || fc.relname::text END, \
+       (SELECT string_agg(a.attname::text, chr(31) ORDER BY k.i) \
+          FROM unnest(con.confkey) WITH ORDINALITY AS k(n, i) \
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n), \
+       con.confupdtype::text, con.confdeltype::text, pg_catalog.pg_get_constraintdef(con.oid) \
+     FROM pg_catalog.pg_constraint con \
+     JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
+     LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid \
+     LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace \
+     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND con.contype IN ('p', 'u', 'c', 'f') \
+     ORDER BY c.relname, con.conname";
+
+/// Indexes not backing a constraint, one row per key part.
+const INDEXES_SQL: &str = "SELECT c.relname::text, ic.relname::text, ix.indisunique::text, am.amname::text, \
+       pg_catalog.pg_get_expr(ix.indpred, ix.indrelid), (ix.indkey[k - 1] <> 0)::text, a.attname::text, \
+       pg_catalog.pg_get_indexdef(ix.indexrelid, k, true), ((ix.indoption[k - 1]::int & 1) = 1)::text \
+     FROM pg_catalog.pg_index ix \
+     JOIN pg_catalog.pg_class ic ON ic.oid = ix.indexrelid \
+     JOIN pg_catalog.pg_class c ON c.oid = ix.indrelid \
+     JOIN pg_catalog.pg_am am ON am.oid = ic.relam \
+     CROSS JOIN LATERAL generate_series(1, ix.indnkeyatts::int) AS k \
+     LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k - 1] \
+     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND NOT ix.indisprimary \
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con \
+                       WHERE con.conindid = ix.indexrelid AND con.conrelid = ix.indrelid \
+                         AND con.contype IN ('p', 'u', 'x')) \
+     ORDER BY c.relname, ic.relname, k";
+
+/// Views and their queries.
+const VIEWS_SQL: &str = "SELECT c.relname::text, pg_catalog.pg_get_viewdef(c.oid) \
+     FROM pg_catalog.pg_class c \
+     WHERE c.relnamespace = {NS} AND c.relkind = 'v' \
+     ORDER BY c.relname";
+
+/// Enum types and their values in order.
+const ENUMS_SQL: &str = "SELECT t.typname::text, e.enumlabel::text \
+     FROM pg_catalog.pg_type t \
+     LEFT JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid \
+     WHERE t.typnamespace = {NS} AND t.typtype = 'e' \
+     ORDER BY t.typname, e.enumsortorder";
+
+/// Triggers written by users (not the internal ones behind foreign keys).
+const TRIGGERS_SQL: &str =
+    "SELECT c.relname::text, tg.tgname::text, pg_catalog.pg_get_triggerdef(tg.oid) \
+     FROM pg_catalog.pg_trigger tg \
+     JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid \
+     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND NOT tg.tgisinternal \
+     ORDER BY c.relname, tg.tgname";
+
+/// Every catalog query introspection runs, each once: the count does not depend on the schema.
+pub const QUERIES: [&str; 7] = [
+    TABLES_SQL,
+    COLUMNS_SQL,
+    CONSTRAINTS_SQL,
+    INDEXES_SQL,
+    VIEWS_SQL,
+    ENUMS_SQL,
+    TRIGGERS_SQL,
+];
+
+/// How many queries [`inspect`] runs, whatever the size of the schema.
+pub const fn inspect_query_count() -> usize {
+    QUERIES.len()
+}
+
+type Rows = Vec<Vec<Option<String>>>;
 
 /// Read every table, view (and enum) of the connection's current schema, except the `exclude`d tables.
 pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema, DbError> {
-    let _ = (conn, exclude);
-    Err(DbError::new("introspection is not implemented for this database yet"))
+    let mut results: Vec<Rows> = Vec::with_capacity(QUERIES.len());
+    for q in QUERIES {
+        let sql = q.replace("{NS}", NS).replace("{TABLE_KINDS}", TABLE_KINDS);
+        results.push(conn.query_text(&sql).await?);
+    }
+    let mut it = results.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    let (tables, columns, constraints, indexes, views, enums, triggers) =
+        (next(), next(), next(), next(), next(), next(), next());
+    Ok(assemble(
+        exclude,
+        tables,
+        columns,
+        constraints,
+        indexes,
+        views,
+        enums,
+        triggers,
+    ))
+}
+
+fn cell(row: &[Option<String>], i: usize) -> Option<String> {
+    row.get(i).cloned().flatten()
+}
+
+fn text(row: &[Option<String>], i: usize) -> String {
+    cell(row, i).unwrap_or_default()
+}
+
+fn flag(row: &[Option<String>], i: usize) -> bool {
+    cell(row, i).as_deref() == Some("true")
+}
+
+fn list(row: &[Option<String>], i: usize) -> Vec<String> {
+    cell(row, i)
+        .map(|s| s.split(SEP).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    exclude: &[String],
+    tables: Rows,
+    columns: Rows,
+    constraints: Rows,
+    indexes: Rows,
+    views: Rows,
+    enums: Rows,
+    triggers: Rows,
+) -> Schema {
+    let excluded: HashSet<&str> = exclude
+        .iter()
+        .map(|t| t.rsplit('.').next().unwrap_or(t))
+        .collect();
+    let mut by_name: BTreeMap<String, Table> = BTreeMap::new();
+    for row in &tables {
+        let name = text(row, 0);
+        if excluded.contains(name.as_str()) {
+            continue;
+        }
+        by_name.insert(
+            name.clone(),
+            Table {
+                name,
+                comment: cell(row, 1),
+                ..Table::default()
+            },
+        );
+    }
+
+    for row in &columns {
+        let Some(t) = by_name.get_mut(&text(row, 0)) else {
+            continue;
+        };
+        let identity = match cell(row, 5).as_deref() {
+            Some("a") => Some(Identity::Always),
+            Some("d") => Some(Identity::ByDefault),
+            _ => None,
+        };
+        let expr = cell(row, 4);
+        let (default, generated) = match cell(row, 6).as_deref() {
+            Some("s") => (
+                None,
+                Some(Generated {
+                    expression: expr.unwrap_or_default(),
+                    stored: true,
+                }),
+            ),
+            _ => (if identity.is_some() { None } else { expr }, None),
+        };
+        t.columns.push(Column {
+            name: text(row, 1),
+            data_type: text(row, 2),
+            nullable: !flag(row, 3),
+            default,
+            identity,
+            generated,
+            comment: cell(row, 7),
+        });
+    }
+
+    for row in &constraints {
+        let Some(t) = by_name.get_mut(&text(row, 0)) else {
+            continue;
+        };
+        let name = Some(text(row, 1));
+        let cols = list(row, 3);
+        match text(row, 2).as_str() {
+            "p" => {
+                t.primary_key = Some(PrimaryKey {
+                    name,
+                    columns: cols,
+                })
+            }
+            "u" => t.uniques.push(Unique {
+                name,
+                columns: cols,
+            }),
+            "c" => t.checks.push(Check {
+                name,
+                expression: check_expression(&text(row, 8)),
+            }),
+            "f" => t.foreign_keys.push(ForeignKey {
+                name,
+                columns: cols,
+                ref_table: text(row, 4),
+                ref_columns: list(row, 5),
+                on_update: FkAction::parse(&text(row, 6)),
+                on_delete: FkAction::parse(&text(row, 7)),
+            }),
+            _ => {}
+        }
+    }
+
+    for row in &indexes {
+        let Some(t) = by_name.get_mut(&text(row, 0)) else {
+            continue;
+        };
+        let name = text(row, 1);
+        let is_column = flag(row, 5);
+        let part = IndexPart {
+            expression: if is_column {
+                text(row, 6)
+            } else {
+                text(row, 7)
+            },
+            is_column,
+            descending: flag(row, 8),
+        };
+        match t.indexes.last_mut() {
+            Some(last) if last.name == name => last.parts.push(part),
+            _ => t.indexes.push(Index {
+                name,
+                parts: vec![part],
+                unique: flag(row, 2),
+                predicate: cell(row, 4),
+                method: cell(row, 3).filter(|m| m != "btree"),
+            }),
+        }
+    }
+
+    for row in &triggers {
+        let Some(t) = by_name.get_mut(&text(row, 0)) else {
+            continue;
+        };
+        t.triggers.push(Trigger {
+            name: text(row, 1),
+            sql: text(row, 2),
+        });
+    }
+
+    let views = views
+        .iter()
+        .map(|row| View {
+            name: text(row, 0),
+            definition: view_definition(&text(row, 1)),
+            sql: None,
+        })
+        .collect();
+
+    let mut enum_list: Vec<EnumType> = Vec::new();
+    for row in &enums {
+        let name = text(row, 0);
+        if enum_list.last().is_none_or(|e| e.name != name) {
+            enum_list.push(EnumType {
+                name,
+                values: Vec::new(),
+            });
+        }
+        if let (Some(e), Some(v)) = (enum_list.last_mut(), cell(row, 1)) {
+            e.values.push(v);
+        }
+    }
+
+    Schema {
+        tables: by_name.into_values().collect(),
+        views,
+        enums: enum_list,
+    }
+}
+
+/// The condition of `CHECK (cond) [NOT VALID | NO INHERIT]` as `pg_get_constraintdef` prints it.
+pub(crate) fn check_expression(def: &str) -> String {
+    let Some(rest) = def.trim().strip_prefix("CHECK ") else {
+        return def.trim().to_string();
+    };
+    let rest = rest.trim_start();
+    if !rest.starts_with('(') {
+        return rest.to_string();
+    }
+    // Find the parenthesis closing the first one, skipping quoted text.
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (i, ch) in rest.char_indices() {
+        match quote {
+            Some(q) if ch == q => quote = None,
+            Some(_) => {}
+            None => match ch {
+                '\'' | '"' => quote = Some(ch),
+                '(' => depth += 1,
+                ')' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return rest[1..i].to_string();
+                    }
+                }
+                _ => {}
+            },
+        }
+    }
+    rest.to_string()
+}
+
+/// `pg_get_viewdef` output without surrounding blanks and the final `;`.
+fn view_definition(def: &str) -> String {
+    let d = def.trim();
+    d.strip_suffix(';').unwrap_or(d).trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cells: &[Option<&str>]) -> Vec<Option<String>> {
+        cells.iter().map(|c| c.map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn check_expressions() {
+        assert_eq!(check_expression("CHECK ((price > 0))"), "(price > 0)");
+        assert_eq!(
+            check_expression("CHECK ((a = ')'::text)) NOT VALID"),
+            "(a = ')'::text)"
+        );
+        assert_eq!(check_expression("CHECK (ok) NO INHERIT"), "ok");
+    }
+
+    #[test]
+    fn view_definitions_lose_the_semicolon() {
+        assert_eq!(
+            view_definition(" SELECT t.id\n   FROM t;"),
+            "SELECT t.id\n   FROM t"
+        );
+    }
+
+    #[test]
+    fn query_count_is_fixed() {
+        assert_eq!(inspect_query_count(), 7);
+        for q in QUERIES {
+            assert!(
+                !q.contains("ANY ($"),
+                "queries take no per-table parameters"
+            );
+        }
+    }
+
+    #[test]
+    fn assembles_rows_into_tables() {
+        let s = "\u{1f}";
+        let schema = assemble(
+            &["public.alembix_version".to_string()],
+            vec![
+                row(&[Some("alembix_version"), None]),
+                row(&[Some("items"), Some("things")]),
+                row(&[Some("users"), None]),
+            ],
+            vec![
+                row(&[
+                    Some("alembix_version"),
+                    Some("version_num"),
+                    Some("text"),
+                    Some("true"),
+                    None,
+                    Some(""),
+                    Some(""),
+                    None,
+                ]),
+                row(&[
+                    Some("items"),
+                    Some("id"),
+                    Some("integer"),
+                    Some("true"),
+                    None,
+                    Some("a"),
+                    Some(""),
+                    None,
+                ]),
+                row(&[
+                    Some("items"),
+                    Some("twice"),
+                    Some("integer"),
+                    Some("false"),
+                    Some("(id * 2)"),
+                    Some(""),
+                    Some("s"),
+                    None,
+                ]),
+                row(&[
+                    Some("items"),
+                    Some("owner"),
+                    Some("integer"),
+                    Some("false"),
+                    None,
+                    Some(""),
+                    Some(""),
+                    Some("who"),
+                ]),
+                row(&[
+                    Some("users"),
+                    Some("id"),
+                    Some("integer"),
+                    Some("true"),
+                    Some("nextval('users_id_seq'::regclass)"),
+                    Some(""),
+                    Some(""),
+                    None,
+                ]),
+            ],
+            vec![
+                row(&[
+                    Some("items"),
+                    Some("items_pkey"),
+                    Some("p"),
+                    Some("id"),
+                    None,
+                    None,
+                    Some(" "),
+                    Some(" "),
+                    Some("PRIMARY KEY (id)"),
+                ]),
+                row(&[
+                    Some("items"),
+                    Some("items_owner_fkey"),
+                    Some("f"),
+                    Some("owner"),
+                    Some("users"),
+                    Some("id"),
+                    Some("a"),
+                    Some("c"),
+                    Some("FOREIGN KEY (owner) REFERENCES users(id) ON DELETE CASCADE"),
+                ]),
+                row(&[
+                    Some("items"),
+                    Some("items_u"),
+                    Some("u"),
+                    Some(&format!("id{s}owner")),
+                    None,
+                    None,
+                    Some(" "),
+                    Some(" "),
+                    Some("UNIQUE (id, owner)"),
+                ]),
+            ],
+            vec![
+                row(&[
+                    Some("items"),
+                    Some("ix"),
+                    Some("false"),
+                    Some("btree"),
+                    Some("(owner > 0)"),
+                    Some("true"),
+                    Some("owner"),
+                    Some("owner"),
+                    Some("true"),
+                ]),
+                row(&[
+                    Some("items"),
+                    Some("ix"),
+                    Some("false"),
+                    Some("btree"),
+                    Some("(owner > 0)"),
+                    Some("false"),
+                    None,
+                    Some("(id + 1)"),
+                    Some("false"),
+                ]),
+                row(&[
+                    Some("items"),
+                    Some("iy"),
+                    Some("true"),
+                    Some("gin"),
+                    None,
+                    Some("true"),
+                    Some("id"),
+                    Some("id"),
+                    Some("false"),
+                ]),
+            ],
+            vec![row(&[Some("v"), Some(" SELECT 1;")])],
+            vec![
+                row(&[Some("mood"), Some("a")]),
+                row(&[Some("mood"), Some("b")]),
+                row(&[Some("empty"), None]),
+            ],
+            vec![row(&[
+                Some("items"),
+                Some("trg"),
+                Some("CREATE TRIGGER trg ..."),
+            ])],
+        );
+        assert_eq!(schema.tables.len(), 2);
+        let items = &schema.tables[0];
+        assert_eq!(items.comment.as_deref(), Some("things"));
+        assert_eq!(items.columns[0].identity, Some(Identity::Always));
+        assert!(!items.columns[0].nullable);
+        assert_eq!(
+            items.columns[1]
+                .generated
+                .as_ref()
+                .map(|g| g.expression.as_str()),
+            Some("(id * 2)")
+        );
+        assert_eq!(items.columns[1].default, None);
+        assert_eq!(items.columns[2].comment.as_deref(), Some("who"));
+        assert_eq!(
+            items.primary_key.as_ref().map(|p| p.columns.clone()),
+            Some(vec!["id".to_string()])
+        );
+        assert_eq!(items.foreign_keys[0].on_delete, FkAction::Cascade);
+        assert_eq!(items.foreign_keys[0].on_update, FkAction::NoAction);
+        assert_eq!(items.uniques[0].columns, ["id", "owner"]);
+        assert_eq!(items.indexes.len(), 2);
+        assert_eq!(items.indexes[0].parts.len(), 2);
+        assert!(items.indexes[0].parts[0].descending);
+        assert_eq!(items.indexes[0].parts[1].expression, "(id + 1)");
+        assert_eq!(items.indexes[0].method, None);
+        assert_eq!(items.indexes[1].method.as_deref(), Some("gin"));
+        assert_eq!(items.triggers[0].name, "trg");
+        assert_eq!(
+            schema.tables[1].columns[0].default.as_deref(),
+            Some("nextval('users_id_seq'::regclass)")
+        );
+        assert_eq!(schema.views[0].definition, "SELECT 1");
+        assert_eq!(schema.enums[0].values, ["a", "b"]);
+        assert!(schema.enums[1].values.is_empty());
+    }
 }
