@@ -1,6 +1,9 @@
 //! An application that migrates its database at start-up with revisions compiled into the binary: the same
 //! lock, checks and history as `alembix upgrade head`, so every replica can do this at once.
 
+// An example application talks to its user on stdout/stderr.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 use std::process::ExitCode;
 
 #[tokio::main]

@@ -42,11 +42,19 @@ pub(crate) trait Driver {
     async fn check(&mut self, sql: &str) -> Result<(), DbError> {
         self.execute(sql).await
     }
+    /// Whether a transactional step may go to the database in one round trip (a recorder keeps statements
+    /// apart so its script reads well).
+    fn batches(&self) -> bool {
+        false
+    }
 }
 
 impl Driver for Connection {
     fn dialect(&self) -> Dialect {
         Connection::dialect(self)
+    }
+    fn batches(&self) -> bool {
+        Connection::dialect(self) != Dialect::Mysql
     }
     async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
         Connection::execute(self, sql).await
@@ -396,7 +404,7 @@ fn bookkeeping(
     step: &Step,
     graph: &RevisionGraph,
     started: &str,
-    ms: u128,
+    duration_sql: &str,
 ) -> String {
     let opts = &m.options;
     let lit = |s: &str| literal(s, dialect);
@@ -428,9 +436,24 @@ fn bookkeeping(
         direction,
         Some(&s.checksum()),
         started,
-        ms,
+        duration_sql,
     ));
     sql.join(";\n")
+}
+
+/// The step's duration in milliseconds, computed by the server when the bookkeeping runs in the same
+/// round trip as the statements (the client cannot know it beforehand).
+fn server_duration_sql(dialect: Dialect, started: &str) -> String {
+    match dialect {
+        Dialect::Postgres => {
+            "CAST(EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) * 1000 AS BIGINT)".into()
+        }
+        Dialect::Sqlite => format!(
+            "CAST((julianday('now') - julianday({})) * 86400000 AS INTEGER)",
+            literal(&started[..started.len().min(23)], dialect)
+        ),
+        Dialect::Mysql => "0".into(),
+    }
 }
 
 fn history_insert(
@@ -440,12 +463,12 @@ fn history_insert(
     direction: &str,
     checksum: Option<&str>,
     started: &str,
-    ms: u128,
+    duration_sql: &str,
 ) -> String {
     let lit = |s: &str| literal(s, dialect);
     format!(
         "INSERT INTO {} (revision, direction, checksum, started_at, duration_ms, applied_by, tool_version) \
-         VALUES ({}, {}, {}, {}, {ms}, {}, {})",
+         VALUES ({}, {}, {}, {}, {duration_sql}, {}, {})",
         m.options.history_table,
         lit(revision),
         lit(direction),
@@ -516,6 +539,30 @@ async fn run_steps<D: Driver>(
         ));
         let started_text = now_text();
         let started = Instant::now();
+        let batch = transactional
+            && m.options.transaction_per_migration
+            && !in_tx
+            && driver.batches()
+            && !statements.iter().any(|s| is_foreign_key_check(&s.sql));
+        if batch {
+            let book = bookkeeping(
+                m,
+                dialect,
+                step,
+                graph,
+                &started_text,
+                &server_duration_sql(dialect, &started_text),
+            );
+            run_batch(driver, &statements, &book).await.map_err(|f| match f {
+                BatchFailure::Statement(i, e) => statement_failure(script, step, section, &statements, i, e, Vec::new(), Vec::new()),
+                BatchFailure::Other(e) => db_err(format!("running revision {}", script.revision))(e),
+            })?;
+            events(Event::StepFinished {
+                step: info.clone(),
+                duration: started.elapsed(),
+            });
+            continue;
+        }
         if !transactional && in_tx {
             commit(driver, &mut in_tx, &mut open_tx).await?;
         }
@@ -545,23 +592,20 @@ async fn run_steps<D: Driver>(
                         .map(|(j, s)| (j + 1, s.sql.clone()))
                         .collect()
                 };
-                return Err(MigrateError::Statement(Box::new(StatementFailure {
-                    revision: script.revision.clone(),
-                    file: script.path.clone(),
-                    direction: step.direction,
-                    index: i + 1,
-                    count: statements.len(),
-                    line: section.start_line + st.line - 1 + line_within(st, e.position),
-                    sql: st.sql.clone(),
-                    error: e.message,
+                return Err(statement_failure(
+                    script,
+                    step,
+                    section,
+                    &statements,
+                    i,
+                    e,
                     committed,
-                    rolled_back_steps: std::mem::take(&mut open_tx),
-                }))
-                .into());
+                    std::mem::take(&mut open_tx),
+                ));
             }
         }
-        let ms = started.elapsed().as_millis();
-        let book = bookkeeping(m, dialect, step, graph, &started_text, ms);
+        let ms = started.elapsed().as_millis().to_string();
+        let book = bookkeeping(m, dialect, step, graph, &started_text, &ms);
         if transactional {
             open_tx.push(script.revision.clone());
             if m.options.transaction_per_migration {
@@ -595,6 +639,89 @@ async fn run_steps<D: Driver>(
         commit(driver, &mut in_tx, &mut open_tx).await?;
     }
     Ok(())
+}
+
+enum BatchFailure {
+    /// The statement at this index failed.
+    Statement(usize, DbError),
+    /// Something else failed (the bookkeeping, or the commit).
+    Other(DbError),
+}
+
+/// `BEGIN; statements; bookkeeping; COMMIT` in one round trip. On failure the transaction is rolled back and
+/// the failing statement found: from the server's error position where it gives one, else by replaying the
+/// statements one by one in a transaction that is rolled back as well.
+async fn run_batch<D: Driver>(driver: &mut D, statements: &[Statement], book: &str) -> Result<(), BatchFailure> {
+    let dialect = driver.dialect();
+    // Positions are counted in characters: that is how PostgreSQL reports them.
+    let mut text = format!("{};\n", begin_sql(dialect));
+    let mut chars = text.chars().count();
+    let mut starts = Vec::with_capacity(statements.len());
+    for st in statements {
+        starts.push(chars);
+        text.push_str(&st.sql);
+        text.push_str(";\n");
+        chars += st.sql.chars().count() + 2;
+    }
+    let book_start = chars;
+    text.push_str(book);
+    text.push_str(";\nCOMMIT");
+    let Err(e) = driver.execute(&text).await else {
+        return Ok(());
+    };
+    let _ = driver.execute("ROLLBACK").await;
+    if let Some(pos) = e.position {
+        let at = pos.saturating_sub(1);
+        if at >= book_start {
+            return Err(BatchFailure::Other(e));
+        }
+        if let Some(i) = starts.iter().rposition(|&s| s <= at) {
+            let relative = DbError {
+                position: Some(at - starts[i] + 1),
+                ..e
+            };
+            return Err(BatchFailure::Statement(i, relative));
+        }
+        return Err(BatchFailure::Other(e));
+    }
+    // No position: find the statement by replaying, then undo the replay.
+    if driver.execute(begin_sql(dialect)).await.is_ok() {
+        for (i, st) in statements.iter().enumerate() {
+            if let Err(again) = driver.execute(&st.sql).await {
+                let _ = driver.execute("ROLLBACK").await;
+                return Err(BatchFailure::Statement(i, again));
+            }
+        }
+        let _ = driver.execute("ROLLBACK").await;
+    }
+    Err(BatchFailure::Other(e))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn statement_failure(
+    script: &crate::script::Script,
+    step: &Step,
+    section: &crate::script::Section,
+    statements: &[Statement],
+    i: usize,
+    e: DbError,
+    committed: Vec<(usize, String)>,
+    rolled_back_steps: Vec<String>,
+) -> Error {
+    let st = &statements[i];
+    MigrateError::Statement(Box::new(StatementFailure {
+        revision: script.revision.clone(),
+        file: script.path.clone(),
+        direction: step.direction,
+        index: i + 1,
+        count: statements.len(),
+        line: section.start_line + st.line - 1 + line_within(st, e.position),
+        sql: st.sql.clone(),
+        error: e.message,
+        committed,
+        rolled_back_steps,
+    }))
+    .into()
 }
 
 async fn commit<D: Driver>(driver: &mut D, in_tx: &mut bool, open: &mut Vec<String>) -> Result<()> {
@@ -683,7 +810,7 @@ async fn stamp<D: Driver>(m: &Migrator, driver: &mut D, plan: &Plan, rewrite: bo
             direction,
             checksum.as_deref(),
             &now,
-            0,
+            "0",
         ));
     }
     sql.push("COMMIT".into());
@@ -740,7 +867,7 @@ async fn rehash<D: Driver>(
                 "rehash",
                 Some(&s.checksum()),
                 &now,
-                0,
+                "0",
             ));
         }
         sql.push("COMMIT".into());
