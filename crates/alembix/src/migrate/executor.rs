@@ -446,7 +446,8 @@ fn bookkeeping(
 fn server_duration_sql(dialect: Dialect, started: &str) -> String {
     match dialect {
         Dialect::Postgres => {
-            "CAST(EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) * 1000 AS BIGINT)".into()
+            "CAST(EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) * 1000 AS BIGINT)"
+                .into()
         }
         Dialect::Sqlite => format!(
             "CAST((julianday('now') - julianday({})) * 86400000 AS INTEGER)",
@@ -553,10 +554,23 @@ async fn run_steps<D: Driver>(
                 &started_text,
                 &server_duration_sql(dialect, &started_text),
             );
-            run_batch(driver, &statements, &book).await.map_err(|f| match f {
-                BatchFailure::Statement(i, e) => statement_failure(script, step, section, &statements, i, e, Vec::new(), Vec::new()),
-                BatchFailure::Other(e) => db_err(format!("running revision {}", script.revision))(e),
-            })?;
+            run_batch(driver, &statements, &book)
+                .await
+                .map_err(|f| match f {
+                    BatchFailure::Statement(i, e) => statement_failure(
+                        script,
+                        step,
+                        section,
+                        &statements,
+                        i,
+                        e,
+                        Vec::new(),
+                        Vec::new(),
+                    ),
+                    BatchFailure::Other(e) => {
+                        db_err(format!("running revision {}", script.revision))(e)
+                    }
+                })?;
             events(Event::StepFinished {
                 step: info.clone(),
                 duration: started.elapsed(),
@@ -651,7 +665,11 @@ enum BatchFailure {
 /// `BEGIN; statements; bookkeeping; COMMIT` in one round trip. On failure the transaction is rolled back and
 /// the failing statement found: from the server's error position where it gives one, else by replaying the
 /// statements one by one in a transaction that is rolled back as well.
-async fn run_batch<D: Driver>(driver: &mut D, statements: &[Statement], book: &str) -> Result<(), BatchFailure> {
+async fn run_batch<D: Driver>(
+    driver: &mut D,
+    statements: &[Statement],
+    book: &str,
+) -> Result<(), BatchFailure> {
     let dialect = driver.dialect();
     // Positions are counted in characters: that is how PostgreSQL reports them.
     let mut text = format!("{};\n", begin_sql(dialect));
