@@ -269,7 +269,7 @@ pub fn own_tables(m: &Migrator) -> Vec<String> {
         .collect()
 }
 
-/// The declared schema as the engine sees it.
+/// The declared schema as the engine sees it. The scratch database keeps it, for [`stabilise_views`].
 pub async fn desired_schema(
     dev: &mut DevDatabase,
     desired: &DesiredSchema,
@@ -278,9 +278,17 @@ pub async fn desired_schema(
     for (origin, sql) in &desired.sources {
         apply_ddl(&mut dev.conn, origin, sql).await?;
     }
-    dialect::inspect(&mut dev.conn, exclude)
+    let mut schema = dialect::inspect(&mut dev.conn, exclude)
         .await
-        .map_err(db("reading the declared schema"))
+        .map_err(db("reading the declared schema"))?;
+    dialect::stabilise_views(&mut dev.conn, &mut schema).await;
+    Ok(schema)
+}
+
+/// Views of the other side, brought to the same printed form on the scratch database holding the declared
+/// schema.
+pub async fn stabilise_views(dev: &mut DevDatabase, schema: &mut Schema) {
+    dialect::stabilise_views(&mut dev.conn, schema).await;
 }
 
 /// The schema the migrations produce, replayed on a scratch database.
@@ -291,9 +299,11 @@ pub async fn migrations_schema(m: &Migrator, dev: &mut DevDatabase) -> Result<Sc
         &mut |_| {},
     )
     .await?;
-    dialect::inspect(&mut dev.conn, &own_tables(m))
+    let mut schema = dialect::inspect(&mut dev.conn, &own_tables(m))
         .await
-        .map_err(db("reading the migrated schema"))
+        .map_err(db("reading the migrated schema"))?;
+    dialect::stabilise_views(&mut dev.conn, &mut schema).await;
+    Ok(schema)
 }
 
 /// The live database's schema; it must be at every head.

@@ -46,11 +46,7 @@ async fn both_sides(
     from_migrations: bool,
 ) -> alembix::Result<(Schema, Schema)> {
     let exclude = autogen::own_tables(m);
-    let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
-    let wanted = autogen::desired_schema(&mut dev, desired, &exclude).await;
-    dev.dispose().await;
-    let wanted = wanted?;
-    let current = if from_migrations {
+    let mut current = if from_migrations {
         let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
         let s = autogen::migrations_schema(m, &mut dev).await;
         dev.dispose().await;
@@ -58,7 +54,14 @@ async fn both_sides(
     } else {
         autogen::live_schema(m, server).await?
     };
-    Ok((current, wanted))
+    let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
+    let wanted = autogen::desired_schema(&mut dev, desired, &exclude).await;
+    if wanted.is_ok() && !from_migrations {
+        // The live database's views are brought to the printed fixed point next to the declared tables.
+        autogen::stabilise_views(&mut dev, &mut current).await;
+    }
+    dev.dispose().await;
+    Ok((current, wanted?))
 }
 
 fn ask(p: &PossibleRename) -> bool {

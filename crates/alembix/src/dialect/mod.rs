@@ -23,6 +23,20 @@ pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema
     Ok(schema)
 }
 
+/// Bring view definitions to the form the server prints for them when re-created, so that a view written
+/// by hand and the same view re-created from printed text compare equal. `conn` must have the tables the
+/// views read (the scratch database with the declared schema); a view that does not apply there is left as is.
+pub async fn stabilise_views(conn: &mut Connection, schema: &mut Schema) {
+    if conn.dialect() != Dialect::Postgres {
+        return;
+    }
+    for view in &mut schema.views {
+        if let Some(def) = postgres::inspect::stable_view_definition(conn, &view.definition).await {
+            view.definition = def;
+        }
+    }
+}
+
 /// SQL statements that apply `changes` (which turn `from` into `to`) on `dialect`.
 pub fn render(dialect: Dialect, changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
     match dialect {

@@ -250,8 +250,15 @@ impl<'a> Renderer<'a> {
                     Some(n) => format!("ALTER TABLE {} DROP FOREIGN KEY {}", ident(t), ident(n)),
                     None => format!("-- cannot drop an unnamed foreign key on {t}"),
                 };
-                // The index the server created for the foreign key stays behind unless dropped too.
-                if let (Some(n), Some(ft)) = (&foreign_key.name, self.current_table(table)) {
+                // The index the server created for the foreign key stays behind unless dropped too (not
+                // worth it when the table itself is dropped next).
+                let table_dropped = self
+                    .changes
+                    .iter()
+                    .any(|c| matches!(c, Change::DropTable(t) if t.name == *table));
+                if let (Some(n), Some(ft), false) =
+                    (&foreign_key.name, self.current_table(table), table_dropped)
+                {
                     let cols: Vec<&str> = foreign_key.columns.iter().map(String::as_str).collect();
                     if !covered(ft, &cols, None) {
                         sql.push_str(&format!(", DROP INDEX {}", ident(n)));
@@ -1379,6 +1386,15 @@ mod tests {
                 &Schema::default()
             ),
             ["ALTER TABLE c DROP FOREIGN KEY fk, DROP INDEX fk"]
+        );
+        // A foreign key dropped to break a cycle of dropped tables: its index goes with the table.
+        assert_eq!(
+            render(
+                &[drop.clone(), Change::DropTable(c.clone())],
+                &schema(vec![c.clone()]),
+                &Schema::default()
+            ),
+            ["ALTER TABLE c DROP FOREIGN KEY fk", "DROP TABLE c"]
         );
         let ix = Index {
             name: "ix_pid".into(),

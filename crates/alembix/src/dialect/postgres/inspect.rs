@@ -350,6 +350,34 @@ pub(crate) fn check_expression(def: &str) -> String {
     rest.to_string()
 }
 
+/// The definition PostgreSQL prints for a view created from `definition`, repeated until it stops changing:
+/// `pg_get_viewdef` output is not always a fixed point (an `IN (...)` list on a varchar column gains casts
+/// when the printed text is read back), so both sides of a comparison are taken to the fixed point. Runs in
+/// a transaction that is rolled back; `None` when the definition does not apply here.
+pub async fn stable_view_definition(conn: &mut Connection, definition: &str) -> Option<String> {
+    let mut current = definition.to_string();
+    for _ in 0..4 {
+        conn.execute("BEGIN").await.ok()?;
+        let created = conn
+            .execute(&format!("CREATE VIEW alembix_view_probe AS {current}"))
+            .await;
+        let printed = match created {
+            Ok(()) => conn
+                .query_text("SELECT pg_catalog.pg_get_viewdef('alembix_view_probe'::regclass)")
+                .await
+                .ok(),
+            Err(_) => None,
+        };
+        let _ = conn.execute("ROLLBACK").await;
+        let next = view_definition(printed?.first()?.first()?.as_deref()?);
+        if next == current {
+            return Some(next);
+        }
+        current = next;
+    }
+    Some(current)
+}
+
 /// `pg_get_viewdef` output without surrounding blanks and the final `;`.
 fn view_definition(def: &str) -> String {
     let d = def.trim();

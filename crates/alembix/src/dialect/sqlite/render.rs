@@ -230,8 +230,8 @@ impl<'a> Plan<'a> {
                 .any(|c| matches!(c, Change::DropView(x) if x.name == v.name))
         };
         let same = |c: &String| c.eq_ignore_ascii_case(name);
-        if column.generated.is_some()
-            || column.identity.is_some()
+        // A generated column itself can be dropped (only one that others' expressions use cannot).
+        if column.identity.is_some()
             || table
                 .primary_key
                 .as_ref()
@@ -1176,6 +1176,40 @@ mod tests {
         assert_eq!(
             render(&changes, &from, &to),
             ["DROP INDEX ix_email", "ALTER TABLE users DROP COLUMN email"]
+        );
+        // A generated column nothing else uses: ALTER TABLE ... DROP COLUMN too; one that another generated
+        // column reads: rebuild.
+        let mut gen_from = users();
+        gen_from.columns.push(Column {
+            generated: Some(Generated {
+                expression: "lower(email)".into(),
+                stored: true,
+            }),
+            ..col("email_lower", "TEXT")
+        });
+        let drop_gen = Change::DropColumn {
+            table: "users".into(),
+            column: gen_from.columns[3].clone(),
+        };
+        let gen_to = schema(vec![users()]);
+        assert_eq!(
+            render(
+                std::slice::from_ref(&drop_gen),
+                &schema(vec![gen_from.clone()]),
+                &gen_to
+            ),
+            ["ALTER TABLE users DROP COLUMN email_lower"]
+        );
+        gen_from.columns.push(Column {
+            generated: Some(Generated {
+                expression: "email_lower || '!'".into(),
+                stored: false,
+            }),
+            ..col("shout", "TEXT")
+        });
+        assert_eq!(
+            rebuilt_tables(&[drop_gen], &schema(vec![gen_from]), &gen_to).len(),
+            1
         );
         // A view or a trigger that mentions it: rebuild.
         let mut with_view = from.clone();

@@ -1,0 +1,5 @@
+CREATE TABLE audit_log (
+    id BIGINT NOT NULL,
+    action VARCHAR(50) NOT NULL,
+    PRIMARY KEY (id)
+);

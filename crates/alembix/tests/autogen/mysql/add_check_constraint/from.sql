@@ -1,0 +1,5 @@
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    price DECIMAL(10, 2) NOT NULL,
+    discount_price DECIMAL(10, 2)
+);

@@ -1,0 +1,4 @@
+CREATE TABLE settings (
+    name VARCHAR(50) PRIMARY KEY,
+    value TEXT
+);

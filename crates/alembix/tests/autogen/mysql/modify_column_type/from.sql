@@ -1,0 +1,5 @@
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    name VARCHAR(100) NOT NULL,
+    price DECIMAL(8, 2) NOT NULL
+);

@@ -1,0 +1,5 @@
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    name VARCHAR(200) NOT NULL,
+    price DECIMAL(12, 2) NOT NULL
+);

@@ -1,0 +1,6 @@
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    price NUMERIC(10, 2) NOT NULL,
+    discount_price NUMERIC(10, 2),
+    CONSTRAINT ck_products_discount CHECK (discount_price IS NULL OR discount_price < price)
+);

@@ -1,0 +1,5 @@
+CREATE TYPE order_status AS ENUM ('pending', 'paid', 'shipped');
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    status order_status NOT NULL DEFAULT 'pending'
+);

@@ -1,0 +1,6 @@
+CREATE TABLE order_items (
+    id INTEGER PRIMARY KEY,
+    unit_price NUMERIC(10, 2) NOT NULL,
+    quantity INTEGER NOT NULL,
+    line_total NUMERIC(12, 2) GENERATED ALWAYS AS (unit_price * quantity) STORED
+);

@@ -1,0 +1,6 @@
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    vendor_id INTEGER NOT NULL,
+    sku VARCHAR(40) NOT NULL,
+    CONSTRAINT uq_products_vendor_sku UNIQUE (vendor_id, sku)
+);

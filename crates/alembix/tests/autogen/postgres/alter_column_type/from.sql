@@ -1,0 +1,5 @@
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    name VARCHAR(100) NOT NULL,
+    attendees INTEGER NOT NULL DEFAULT 0
+);

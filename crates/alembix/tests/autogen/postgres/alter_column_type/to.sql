@@ -1,0 +1,5 @@
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    attendees BIGINT NOT NULL DEFAULT 0
+);

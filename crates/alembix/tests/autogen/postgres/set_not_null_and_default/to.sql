@@ -1,0 +1,5 @@
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    email VARCHAR(255) NOT NULL,
+    locale VARCHAR(10) NOT NULL DEFAULT 'en'
+);

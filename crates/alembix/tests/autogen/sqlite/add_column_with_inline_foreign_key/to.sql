@@ -1,0 +1,9 @@
+CREATE TABLE coupons (
+    id INTEGER PRIMARY KEY,
+    code VARCHAR(20) NOT NULL
+);
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    total NUMERIC(10, 2) NOT NULL,
+    coupon_id INTEGER REFERENCES coupons (id) ON DELETE SET NULL
+);

@@ -1,0 +1,7 @@
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    email VARCHAR(255) NOT NULL,
+    phone VARCHAR(32)
+);
+CREATE INDEX ix_users_email ON users (email);
+CREATE VIEW user_contacts AS SELECT id, email, phone FROM users;

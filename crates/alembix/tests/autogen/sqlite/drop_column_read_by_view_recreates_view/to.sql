@@ -1,0 +1,6 @@
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    email VARCHAR(255) NOT NULL
+);
+CREATE INDEX ix_users_email ON users (email);
+CREATE VIEW user_contacts AS SELECT id, email FROM users;

@@ -1,0 +1,9 @@
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    email VARCHAR(255) NOT NULL
+);
+CREATE TABLE posts (
+    id INTEGER PRIMARY KEY,
+    author_id INTEGER REFERENCES users (id),
+    title VARCHAR(200) NOT NULL
+);

@@ -1,0 +1,6 @@
+CREATE TABLE user_roles (
+    user_id INTEGER NOT NULL,
+    role VARCHAR(30) NOT NULL,
+    granted_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (user_id, role)
+);

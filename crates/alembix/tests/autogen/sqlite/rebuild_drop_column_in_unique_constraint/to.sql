@@ -1,0 +1,5 @@
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    name VARCHAR(100) NOT NULL
+);
+CREATE INDEX ix_products_name ON products (name);

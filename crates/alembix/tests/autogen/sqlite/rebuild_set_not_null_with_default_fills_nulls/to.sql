@@ -1,0 +1,5 @@
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    name VARCHAR(100) NOT NULL,
+    stock INTEGER NOT NULL DEFAULT 0
+);
