@@ -365,7 +365,8 @@ fn long_statement_running(db: &TestDb) -> bool {
     let sql = match db.engine {
         Engine::Postgres => {
             "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() \
-             AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'SELECT pg_sleep(30)%'"
+             AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%SELECT pg_sleep(30)%' \
+             AND query NOT LIKE '%pg_stat_activity%'"
         }
         Engine::Mysql => {
             "SELECT CAST(count(*) AS CHAR) FROM information_schema.PROCESSLIST \
