@@ -399,3 +399,27 @@ pub fn rehash(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The database's current heads as revisions of the graph (for `history -r current:`, `show current`).
+pub fn current_revs(
+    m: &Migrator,
+    config: &Config,
+    global: &GlobalArgs,
+) -> Result<Vec<alembix::Rev>, CliError> {
+    let url = url(config, global)?;
+    let heads = runtime()?.block_on(m.current_of(&url, &mut |_| {}))?;
+    heads
+        .iter()
+        .map(|h| {
+            m.graph().get(&h.revision).ok_or_else(|| {
+                CliError::Lib(
+                    alembix::MigrateError::UnknownRevision {
+                        revision: h.revision.clone(),
+                        dir: config.migrations.display().to_string(),
+                    }
+                    .into(),
+                )
+            })
+        })
+        .collect()
+}

@@ -59,9 +59,15 @@ pub fn run(cli: Cli) -> CliResult {
                     read::branches(&mut printer, &load_graph(&config)?, &args)?
                 }
                 Command::History(args) => {
-                    read::history(&mut printer, &load_graph(&config)?, &args)?
+                    let m = alembix::Migrator::from_config(&config)?;
+                    let mut fetch = || migrate::current_revs(&m, &config, &cli.global);
+                    read::history(&mut printer, m.graph(), &args, &mut fetch)?
                 }
-                Command::Show(args) => read::show(&mut printer, &load_graph(&config)?, &args)?,
+                Command::Show(args) => {
+                    let m = alembix::Migrator::from_config(&config)?;
+                    let mut fetch = || migrate::current_revs(&m, &config, &cli.global);
+                    read::show(&mut printer, m.graph(), &args, &mut fetch)?
+                }
                 Command::Upgrade(args) => migrate::upgrade_or_downgrade(
                     &mut printer,
                     &config,

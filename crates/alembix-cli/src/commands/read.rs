@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use alembix::{GraphError, Rev, RevisionGraph, Target};
 
-use super::CliResult;
+use super::{CliError, CliResult};
 use crate::cli::{HistoryArgs, ListArgs, ShowArgs};
 use crate::graph_view;
 use crate::output::{paint, tagged_id, verbose_lines, Printer, RevisionJson, DIM, ID};
@@ -55,8 +55,22 @@ fn list(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn history(printer: &mut Printer, graph: &RevisionGraph, args: &HistoryArgs) -> CliResult {
-    let in_range = range_mask(graph, args.range.as_deref())?;
+/// Asks the database for its current heads, for expressions such as `current` or `-1`.
+pub type CurrentFetch<'a> = &'a mut dyn FnMut() -> Result<Vec<Rev>, CliError>;
+
+pub fn history(
+    printer: &mut Printer,
+    graph: &RevisionGraph,
+    args: &HistoryArgs,
+    fetch_current: CurrentFetch<'_>,
+) -> CliResult {
+    let in_range = match range_mask(graph, args.range.as_deref(), None) {
+        Err(GraphError::NeedsCurrent { .. }) => {
+            let current = fetch_current()?;
+            range_mask(graph, args.range.as_deref(), Some(&current))?
+        }
+        other => other?,
+    };
     let nodes: Vec<Rev> = graph
         .topological()
         .iter()
@@ -134,7 +148,11 @@ fn linear_line(graph: &RevisionGraph, r: Rev) -> String {
 }
 
 /// `A:B` → revisions that descend from A (inclusive) and that B needs (inclusive).
-fn range_mask(graph: &RevisionGraph, range: Option<&str>) -> Result<Option<Vec<bool>>, GraphError> {
+fn range_mask(
+    graph: &RevisionGraph,
+    range: Option<&str>,
+    current: Option<&[Rev]>,
+) -> Result<Option<Vec<bool>>, GraphError> {
     let Some(range) = range else { return Ok(None) };
     let Some((lower, upper)) = range.split_once(':') else {
         return Err(GraphError::BadExpression {
@@ -145,7 +163,7 @@ fn range_mask(graph: &RevisionGraph, range: Option<&str>) -> Result<Option<Vec<b
     let mut mask = vec![true; graph.len()];
     let lower = lower.trim();
     if !lower.is_empty() && lower != "base" {
-        let from = match graph.resolve(lower, None)? {
+        let from = match graph.resolve(lower, current)? {
             Target::Below { landing, .. } => landing,
             t => t.revisions().to_vec(),
         };
@@ -156,15 +174,26 @@ fn range_mask(graph: &RevisionGraph, range: Option<&str>) -> Result<Option<Vec<b
     }
     let upper = upper.trim();
     if !upper.is_empty() && upper != "heads" {
-        let to = graph.resolve(upper, None)?;
+        let to = graph.resolve(upper, current)?;
         let anc = graph.ancestors_mask(to.revisions());
         mask.iter_mut().zip(anc).for_each(|(m, a)| *m &= a);
     }
     Ok(Some(mask))
 }
 
-pub fn show(printer: &mut Printer, graph: &RevisionGraph, args: &ShowArgs) -> CliResult {
-    let r = graph.resolve_one(&args.revision, None)?;
+pub fn show(
+    printer: &mut Printer,
+    graph: &RevisionGraph,
+    args: &ShowArgs,
+    fetch_current: CurrentFetch<'_>,
+) -> CliResult {
+    let r = match graph.resolve_one(&args.revision, None) {
+        Err(GraphError::NeedsCurrent { .. }) => {
+            let current = fetch_current()?;
+            graph.resolve_one(&args.revision, Some(&current))?
+        }
+        other => other?,
+    };
     let s = graph.script(r);
     if args.json {
         let mut info = RevisionJson::new(graph, r);
