@@ -234,13 +234,20 @@ fn sqlalchemy_models_drive_autogenerate() {
 #[test]
 fn history_and_show_resolve_current_from_the_database() {
     let p = project_with_schema(V1);
-    for (id, msg) in [("e0000001", "one"), ("e0000002", "two"), ("e0000003", "three")] {
+    for (id, msg) in [
+        ("e0000001", "one"),
+        ("e0000002", "two"),
+        ("e0000003", "three"),
+    ] {
         assert_eq!(code(&p, &["revision", "-m", msg, "--rev-id", id]).0, 0);
     }
     assert_eq!(code(&p, &["upgrade", "e0000002"]).0, 0);
     let (c, out, err) = code(&p, &["history", "-r", "current:"]);
     assert_eq!(c, 0, "{err}");
-    assert!(out.contains("e0000002") && out.contains("e0000003") && !out.contains("<base>"), "{out}");
+    assert!(
+        out.contains("e0000002") && out.contains("e0000003") && !out.contains("<base>"),
+        "{out}"
+    );
     let (c, out, _) = code(&p, &["history", "-r", ":current"]);
     assert_eq!(c, 0);
     assert!(!out.contains("e0000003"), "{out}");

@@ -326,8 +326,157 @@ pub async fn live_schema(m: &Migrator, url: &DatabaseUrl) -> Result<Schema> {
     let schema = dialect::inspect(&mut conn, &own_tables(m))
         .await
         .map_err(db("reading the database schema"));
+    let schema = match schema {
+        Ok(mut s) => {
+            // Probe views are created in transactions that are rolled back: nothing changes in the database.
+            dialect::stabilise_views(&mut conn, &mut s).await;
+            Ok(s)
+        }
+        Err(e) => Err(e),
+    };
     conn.close().await;
     schema
+}
+
+/// Inspected schemas kept between runs, so that an unchanged declared schema (or an unchanged set of
+/// revisions) is not rebuilt on a scratch database every time: that build is most of the cost of `check` on a
+/// server. The key covers everything the result depends on: the DDL or the revisions' checksums, the engine and
+/// its version, the excluded tables, and the alembix version. `ALEMBIX_CACHE_DIR` sets the place (default
+/// `$XDG_CACHE_HOME/alembix` or `~/.cache/alembix`); `ALEMBIX_NO_CACHE=1` turns it off.
+#[derive(Debug, Clone)]
+pub struct SchemaCache {
+    dir: Option<PathBuf>,
+}
+
+impl SchemaCache {
+    pub fn from_env() -> SchemaCache {
+        if std::env::var("ALEMBIX_NO_CACHE").is_ok_and(|v| !v.is_empty() && v != "0") {
+            return SchemaCache { dir: None };
+        }
+        let dir = std::env::var_os("ALEMBIX_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("alembix"))
+            })
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/alembix")));
+        SchemaCache { dir }
+    }
+
+    pub fn disabled() -> SchemaCache {
+        SchemaCache { dir: None }
+    }
+
+    fn path(&self, key: &str) -> Option<PathBuf> {
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("schema-{key}.json")))
+    }
+
+    pub fn get(&self, key: &str) -> Option<Schema> {
+        let text = std::fs::read(self.path(key)?).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Best effort: a cache that cannot be written is no cache.
+    pub fn put(&self, key: &str, schema: &Schema) {
+        let (Some(dir), Some(path)) = (&self.dir, self.path(key)) else {
+            return;
+        };
+        let Ok(text) = serde_json::to_vec(schema) else {
+            return;
+        };
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        // Write then rename, so a concurrent reader never sees half a file.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, &path);
+        }
+        self.prune(dir);
+    }
+
+    /// Keep the newest entries only: every edit of a schema makes a new key.
+    fn prune(&self, dir: &Path) {
+        const KEEP: usize = 64;
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("schema-"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        if files.len() <= KEEP {
+            return;
+        }
+        files.sort();
+        for (_, p) in &files[..files.len() - KEEP] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// What the engine is, precisely enough for the cache key (`PostgreSQL 15.19 …`, `10.11.19-MariaDB`, SQLite's
+/// bundled version).
+pub async fn server_fingerprint(server: &DatabaseUrl) -> Result<String> {
+    let sql = match server.dialect() {
+        Dialect::Postgres => "SELECT version()",
+        Dialect::Mysql => "SELECT CONCAT(VERSION(), ' ', @@sql_mode)",
+        Dialect::Sqlite => "SELECT 'sqlite ' || sqlite_version()",
+    };
+    let mut conn = connect(server).await?;
+    let rows = conn
+        .query_text(sql)
+        .await
+        .map_err(db("reading the server version"));
+    conn.close().await;
+    Ok(rows?
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .unwrap_or_default())
+}
+
+fn cache_key(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"alembix-schema-cache-v1\0");
+    h.update(crate::VERSION.as_bytes());
+    for p in parts {
+        h.update(b"\0");
+        h.update(p.as_bytes());
+    }
+    format!("{:x}", h.finalize())[..32].to_string()
+}
+
+/// The cache key of a declared schema.
+pub fn desired_key(fingerprint: &str, desired: &DesiredSchema, exclude: &[String]) -> String {
+    let mut parts: Vec<&str> = vec!["desired", fingerprint];
+    parts.extend(exclude.iter().map(String::as_str));
+    for (origin, text) in &desired.sources {
+        parts.push(origin);
+        parts.push(text);
+    }
+    cache_key(&parts)
+}
+
+/// The cache key of the schema the migrations produce.
+pub fn migrations_key(fingerprint: &str, m: &Migrator) -> String {
+    let graph = m.graph();
+    let sums: Vec<String> = graph
+        .topological()
+        .iter()
+        .map(|&r| format!("{} {}", graph.id(r), graph.script(r).checksum()))
+        .collect();
+    let opts = m.options();
+    let mut parts: Vec<&str> = vec![
+        "migrations",
+        fingerprint,
+        &opts.version_table,
+        &opts.history_table,
+    ];
+    parts.extend(sums.iter().map(String::as_str));
+    cache_key(&parts)
 }
 
 /// Up and down SQL for turning `current` into `desired`.
@@ -557,4 +706,61 @@ pub fn no_events(_: Event) {}
 /// The path shown for a source.
 pub fn origin_of(path: &Path) -> String {
     path.display().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_hints_for_tables_and_columns() {
+        let mut hints = RenameHints::default();
+        parse_hints(
+            "-- alembix:renamed-from people\nCREATE TABLE users (\n    id INTEGER PRIMARY KEY,\n    \
+             -- alembix:renamed-from name\n    full_name TEXT,\n    email TEXT\n);\n\
+             CREATE TABLE IF NOT EXISTS \"other\" (\n    -- alembix:renamed-from a\n    b INT\n);\n",
+            &mut hints,
+        );
+        assert_eq!(
+            hints.tables,
+            vec![("people".to_string(), "users".to_string())]
+        );
+        assert_eq!(
+            hints.columns,
+            vec![
+                (
+                    "users".to_string(),
+                    "name".to_string(),
+                    "full_name".to_string()
+                ),
+                ("other".to_string(), "a".to_string(), "b".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn cache_round_trips_and_keys_follow_their_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SchemaCache {
+            dir: Some(dir.path().to_path_buf()),
+        };
+        let desired = |ddl: &str| DesiredSchema {
+            sources: vec![("schema.sql".into(), ddl.into())],
+            hints: RenameHints::default(),
+        };
+        let k1 = desired_key("PostgreSQL 15", &desired("CREATE TABLE a (x int);"), &[]);
+        let k2 = desired_key("PostgreSQL 15", &desired("CREATE TABLE a (x bigint);"), &[]);
+        let k3 = desired_key("PostgreSQL 16", &desired("CREATE TABLE a (x int);"), &[]);
+        assert!(k1 != k2 && k1 != k3);
+        assert!(cache.get(&k1).is_none());
+        let mut schema = Schema::default();
+        schema.tables.push(crate::schema::Table {
+            name: "a".into(),
+            columns: vec![crate::schema::Column::new("x", "integer")],
+            ..Default::default()
+        });
+        cache.put(&k1, &schema);
+        assert_eq!(cache.get(&k1), Some(schema));
+        assert!(SchemaCache::disabled().get(&k1).is_none());
+    }
 }

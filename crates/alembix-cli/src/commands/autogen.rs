@@ -4,7 +4,7 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
-use alembix::autogen::{self, DesiredSchema, DevDatabase, Generated, PossibleRename};
+use alembix::autogen::{self, DesiredSchema, DevDatabase, Generated, PossibleRename, SchemaCache};
 use alembix::project::{self, RevisionRequest};
 use alembix::schema::Schema;
 use alembix::{Config, DatabaseUrl, Migrator};
@@ -37,7 +37,8 @@ fn warn(text: &str) {
     let _ = writeln!(anstream::stderr(), "{} {text}", paint(WARN, "warning:"));
 }
 
-/// Declared schema and current schema (live database, or migrations replayed), on scratch databases.
+/// Declared schema and current schema (live database, or migrations replayed), the scratch-database builds
+/// served from the schema cache when their inputs have not changed.
 async fn both_sides(
     m: &Migrator,
     config: &Config,
@@ -46,22 +47,42 @@ async fn both_sides(
     from_migrations: bool,
 ) -> alembix::Result<(Schema, Schema)> {
     let exclude = autogen::own_tables(m);
-    let mut current = if from_migrations {
-        let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
-        let s = autogen::migrations_schema(m, &mut dev).await;
-        dev.dispose().await;
-        s?
+    let cache = if config.dev_url.is_some() {
+        // A configured dev database may differ from the server in ways the key cannot see.
+        SchemaCache::disabled()
+    } else {
+        SchemaCache::from_env()
+    };
+    let fingerprint = autogen::server_fingerprint(server).await?;
+    let current = if from_migrations {
+        let key = autogen::migrations_key(&fingerprint, m);
+        match cache.get(&key) {
+            Some(s) => s,
+            None => {
+                let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
+                let s = autogen::migrations_schema(m, &mut dev).await;
+                dev.dispose().await;
+                let s = s?;
+                cache.put(&key, &s);
+                s
+            }
+        }
     } else {
         autogen::live_schema(m, server).await?
     };
-    let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
-    let wanted = autogen::desired_schema(&mut dev, desired, &exclude).await;
-    if wanted.is_ok() && !from_migrations {
-        // The live database's views are brought to the printed fixed point next to the declared tables.
-        autogen::stabilise_views(&mut dev, &mut current).await;
-    }
-    dev.dispose().await;
-    Ok((current, wanted?))
+    let key = autogen::desired_key(&fingerprint, desired, &exclude);
+    let wanted = match cache.get(&key) {
+        Some(s) => s,
+        None => {
+            let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
+            let s = autogen::desired_schema(&mut dev, desired, &exclude).await;
+            dev.dispose().await;
+            let s = s?;
+            cache.put(&key, &s);
+            s
+        }
+    };
+    Ok((current, wanted))
 }
 
 fn ask(p: &PossibleRename) -> bool {
