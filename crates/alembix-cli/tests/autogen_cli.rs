@@ -255,3 +255,40 @@ fn history_and_show_resolve_current_from_the_database() {
     assert_eq!(c, 0);
     assert!(out.starts_with("Rev: e0000002"), "{out}");
 }
+
+#[test]
+fn a_configured_dev_database_is_emptied_after_each_use() {
+    let p = project_with_schema(V1);
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nurl = \"sqlite:app.db\"\nschema = \"schema.sql\"\ndev_url = \"sqlite:dev.db\"\n",
+    );
+    assert_eq!(
+        code(
+            &p,
+            &[
+                "revision",
+                "--autogenerate",
+                "-m",
+                "init",
+                "--rev-id",
+                "f0000001",
+                "--from-migrations"
+            ]
+        )
+        .0,
+        0
+    );
+    // check replays the migrations and builds the declared schema on the same dev database, twice in a row.
+    for _ in 0..2 {
+        let (c, out, err) = code(&p, &["check"]);
+        assert_eq!(c, 0, "{out}{err}");
+    }
+    assert_eq!(code(&p, &["verify"]).0, 0);
+    let (c, out, _) = code(&p, &["--url", "sqlite:dev.db", "current"]);
+    assert_eq!(c, 0);
+    assert!(
+        out.is_empty(),
+        "the dev database still has a version table: {out}"
+    );
+}

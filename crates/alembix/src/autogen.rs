@@ -141,6 +141,8 @@ fn unquote(s: &str) -> &str {
 /// (created and dropped by alembix), or the configured `dev_url`.
 pub struct DevDatabase {
     pub conn: Connection,
+    /// A `dev_url` from the config: emptied after use instead of dropped.
+    configured: bool,
     /// For a temporary server database: the admin connection and the name to drop.
     temp: Option<(DatabaseUrl, String)>,
 }
@@ -164,7 +166,11 @@ impl DevDatabase {
                     existing.tables.len()
                 )));
             }
-            return Ok(DevDatabase { conn, temp: None });
+            return Ok(DevDatabase {
+                conn,
+                temp: None,
+                configured: true,
+            });
         }
         match server.dialect() {
             Dialect::Sqlite => {
@@ -175,6 +181,7 @@ impl DevDatabase {
                 Ok(DevDatabase {
                     conn: connect(&url).await?,
                     temp: None,
+                    configured: false,
                 })
             }
             Dialect::Postgres | Dialect::Mysql => {
@@ -194,6 +201,7 @@ impl DevDatabase {
                     Ok(conn) => Ok(DevDatabase {
                         conn,
                         temp: Some((server.clone(), name)),
+                        configured: false,
                     }),
                     Err(e) => {
                         drop_database(server, &name).await;
@@ -204,8 +212,12 @@ impl DevDatabase {
         }
     }
 
-    /// Close the connection and drop the temporary database, if alembix created one.
-    pub async fn dispose(self) {
+    /// Close the connection and drop the temporary database, if alembix created one; a configured `dev_url`
+    /// (empty when alembix started using it) is emptied again.
+    pub async fn dispose(mut self) {
+        if self.temp.is_none() && self.configured {
+            empty_database(&mut self.conn).await;
+        }
         self.conn.close().await;
         if let Some((server, name)) = self.temp {
             drop_database(&server, &name).await;
@@ -217,15 +229,67 @@ impl DevDatabase {
     }
 }
 
+/// Drop every view, table and enum in a scratch database (it held nothing else when alembix took it).
+async fn empty_database(conn: &mut Connection) {
+    let Ok(schema) = dialect::inspect(conn, &[]).await else {
+        return;
+    };
+    let d = conn.dialect();
+    let mut sql: Vec<String> = Vec::new();
+    if d == Dialect::Mysql {
+        sql.push("SET FOREIGN_KEY_CHECKS = 0".into());
+    }
+    let quote = |name: &str| match d {
+        Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
+        _ => format!("\"{}\"", name.replace('"', "\"\"")),
+    };
+    for v in &schema.views {
+        sql.push(format!("DROP VIEW IF EXISTS {}", quote(&v.name)));
+    }
+    for t in &schema.tables {
+        let cascade = if d == Dialect::Postgres {
+            " CASCADE"
+        } else {
+            ""
+        };
+        sql.push(format!("DROP TABLE IF EXISTS {}{cascade}", quote(&t.name)));
+    }
+    for e in &schema.enums {
+        sql.push(format!("DROP TYPE IF EXISTS {} CASCADE", quote(&e.name)));
+    }
+    if d == Dialect::Mysql {
+        sql.push("SET FOREIGN_KEY_CHECKS = 1".into());
+    }
+    for st in sql {
+        let _ = conn.execute(&st).await;
+    }
+}
+
 async fn drop_database(server: &DatabaseUrl, name: &str) {
     if let Ok(mut admin) = connect(server).await {
-        let sql = match server.dialect() {
-            Dialect::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            _ => format!("DROP DATABASE IF EXISTS {name}"),
+        let plain = format!("DROP DATABASE IF EXISTS {name}");
+        let dropped = match server.dialect() {
+            // FORCE (PostgreSQL 13+) also ends a connection a failed run left open; older servers take the
+            // plain form.
+            Dialect::Postgres => match admin.execute(&format!("{plain} WITH (FORCE)")).await {
+                Ok(()) => Ok(()),
+                Err(_) => admin.execute(&plain).await,
+            },
+            _ => admin.execute(&plain).await,
         };
-        let _ = admin.execute(&sql).await;
+        if let Err(e) = dropped {
+            tracing_note(&format!(
+                "could not drop the scratch database {name}: {e}; drop it by hand"
+            ));
+        }
         admin.close().await;
     }
+}
+
+/// The library never prints, but a leaked scratch database must not go unnoticed: it is reported on stderr.
+#[allow(clippy::print_stderr)]
+fn tracing_note(text: &str) {
+    eprintln!("warning: {text}");
 }
 
 async fn connect(url: &DatabaseUrl) -> Result<Connection> {

@@ -95,7 +95,8 @@ impl Config {
     pub fn from_toml(text: &str, path: &Path) -> Result<Config> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| Error::Config {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_string(),
+            // The message quotes the offending line, which may hold a URL with a password.
+            message: mask_urls(e.to_string().trim_end()),
         })?;
         let root = path
             .parent()
@@ -187,10 +188,11 @@ impl Config {
             path: dotenv.clone(),
             message: e.to_string(),
         })?;
-        for item in iter {
-            let (k, v) = item.map_err(|e| Error::Config {
+        for (n, item) in iter.enumerate() {
+            // dotenvy's message repeats the whole line, which may be any secret: say where, not what.
+            let (k, v) = item.map_err(|_| Error::Config {
                 path: dotenv.clone(),
-                message: e.to_string(),
+                message: format!("entry {} cannot be parsed (expected KEY=VALUE)", n + 1),
             })?;
             if k == name {
                 return Ok(Some(v));
@@ -213,6 +215,23 @@ impl Config {
         let p = self.migrations.join(SCRIPT_TEMPLATE_FILE);
         p.is_file().then_some(p)
     }
+}
+
+/// Mask the password of every URL-looking word in a message.
+fn mask_urls(message: &str) -> String {
+    message
+        .split_inclusive(char::is_whitespace)
+        .map(|w| {
+            if w.contains("://") && w.contains('@') {
+                let trimmed = w.trim_end();
+                let masked = crate::url::mask_raw(trimmed.trim_matches(['"', '\'', '`']));
+                let lead = &trimmed[..trimmed.find(|c: char| c.is_alphanumeric()).unwrap_or(0)];
+                format!("{lead}{masked}{}", &w[trimmed.len()..])
+            } else {
+                w.to_string()
+            }
+        })
+        .collect()
 }
 
 /// The `alembix.toml` written by `alembix init`.
@@ -259,6 +278,14 @@ mod tests {
             .to_string();
         assert!(err.contains("migratons"), "{err}");
         assert!(err.contains("/p/alembix.toml"), "{err}");
+    }
+
+    #[test]
+    fn parse_errors_do_not_show_passwords() {
+        let err = Config::from_toml("url = postgres://u:s3cret@h/db\n", Path::new("a.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]

@@ -282,18 +282,16 @@ fn is_secret_param(key: &str) -> bool {
 
 /// Mask the password in a string that did not even parse, for error messages.
 pub fn mask_raw(input: &str) -> String {
-    // scheme://user:password@host → keep user, hide password.
+    // scheme://user:password@host → keep the user, hide everything up to the last `@`: a password may itself
+    // contain `/`, `?`, `#` or `@`, so the authority cannot be found by looking for them.
     if let Some(scheme_end) = input.find("://") {
         let after = &input[scheme_end + 3..];
-        let authority_end = after.find(['/', '?', '#']).unwrap_or(after.len());
-        let authority = &after[..authority_end];
-        if let Some(at) = authority.rfind('@') {
-            let userinfo = &authority[..at];
-            if let Some(colon) = userinfo.find(':') {
+        if let (Some(colon), Some(at)) = (after.find(':'), after.rfind('@')) {
+            if colon < at {
                 return format!(
                     "{}{}:{MASK}{}",
                     &input[..scheme_end + 3],
-                    &userinfo[..colon],
+                    &after[..colon],
                     &after[at..]
                 );
             }
@@ -397,6 +395,8 @@ mod tests {
         let e = DatabaseUrl::parse("oracle://scott:tiger@h/db").unwrap_err();
         assert!(!e.to_string().contains("tiger"));
         assert!(e.to_string().contains("unsupported scheme"));
+        let e = DatabaseUrl::parse("postgres://app:Zm9v/YmFy@db/app").unwrap_err();
+        assert!(!e.to_string().contains("Zm9v"), "{e}");
         let e = DatabaseUrl::parse("postgres://u:pw@:5432/db").unwrap_err();
         assert!(!e.to_string().contains(":pw@"), "{e}");
         assert!(DatabaseUrl::parse("nonsense").is_err());

@@ -253,8 +253,12 @@ fn print_sql(printer: &mut Printer, dialect: Dialect, outcome: &Outcome) -> std:
         if sql.starts_with("-- ") {
             printer.line("")?;
             printer.line(sql)?;
-        } else if dialect == Dialect::Mysql && sql.contains(';') && !sql.contains("INSERT INTO") {
-            // A compound statement (procedure, trigger) needs another delimiter in the mysql client.
+        } else if dialect == Dialect::Mysql
+            && sql.contains(';')
+            && alembix::migrate::split::split(sql, dialect).len() == 1
+        {
+            // One statement with `;` inside (a procedure, a trigger body) needs another delimiter in the mysql
+            // client; several statements (the bookkeeping) do not.
             printer.line(format!("DELIMITER $$\n{sql}$$\nDELIMITER ;"))?;
         } else {
             printer.line(format!("{sql};"))?;

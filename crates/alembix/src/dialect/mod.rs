@@ -167,6 +167,32 @@ impl Connection {
         r.map_err(|e| DbError::from_sqlx(&e, dialect))
     }
 
+    /// Run several statements in one round trip; on failure, also say how many statements had completed
+    /// (the failing one is the next), so nothing needs to run twice to be located.
+    pub async fn execute_counting(&mut self, sql: &str) -> Result<(), (usize, DbError)> {
+        use futures_util::StreamExt;
+        let dialect = self.dialect();
+        let q = sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
+        let mut done = 0usize;
+        macro_rules! count {
+            ($conn:expr) => {{
+                let mut stream = q.execute_many($conn);
+                while let Some(item) = stream.next().await {
+                    match item {
+                        Ok(_) => done += 1,
+                        Err(e) => return Err((done, DbError::from_sqlx(&e, dialect))),
+                    }
+                }
+                Ok(())
+            }};
+        }
+        match self {
+            Connection::Postgres(c) => count!(c),
+            Connection::Mysql(c) => count!(c),
+            Connection::Sqlite(c) => count!(&mut c.conn),
+        }
+    }
+
     /// Rows of a query whose columns are all text (or NULL).
     pub async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
         let dialect = self.dialect();
@@ -316,14 +342,26 @@ pub fn bookkeeping_ddl(dialect: Dialect, version_table: &str, history_table: &st
     vec![version, history]
 }
 
-/// The lock name for a database and version table: two projects on one server do not block each other.
+/// The lock name for a database and version table: two projects on one server do not block each other, and
+/// two spellings of the same database (`postgres://u@h` and `postgres://u@h/u`, `public.alembix_version`)
+/// take the same lock.
 pub fn lock_name(url: &DatabaseUrl, version_table: &str) -> String {
-    let db = match url.sqlite_location() {
-        Some(crate::url::SqliteLocation::File(p)) => p.display().to_string(),
-        Some(crate::url::SqliteLocation::Memory) => ":memory:".into(),
-        None => url.database().unwrap_or("").to_string(),
-    };
-    format!("alembix:{db}:{version_table}")
+    let table = version_table
+        .strip_prefix("public.")
+        .unwrap_or(version_table)
+        .to_ascii_lowercase();
+    match url.dialect() {
+        // Advisory locks are per database already.
+        Dialect::Postgres => format!("alembix:{table}"),
+        Dialect::Mysql => format!("alembix:{}:{table}", url.database().unwrap_or("")),
+        Dialect::Sqlite => {
+            let db = match url.sqlite_location() {
+                Some(crate::url::SqliteLocation::File(p)) => p.display().to_string(),
+                _ => ":memory:".into(),
+            };
+            format!("alembix:{db}:{table}")
+        }
+    }
 }
 
 #[cfg(test)]

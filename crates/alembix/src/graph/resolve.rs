@@ -317,7 +317,7 @@ impl RevisionGraph {
         if n == 0 {
             return Ok(Target::Revisions(vec![cur]));
         }
-        let mut removed = Vec::with_capacity(n);
+        let mut removed = Vec::with_capacity(n.min(self.len()));
         for step in 0..n {
             removed.push(cur);
             let parents = self.parents(cur);
@@ -432,7 +432,7 @@ fn suggest(graph: &RevisionGraph, options: &[Rev], remaining: usize, sign: char)
         .iter()
         .map(|r| {
             let id = graph.id(*r);
-            let short = &id[..id.len().min(12)];
+            let short = id.char_indices().nth(12).map_or(id, |(i, _)| &id[..i]);
             if remaining == 0 {
                 format!("`{short}`")
             } else {

@@ -42,6 +42,10 @@ pub(crate) trait Driver {
     async fn check(&mut self, sql: &str) -> Result<(), DbError> {
         self.execute(sql).await
     }
+    /// Several statements in one round trip; on failure, how many completed before it.
+    async fn execute_counting(&mut self, sql: &str) -> Result<(), (usize, DbError)> {
+        self.execute(sql).await.map_err(|e| (usize::MAX, e))
+    }
     /// Whether a transactional step may go to the database in one round trip (a recorder keeps statements
     /// apart so its script reads well).
     fn batches(&self) -> bool {
@@ -56,6 +60,9 @@ impl Driver for Connection {
     fn batches(&self) -> bool {
         Connection::dialect(self) != Dialect::Mysql
     }
+    async fn execute_counting(&mut self, sql: &str) -> Result<(), (usize, DbError)> {
+        Connection::execute_counting(self, sql).await
+    }
     async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
         Connection::execute(self, sql).await
     }
@@ -66,7 +73,27 @@ impl Driver for Connection {
         Connection::query_text(self, sql).await
     }
     async fn check(&mut self, sql: &str) -> Result<(), DbError> {
-        let rows = Connection::query_text(self, sql).await?;
+        // The table-valued form, with text casts: the pragma's rowid is an integer.
+        let table = sql
+            .split_once('(')
+            .map(|(_, rest)| {
+                rest.trim_end()
+                    .trim_end_matches(';')
+                    .trim_end_matches(')')
+                    .trim()
+                    .to_string()
+            })
+            .filter(|t| !t.is_empty());
+        let query = format!(
+            "SELECT \"table\", CAST(rowid AS TEXT), parent FROM pragma_foreign_key_check{}",
+            table
+                .map(|t| format!(
+                    "({})",
+                    literal(t.trim_matches(['\'', '"']), Dialect::Sqlite)
+                ))
+                .unwrap_or_default()
+        );
+        let rows = Connection::query_text(self, &query).await?;
         if rows.is_empty() {
             return Ok(());
         }
@@ -337,7 +364,10 @@ pub(crate) async fn execute<D: Driver>(
     let current = state.heads.clone();
     let plan = match op {
         Operation::Upgrade(t) => {
-            graph.plan_upgrade(&current, &graph.resolve(t, Some(&current))?)?
+            let target = graph.resolve(t, Some(&current))?;
+            let plan = graph.plan_upgrade(&current, &target)?;
+            refuse_backwards(graph, t, &target, &plan)?;
+            plan
         }
         Operation::Downgrade(t) => {
             graph.plan_downgrade(&current, &graph.resolve(t, Some(&current))?)?
@@ -383,6 +413,36 @@ pub(crate) async fn execute<D: Driver>(
     }
     run_steps(m, driver, &plan, &outcome.steps, events).await?;
     Ok(outcome)
+}
+
+/// `upgrade` to something below where the database is would do nothing; say so instead of succeeding quietly
+/// (Alembic: "not a valid upgrade target").
+fn refuse_backwards(
+    graph: &RevisionGraph,
+    expr: &str,
+    target: &crate::graph::Target,
+    plan: &Plan,
+) -> Result<()> {
+    if !plan.steps.is_empty() || plan.heads_before.is_empty() {
+        return Ok(());
+    }
+    let below: Vec<Rev> = match target {
+        crate::graph::Target::Base => Vec::new(),
+        crate::graph::Target::Below { landing, .. } => landing.clone(),
+        crate::graph::Target::Revisions(r) => r.clone(),
+    };
+    let backwards = matches!(
+        target,
+        crate::graph::Target::Base | crate::graph::Target::Below { .. }
+    ) || below.iter().any(|r| !plan.heads_before.contains(r));
+    if !backwards {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "`{expr}` is below the database's current revision ({}): upgrade only moves forward; to go back, use \
+         `alembix downgrade {expr}`",
+        graph.ids(&plan.heads_before).join(", ")
+    )))
 }
 
 fn planned(graph: &RevisionGraph, step: &Step) -> PlannedStep {
@@ -663,8 +723,8 @@ enum BatchFailure {
 }
 
 /// `BEGIN; statements; bookkeeping; COMMIT` in one round trip. On failure the transaction is rolled back and
-/// the failing statement found: from the server's error position where it gives one, else by replaying the
-/// statements one by one in a transaction that is rolled back as well.
+/// the failing statement named: from the server's error position where it gives one, else from the number
+/// of statements that completed. Nothing runs twice.
 async fn run_batch<D: Driver>(
     driver: &mut D,
     statements: &[Statement],
@@ -678,16 +738,19 @@ async fn run_batch<D: Driver>(
     for st in statements {
         starts.push(chars);
         text.push_str(&st.sql);
-        text.push_str(";\n");
-        chars += st.sql.chars().count() + 2;
+        // On its own line: a statement may end in a `--` comment that would swallow the `;`.
+        text.push_str("\n;\n");
+        chars += st.sql.chars().count() + 3;
     }
     let book_start = chars;
     text.push_str(book);
     text.push_str(";\nCOMMIT");
-    let Err(e) = driver.execute(&text).await else {
+    let Err((completed, e)) = driver.execute_counting(&text).await else {
         return Ok(());
     };
     let _ = driver.execute("ROLLBACK").await;
+    // PostgreSQL says where (in characters of the whole text); otherwise the count of completed statements
+    // does: BEGIN is the first, so the failing statement is `completed - 1`.
     if let Some(pos) = e.position {
         let at = pos.saturating_sub(1);
         if at >= book_start {
@@ -702,17 +765,10 @@ async fn run_batch<D: Driver>(
         }
         return Err(BatchFailure::Other(e));
     }
-    // No position: find the statement by replaying, then undo the replay.
-    if driver.execute(begin_sql(dialect)).await.is_ok() {
-        for (i, st) in statements.iter().enumerate() {
-            if let Err(again) = driver.execute(&st.sql).await {
-                let _ = driver.execute("ROLLBACK").await;
-                return Err(BatchFailure::Statement(i, again));
-            }
-        }
-        let _ = driver.execute("ROLLBACK").await;
+    match completed.checked_sub(1) {
+        Some(i) if i < statements.len() => Err(BatchFailure::Statement(i, e)),
+        _ => Err(BatchFailure::Other(e)),
     }
-    Err(BatchFailure::Other(e))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -31,6 +31,8 @@ struct Splitter<'a> {
     // Current statement.
     start: usize,
     first_token_line: Option<usize>,
+    /// Where the first token is: leading comments are not part of the statement, so its text and line agree.
+    first_token_at: usize,
     /// Words seen at the top of the statement (to recognise CREATE … TRIGGER/PROCEDURE/FUNCTION).
     head_words: Vec<String>,
     block_depth: usize,
@@ -52,6 +54,7 @@ impl<'a> Splitter<'a> {
             delimiter: ";".into(),
             start: 0,
             first_token_line: None,
+            first_token_at: 0,
             head_words: Vec::new(),
             block_depth: 0,
             last_word: String::new(),
@@ -76,6 +79,7 @@ impl<'a> Splitter<'a> {
     fn mark_token(&mut self) {
         if self.first_token_line.is_none() {
             self.first_token_line = Some(self.line);
+            self.first_token_at = self.pos;
         }
     }
 
@@ -99,10 +103,11 @@ impl<'a> Splitter<'a> {
                 self.start = self.pos;
                 continue;
             }
-            if self.src[self.pos..].starts_with(self.delimiter.as_str()) {
+            let at_delimiter = self.bytes[self.pos..].starts_with(self.delimiter.as_bytes());
+            if at_delimiter {
                 self.resolve_end();
             }
-            if self.block_depth == 0 && self.src[self.pos..].starts_with(self.delimiter.as_str()) {
+            if self.block_depth == 0 && at_delimiter {
                 let end = self.pos;
                 self.advance(self.delimiter.len());
                 self.flush(end);
@@ -143,8 +148,13 @@ impl<'a> Splitter<'a> {
                 c if c.is_ascii_whitespace() => self.advance(1),
                 _ => {
                     self.mark_token();
-                    // Multi-byte UTF-8 characters advance byte by byte; they are never syntax.
-                    self.advance(1);
+                    // A whole character: a multi-byte one (`é`, a non-breaking space) is never syntax, and
+                    // the position must stay on a character boundary.
+                    let len = self.src[self.pos..]
+                        .chars()
+                        .next()
+                        .map_or(1, char::len_utf8);
+                    self.advance(len);
                 }
             }
         }
@@ -164,13 +174,11 @@ impl<'a> Splitter<'a> {
     }
 
     fn starts_with_word(&self, word: &str) -> bool {
-        let rest = &self.src[self.pos..];
+        // Bytes, not `str` slices: the position after `word` may be inside a multi-byte character.
+        let rest = &self.bytes[self.pos..];
         rest.len() >= word.len()
-            && rest[..word.len()].eq_ignore_ascii_case(word)
-            && rest[word.len()..]
-                .chars()
-                .next()
-                .is_none_or(|c| c.is_whitespace())
+            && rest[..word.len()].eq_ignore_ascii_case(word.as_bytes())
+            && rest.get(word.len()).is_none_or(u8::is_ascii_whitespace)
     }
 
     /// MySQL needs whitespace (or end) after `--` for a comment.
@@ -334,7 +342,8 @@ impl<'a> Splitter<'a> {
     }
 
     fn flush(&mut self, end: usize) {
-        let text = self.src[self.start..end].trim();
+        let from = self.first_token_at.clamp(self.start, end);
+        let text = self.src[from..end].trim();
         if let Some(line) = self.first_token_line.take() {
             if !text.is_empty() {
                 self.out.push(Statement {
@@ -367,10 +376,8 @@ mod tests {
         );
         assert_eq!(st.len(), 2);
         assert_eq!(st[0].line, 2);
-        assert_eq!(
-            st[1].sql,
-            "-- comment; with semicolon\nINSERT INTO a VALUES (1)"
-        );
+        // Leading comments are not part of the statement: its text starts where its line says.
+        assert_eq!(st[1].sql, "INSERT INTO a VALUES (1)");
         assert_eq!(st[1].line, 5);
     }
 
@@ -382,7 +389,7 @@ mod tests {
             [
                 "INSERT INTO t VALUES ('a;b', 'it''s;')",
                 "SELECT \"odd;name\" FROM t",
-                "/* x; y */ SELECT 2"
+                "SELECT 2"
             ]
         );
         assert_eq!(
@@ -482,5 +489,12 @@ mod tests {
             }
         }
         assert_eq!(sqls("SELECT 'é;ü'; SELECT 'ñ'", Dialect::Postgres).len(), 2);
+        // Non-ASCII outside quotes: identifiers, a non-breaking space.
+        for d in [Dialect::Postgres, Dialect::Mysql, Dialect::Sqlite] {
+            assert_eq!(
+                sqls("CREATE TABLE café (x int);\u{a0}SELECT 1;", d),
+                ["CREATE TABLE café (x int)", "SELECT 1"]
+            );
+        }
     }
 }

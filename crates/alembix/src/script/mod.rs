@@ -115,7 +115,7 @@ fn hash_body(h: &mut Sha256, body: &str) {
 }
 
 /// Characters that may not appear in a revision id or branch label, because revision expressions use them.
-pub const RESERVED_CHARS: &[char] = &['@', '-', '+', ':', ','];
+pub const RESERVED_CHARS: &[char] = &['@', '-', '+', ':', ',', '/', '\\'];
 /// Words that revision expressions reserve.
 pub const RESERVED_WORDS: &[&str] = &["head", "heads", "base", "current"];
 
@@ -129,7 +129,7 @@ pub fn validate_identifier(id: &str, what: &str) -> Result<(), String> {
         .find(|c| RESERVED_CHARS.contains(c) || c.is_whitespace())
     {
         return Err(format!(
-            "{what} `{id}` contains `{c}`; ids and labels may not contain `@ - + : ,` or whitespace"
+            "{what} `{id}` contains `{c}`; ids and labels may not contain `@ - + : , / \\` or whitespace"
         ));
     }
     if RESERVED_WORDS.contains(&id.to_ascii_lowercase().as_str()) {
