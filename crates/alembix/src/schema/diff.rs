@@ -540,18 +540,19 @@ fn topo<'a>(deps: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> (Vec<&'a str>, BTree
     (order, cyclic)
 }
 
-/// Whether SQL text mentions `name` as a word (a view reading a table).
-fn mentions(sql: &str, name: &str) -> bool {
+/// Whether SQL text mentions `name` as a word, case-insensitively (a view or trigger reading a table).
+/// Conservative: the word inside a string literal counts too.
+pub fn mentions(sql: &str, name: &str) -> bool {
     let lower = sql.to_ascii_lowercase();
     let name = name.to_ascii_lowercase();
     let bytes = lower.as_bytes();
+    let word =
+        |b: Option<&u8>| b.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'$');
     let mut start = 0;
     while let Some(i) = lower[start..].find(&name) {
         let at = start + i;
-        let before = at.checked_sub(1).map(|j| bytes[j]);
-        let after = bytes.get(at + name.len()).copied();
-        let word = |b: Option<u8>| b.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_');
-        if !word(before) && !word(after) {
+        if !word(at.checked_sub(1).and_then(|j| bytes.get(j))) && !word(bytes.get(at + name.len()))
+        {
             return true;
         }
         start = at + name.len();

@@ -783,25 +783,7 @@ fn order_views(views: Vec<View>) -> Vec<View> {
     out
 }
 
-/// Whether SQL text mentions `name` as a word, case-insensitively (quoted or not). Conservative: a string
-/// literal with the word counts.
-pub fn mentions(sql: &str, name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    let lower = sql.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
-    let word =
-        |b: Option<&u8>| b.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b'$');
-    let mut start = 0;
-    while let Some(i) = lower[start..].find(&name) {
-        let at = start + i;
-        if !word(at.checked_sub(1).and_then(|j| bytes.get(j))) && !word(bytes.get(at + name.len()))
-        {
-            return true;
-        }
-        start = at + name.len().max(1);
-    }
-    false
-}
+pub use crate::schema::mentions;
 
 /// SQLite keywords: an identifier spelled like one is quoted.
 const KEYWORDS: &[&str] = &[
