@@ -292,3 +292,76 @@ fn a_configured_dev_database_is_emptied_after_each_use() {
         "the dev database still has a version table: {out}"
     );
 }
+
+/// At a terminal, a drop and an add that look like a rename are asked about; `script` gives the run a
+/// pseudo-terminal and types the answer.
+#[test]
+fn at_a_terminal_a_possible_rename_is_asked() {
+    let has_script = std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED rename question: `script` (util-linux) is not installed"
+        );
+        return;
+    }
+    let p =
+        project_with_schema("CREATE TABLE t (\n    id INTEGER PRIMARY KEY,\n    name TEXT\n);\n");
+    assert_eq!(
+        code(
+            &p,
+            &[
+                "revision",
+                "--autogenerate",
+                "-m",
+                "init",
+                "--rev-id",
+                "g0000001"
+            ]
+        )
+        .0,
+        0
+    );
+    p.write(
+        "schema.sql",
+        "CREATE TABLE t (\n    id INTEGER PRIMARY KEY,\n    full_name TEXT\n);\n",
+    );
+    for (answer, id, expect_rename) in [("n", "g0000002", false), ("y", "g0000003", true)] {
+        let cmd = format!(
+            "{} revision --autogenerate -m answer --rev-id {id} --from-migrations",
+            common::BIN
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(p.dir.path())
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let shown = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shown}");
+        assert!(
+            shown.contains("Was column t.name -> t.full_name a rename?"),
+            "{shown}"
+        );
+        let text = p.read(&format!("migrations/{id}_answer.sql"));
+        assert_eq!(
+            text.contains("RENAME COLUMN name TO full_name"),
+            expect_rename,
+            "{text}"
+        );
+        std::fs::remove_file(p.path(&format!("migrations/{id}_answer.sql"))).unwrap();
+    }
+}
