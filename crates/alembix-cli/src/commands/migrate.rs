@@ -283,11 +283,24 @@ pub fn current(
     global: &GlobalArgs,
     args: &CurrentArgs,
 ) -> CliResult {
-    let m = migrator(config, &args.connect)?;
     let url = url(config, global)?;
+    // Read the database while another thread loads the revision files: `current` is run often (health
+    // checks, deploy scripts) and the two take about as long each.
+    let loader = {
+        let config = config.clone();
+        std::thread::spawn(move || Migrator::from_config(&config))
+    };
+    let mut options = alembix::MigrateOptions::from_config(config);
+    options.wait = args.connect.wait;
     let rt = runtime()?;
     let mut progress = Progress::new(printer.quiet);
-    let heads = rt.block_on(m.current_of(&url, &mut |e| progress.handle(e)))?;
+    let raw = rt.block_on(alembix::migrate::read_current(&url, &options, &mut |e| {
+        progress.handle(e)
+    }));
+    let m = loader.join().map_err(|_| {
+        CliError::Lib(alembix::Error::Usage("loading the revisions failed".into()))
+    })??;
+    let heads = m.describe_current(&raw?);
     let graph = m.graph();
     let mut rows: Vec<&str> = heads.iter().map(|h| h.revision.as_str()).collect();
     rows.sort_unstable();

@@ -971,49 +971,76 @@ async fn rehash<D: Driver>(
     })
 }
 
-/// The version-table rows with what the history says about each.
-pub(crate) async fn current(m: &Migrator, conn: &mut Connection) -> Result<Vec<CurrentHead>> {
-    let state = read_state(m, conn, true).await?;
-    let mut last: HashMap<String, (String, String, String)> = HashMap::new();
-    if state.tables_exist {
-        let h = &m.options.history_table;
-        let heads: Vec<String> = state
-            .rows
-            .iter()
-            .map(|r| literal(r, conn.dialect()))
-            .collect();
-        let rows = if heads.is_empty() {
-            Vec::new()
-        } else {
-            conn.query_text(&format!(
+/// What the database says, before it is matched with the revision files: the version-table rows and the
+/// latest history row of each. Needs no graph, so the files can be loaded at the same time.
+#[derive(Debug, Clone, Default)]
+pub struct RawCurrent {
+    pub rows: Vec<String>,
+    /// revision -> (direction, started_at, applied_by)
+    last: HashMap<String, (String, String, String)>,
+}
+
+pub(crate) async fn read_current(
+    opts: &super::MigrateOptions,
+    conn: &mut Connection,
+) -> Result<RawCurrent> {
+    let v = &opts.version_table;
+    let h = &opts.history_table;
+    if !conn
+        .table_exists(v)
+        .await
+        .map_err(db_err("checking for the version table"))?
+    {
+        return Ok(RawCurrent::default());
+    }
+    let rows: Vec<String> = conn
+        .query_text(&format!("SELECT version_num FROM {v}"))
+        .await
+        .map_err(db_err(format!("reading {v}")))?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect();
+    let mut last = HashMap::new();
+    if !rows.is_empty()
+        && conn
+            .table_exists(h)
+            .await
+            .map_err(db_err("checking for the history table"))?
+    {
+        let ids: Vec<String> = rows.iter().map(|r| literal(r, conn.dialect())).collect();
+        let found = conn
+            .query_text(&format!(
                 "SELECT revision, direction, started_at, applied_by FROM {h} WHERE id IN \
                  (SELECT MAX(id) FROM {h} WHERE revision IN ({}) GROUP BY revision)",
-                heads.join(", ")
+                ids.join(", ")
             ))
             .await
-            .map_err(db_err(format!("reading {h}")))?
-        };
-        for r in rows {
+            .map_err(db_err(format!("reading {h}")))?;
+        for r in found {
             if let [Some(rev), Some(dir), Some(at), Some(by)] = &r[..] {
                 last.insert(rev.clone(), (dir.clone(), at.clone(), by.clone()));
             }
         }
     }
-    Ok(state
-        .rows
+    Ok(RawCurrent { rows, last })
+}
+
+/// The rows matched with the revision files.
+pub(crate) fn describe_current(graph: &RevisionGraph, raw: &RawCurrent) -> Vec<CurrentHead> {
+    raw.rows
         .iter()
         .map(|row| {
-            let rev = m.graph.get(row);
-            let hist = last.get(row);
+            let rev = graph.get(row);
+            let hist = raw.last.get(row);
             CurrentHead {
                 revision: row.clone(),
                 known: rev.is_some(),
-                is_head: rev.is_some_and(|r| m.graph.is_head(r)),
-                message: rev.map(|r| m.graph.script(r).message.clone()),
+                is_head: rev.is_some_and(|r| graph.is_head(r)),
+                message: rev.map(|r| graph.script(r).message.clone()),
                 applied_at: hist.map(|h| h.1.clone()),
                 applied_by: hist.map(|h| h.2.clone()),
                 direction: hist.map(|h| h.0.clone()),
             }
         })
-        .collect())
+        .collect()
 }

@@ -16,7 +16,7 @@ use crate::graph::{Direction, RevisionGraph};
 use crate::script::{self, Script};
 use crate::url::{DatabaseUrl, Dialect};
 
-pub use executor::Operation;
+pub use executor::{Operation, RawCurrent};
 
 /// Default name of the append-only history table.
 pub const DEFAULT_HISTORY_TABLE: &str = "alembix_history";
@@ -441,10 +441,13 @@ impl Migrator {
         url: &DatabaseUrl,
         events: &mut dyn FnMut(Event),
     ) -> Result<Vec<CurrentHead>> {
-        let mut conn = self.connect(url, events).await?;
-        let result = executor::current(self, &mut conn).await;
-        conn.close().await;
-        result
+        let raw = read_current(url, &self.options, events).await?;
+        Ok(self.describe_current(&raw))
+    }
+
+    /// Match rows read by [`read_current`] with this migrator's revisions.
+    pub fn describe_current(&self, raw: &RawCurrent) -> Vec<CurrentHead> {
+        executor::describe_current(&self.graph, raw)
     }
 
     async fn connect(
@@ -452,26 +455,47 @@ impl Migrator {
         url: &DatabaseUrl,
         events: &mut dyn FnMut(Event),
     ) -> Result<Connection> {
-        Connection::connect(url, self.options.wait, |attempt, message| {
-            events(Event::ConnectRetry {
-                attempt,
-                message: message.to_string(),
-            })
-        })
-        .await
-        .map_err(|e| {
-            let hint = if e.retryable && self.options.wait.is_none() {
-                " (is the server running? `--wait 30s` retries while it starts)"
-            } else {
-                ""
-            };
-            MigrateError::Connect {
-                url: url.to_string(),
-                message: format!("{}{hint}", e.message),
-            }
-            .into()
-        })
+        connect(url, self.options.wait, events).await
     }
+}
+
+/// The version-table rows and their latest history, without the revision files: a caller can load those at
+/// the same time (`alembix current` does) and match them with [`Migrator::describe_current`].
+pub async fn read_current(
+    url: &DatabaseUrl,
+    options: &MigrateOptions,
+    events: &mut dyn FnMut(Event),
+) -> Result<RawCurrent> {
+    let mut conn = connect(url, options.wait, events).await?;
+    let result = executor::read_current(options, &mut conn).await;
+    conn.close().await;
+    result
+}
+
+async fn connect(
+    url: &DatabaseUrl,
+    wait: Option<Duration>,
+    events: &mut dyn FnMut(Event),
+) -> Result<Connection> {
+    Connection::connect(url, wait, |attempt, message| {
+        events(Event::ConnectRetry {
+            attempt,
+            message: message.to_string(),
+        })
+    })
+    .await
+    .map_err(|e| {
+        let hint = if e.retryable && wait.is_none() {
+            " (is the server running? `--wait 30s` retries while it starts)"
+        } else {
+            ""
+        };
+        MigrateError::Connect {
+            url: url.to_string(),
+            message: format!("{}{hint}", e.message),
+        }
+        .into()
+    })
 }
 
 fn parse_url(url: &str) -> Result<DatabaseUrl> {
