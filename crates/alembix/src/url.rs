@@ -62,6 +62,15 @@ const MASK: &str = "***";
 
 impl DatabaseUrl {
     /// Parse any accepted URL form.
+    ///
+    /// ```
+    /// use alembix::{DatabaseUrl, Dialect};
+    ///
+    /// let url = DatabaseUrl::parse("postgresql+asyncpg://app:s3cret@db:5432/app").unwrap();
+    /// assert_eq!(url.dialect(), Dialect::Postgres);
+    /// assert_eq!(url.to_string(), "postgres://app:***@db:5432/app"); // never the password
+    /// assert_eq!(DatabaseUrl::parse("sqlite:///app.db").unwrap().to_string(), "sqlite:app.db");
+    /// ```
     pub fn parse(input: &str) -> Result<DatabaseUrl, UrlError> {
         let input = input.trim();
         let fail = |reason: &str| UrlError {

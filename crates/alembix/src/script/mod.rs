@@ -120,6 +120,14 @@ pub const RESERVED_CHARS: &[char] = &['@', '-', '+', ':', ',', '/', '\\'];
 pub const RESERVED_WORDS: &[&str] = &["head", "heads", "base", "current"];
 
 /// Check a revision id or branch label; the error says why it is not accepted.
+///
+/// ```
+/// use alembix::script::validate_identifier;
+///
+/// assert!(validate_identifier("5c1e2d3f4a6b", "revision id").is_ok());
+/// assert!(validate_identifier("head", "revision id").is_err()); // reserved by revision expressions
+/// assert!(validate_identifier("a-b", "revision id").is_err()); // `-` is a relative step
+/// ```
 pub fn validate_identifier(id: &str, what: &str) -> Result<(), String> {
     if id.is_empty() {
         return Err(format!("{what} is empty"));
