@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use crate::config::Config;
 use crate::dialect::{self, Connection, DbError};
 use crate::error::{Error, Result};
-use crate::graph::Target;
 use crate::migrate::split::split;
-use crate::migrate::{Event, MigrateError, Migrator, Operation};
+use crate::migrate::{MigrateError, Migrator, Operation};
 use crate::schema::{diff, Change, RenameHints, Schema};
 use crate::url::{DatabaseUrl, Dialect};
 
@@ -760,16 +759,7 @@ async fn verify_on(
         }
         before = again;
     }
-    let _ = Target::Base;
     Ok(None)
-}
-
-/// Events are ignored by the scratch-database runs; this keeps the signature readable.
-pub fn no_events(_: Event) {}
-
-/// The path shown for a source.
-pub fn origin_of(path: &Path) -> String {
-    path.display().to_string()
 }
 
 #[cfg(test)]

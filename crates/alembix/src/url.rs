@@ -46,8 +46,6 @@ pub struct DatabaseUrl {
     /// Canonical driver URL for servers; for SQLite the path (or `:memory:`) plus query.
     url: url::Url,
     sqlite: Option<SqliteLocation>,
-    /// The scheme exactly as the user wrote it (`postgresql+asyncpg`), for messages.
-    original_scheme: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -97,7 +95,7 @@ impl DatabaseUrl {
             }
         };
         if dialect == Dialect::Sqlite {
-            return Self::parse_sqlite(scheme, rest).map_err(|r| fail(&r));
+            return Self::parse_sqlite(rest).map_err(|r| fail(&r));
         }
         let canonical_scheme = match dialect {
             Dialect::Postgres => "postgres",
@@ -131,11 +129,10 @@ impl DatabaseUrl {
             dialect,
             url,
             sqlite: None,
-            original_scheme: scheme.to_string(),
         })
     }
 
-    fn parse_sqlite(scheme: &str, rest: &str) -> Result<DatabaseUrl, String> {
+    fn parse_sqlite(rest: &str) -> Result<DatabaseUrl, String> {
         let (path_part, query) = rest.split_once('?').unwrap_or((rest, ""));
         let location = if path_part.is_empty() || path_part == "//" || path_part == ":memory:" {
             // `sqlite://` is SQLAlchemy's in-memory database; `sqlite::memory:` is sqlx's.
@@ -172,7 +169,6 @@ impl DatabaseUrl {
             dialect: Dialect::Sqlite,
             url,
             sqlite: Some(location),
-            original_scheme: scheme.to_string(),
         })
     }
 
@@ -243,11 +239,6 @@ impl DatabaseUrl {
             }
         }
         self
-    }
-
-    /// The scheme as the user wrote it (e.g. `postgresql+asyncpg`).
-    pub fn original_scheme(&self) -> &str {
-        &self.original_scheme
     }
 }
 

@@ -396,11 +396,6 @@ impl RevisionGraph {
         self.position[r.idx()] as usize
     }
 
-    /// Branch labels declared in the files, with the revision declaring each.
-    pub fn declared_labels(&self) -> impl Iterator<Item = (&str, Rev)> {
-        self.labels.iter().map(|(k, v)| (k.as_str(), *v))
-    }
-
     /// Branch points (revisions with more than one child), in topological order.
     pub fn branch_points(&self) -> Vec<Rev> {
         self.order

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{Change, Column, EnumType, ForeignKey, Index, Schema, Table, View};
+use super::{Change, Column, ForeignKey, Index, Schema, Table, View};
 
 /// Renames declared by the user (`-- alembix:renamed-from OLD` in the schema). Renames are never guessed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -598,11 +598,6 @@ fn order_views(changes: &mut [Change], dropping: bool) {
             k
         }
     });
-}
-
-/// Enum helper for renderers: the order-preserving check used by the diff.
-pub fn is_append_only(from: &EnumType, to: &EnumType) -> bool {
-    to.values.starts_with(&from.values)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod diff;
 
 use serde::{Deserialize, Serialize};
 
-pub use diff::{diff, is_append_only, mentions, DiffOptions, RenameHints};
+pub use diff::{diff, mentions, DiffOptions, RenameHints};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Schema {

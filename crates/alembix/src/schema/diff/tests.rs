@@ -1,7 +1,7 @@
 //! Diff unit tests on hand-built schemas (no database); the fixture suite covers every dialect end to end.
 
 use super::*;
-use crate::schema::{FkAction, IndexPart, PrimaryKey};
+use crate::schema::{EnumType, FkAction, IndexPart, PrimaryKey};
 
 fn col(name: &str, ty: &str) -> Column {
     Column::new(name, ty)
