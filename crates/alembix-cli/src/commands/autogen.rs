@@ -5,7 +5,7 @@ use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use alembix::autogen::{self, DesiredSchema, DevDatabase, Generated, PossibleRename, SchemaCache};
-use alembix::project::{self, RevisionRequest};
+use alembix::project;
 use alembix::schema::Schema;
 use alembix::{Config, DatabaseUrl, Migrator};
 
@@ -156,13 +156,7 @@ pub fn revision(
         warn(w);
     }
     let graph = m.graph();
-    let mut req = RevisionRequest::new(args.message.clone());
-    req.head = args.head.clone();
-    req.splice = args.splice;
-    req.branch_labels = args.branch_label.clone();
-    req.depends_on = args.depends_on.clone();
-    req.rev_id = args.rev_id.clone();
-    req.transactional = !args.no_transaction;
+    let mut req = super::revision::request(args);
     req.up = section(&up_warnings, &generated.up);
     req.down = section(&generated.down_warnings, &generated.down);
     let script = project::create_revision(config, graph, &req)?;

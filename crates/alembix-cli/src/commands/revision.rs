@@ -11,6 +11,12 @@ use crate::output::{paint, show_path, Printer, ID};
 
 pub fn revision(printer: &mut Printer, config: &Config, args: &RevisionArgs) -> CliResult {
     let graph = load_graph(config)?;
+    let script = project::create_revision(config, &graph, &request(args))?;
+    created(printer, &script, args.json)
+}
+
+/// What `revision`'s options ask for (also with `--autogenerate`, which adds the SQL).
+pub fn request(args: &RevisionArgs) -> RevisionRequest {
     let mut req = RevisionRequest::new(args.message.clone());
     req.head = args.head.clone();
     req.splice = args.splice;
@@ -18,8 +24,7 @@ pub fn revision(printer: &mut Printer, config: &Config, args: &RevisionArgs) -> 
     req.depends_on = args.depends_on.clone();
     req.rev_id = args.rev_id.clone();
     req.transactional = !args.no_transaction;
-    let script = project::create_revision(config, &graph, &req)?;
-    created(printer, &script, args.json)
+    req
 }
 
 pub fn merge(printer: &mut Printer, config: &Config, args: &MergeArgs) -> CliResult {
