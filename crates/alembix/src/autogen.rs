@@ -369,11 +369,20 @@ pub async fn migrations_schema(m: &Migrator, dev: &mut DevDatabase) -> Result<Sc
     Ok(schema)
 }
 
-/// The live database's schema; it must be at every head.
-pub async fn live_schema(m: &Migrator, url: &DatabaseUrl) -> Result<Schema> {
-    let heads = m.current_of(url, &mut |_| {}).await?;
+/// The live database's schema (it must be at every head) and the server's fingerprint for the cache, read
+/// on one connection: with TLS each connection costs a round of handshakes.
+pub async fn live_schema(m: &Migrator, url: &DatabaseUrl) -> Result<(Schema, String)> {
+    let mut conn = connect(url).await?;
+    let result = live_schema_on(m, &mut conn).await;
+    conn.close().await;
+    result
+}
+
+async fn live_schema_on(m: &Migrator, conn: &mut Connection) -> Result<(Schema, String)> {
+    let fingerprint = fingerprint(conn).await?;
+    let raw = crate::migrate::read_current_on(m.options(), conn).await?;
     let graph = m.graph();
-    let mut at: Vec<&str> = heads.iter().map(|h| h.revision.as_str()).collect();
+    let mut at: Vec<&str> = raw.rows.iter().map(String::as_str).collect();
     at.sort_unstable();
     let mut all: Vec<&str> = graph.heads().iter().map(|r| graph.id(*r)).collect();
     all.sort_unstable();
@@ -385,20 +394,12 @@ pub async fn live_schema(m: &Migrator, url: &DatabaseUrl) -> Result<Schema> {
             if all.is_empty() { "base".to_string() } else { all.join(", ") }
         )));
     }
-    let mut conn = connect(url).await?;
-    let schema = dialect::inspect(&mut conn, &own_tables(m))
+    let mut schema = dialect::inspect(conn, &own_tables(m))
         .await
-        .map_err(db("reading the database schema"));
-    let schema = match schema {
-        Ok(mut s) => {
-            // Probe views are created in transactions that are rolled back: nothing changes in the database.
-            dialect::stabilise_views(&mut conn, &mut s).await;
-            Ok(s)
-        }
-        Err(e) => Err(e),
-    };
-    conn.close().await;
-    schema
+        .map_err(db("reading the database schema"))?;
+    // Probe views are created in transactions that are rolled back: nothing changes in the database.
+    dialect::stabilise_views(conn, &mut schema).await;
+    Ok((schema, fingerprint))
 }
 
 /// Inspected schemas kept between runs, so that an unchanged declared schema (or an unchanged set of
@@ -483,18 +484,23 @@ impl SchemaCache {
 /// What the engine is, precisely enough for the cache key (`PostgreSQL 15.19 …`, `10.11.19-MariaDB`, SQLite's
 /// bundled version).
 pub async fn server_fingerprint(server: &DatabaseUrl) -> Result<String> {
-    let sql = match server.dialect() {
+    let mut conn = connect(server).await?;
+    let result = fingerprint(&mut conn).await;
+    conn.close().await;
+    result
+}
+
+async fn fingerprint(conn: &mut Connection) -> Result<String> {
+    let sql = match conn.dialect() {
         Dialect::Postgres => "SELECT version()",
         Dialect::Mysql => "SELECT CONCAT(VERSION(), ' ', @@sql_mode)",
         Dialect::Sqlite => "SELECT 'sqlite ' || sqlite_version()",
     };
-    let mut conn = connect(server).await?;
     let rows = conn
         .query_text(sql)
         .await
-        .map_err(db("reading the server version"));
-    conn.close().await;
-    Ok(rows?
+        .map_err(db("reading the server version"))?;
+    Ok(rows
         .first()
         .and_then(|r| r.first().cloned().flatten())
         .unwrap_or_default())

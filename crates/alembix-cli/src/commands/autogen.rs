@@ -53,10 +53,10 @@ async fn both_sides(
     } else {
         SchemaCache::from_env()
     };
-    let fingerprint = autogen::server_fingerprint(server).await?;
-    let current = if from_migrations {
+    let (current, fingerprint) = if from_migrations {
+        let fingerprint = autogen::server_fingerprint(server).await?;
         let key = autogen::migrations_key(&fingerprint, m);
-        match cache.get(&key) {
+        let schema = match cache.get(&key) {
             Some(s) => s,
             None => {
                 let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
@@ -66,7 +66,8 @@ async fn both_sides(
                 cache.put(&key, &s);
                 s
             }
-        }
+        };
+        (schema, fingerprint)
     } else {
         autogen::live_schema(m, server).await?
     };
@@ -197,7 +198,11 @@ pub fn check(
             "changes": generated.changes,
         }))?;
     } else if generated.changes.is_empty() {
-        printer.line("No changes: the migrations produce the declared schema")?;
+        printer.line(if args.live {
+            "No changes: the database matches the declared schema"
+        } else {
+            "No changes: the migrations produce the declared schema"
+        })?;
     } else {
         printer.line(format!(
             "{} change(s) between the {} and the declared schema:",

@@ -472,6 +472,14 @@ pub async fn read_current(
     result
 }
 
+/// [`read_current`] on a connection the caller already has.
+pub(crate) async fn read_current_on(
+    options: &MigrateOptions,
+    conn: &mut Connection,
+) -> Result<RawCurrent> {
+    executor::read_current(options, conn).await
+}
+
 async fn connect(
     url: &DatabaseUrl,
     wait: Option<Duration>,
