@@ -23,18 +23,8 @@ RUNS=${RUNS:-10}
 RSS_RUNS=${RSS_RUNS:-3}
 BIN="$ROOT/target/release/alembix"
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-# ---------------------------------------------------------------------------- tools
-have_root() { [ "$(id -u)" = 0 ]; }
-apt_install() {
-    # Best effort: only as root, and `apt-get update` only if the first try fails.
-    have_root || return 1
-    command -v apt-get >/dev/null || return 1
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1 && return 0
-    apt-get update -qq >/dev/null 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
-}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 
