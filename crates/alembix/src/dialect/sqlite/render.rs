@@ -152,6 +152,11 @@ impl<'a> Plan<'a> {
         plan
     }
 
+    /// Names picked out of the change list (what the diff itself drops or creates).
+    fn names(&self, pick: impl Fn(&'a Change) -> Option<&'a str>) -> HashSet<&'a str> {
+        self.changes.iter().filter_map(pick).collect()
+    }
+
     fn old_name<'b>(&'b self, new: &'b str) -> &'b str {
         self.table_renames.get(new).map_or(new, String::as_str)
     }
@@ -367,14 +372,10 @@ impl<'a> Plan<'a> {
         let mentions_rebuilt = |sql: &str| names.iter().any(|n| mentions(sql, n));
 
         // Views that still exist here (the diff's own drops come first), and those that read them.
-        let dropped_by_diff: HashSet<&str> = self
-            .changes
-            .iter()
-            .filter_map(|c| match c {
-                Change::DropView(v) => Some(v.name.as_str()),
-                _ => None,
-            })
-            .collect();
+        let dropped_by_diff: HashSet<&str> = self.names(|c| match c {
+            Change::DropView(v) => Some(v.name.as_str()),
+            _ => None,
+        });
         let existing: Vec<&View> = self
             .from
             .views
@@ -402,22 +403,14 @@ impl<'a> Plan<'a> {
         }
 
         // Triggers on the rebuilt tables, or whose body mentions one.
-        let dropped_tables: HashSet<&str> = self
-            .changes
-            .iter()
-            .filter_map(|c| match c {
-                Change::DropTable(t) => Some(t.name.as_str()),
-                _ => None,
-            })
-            .collect();
-        let dropped_triggers: HashSet<&str> = self
-            .changes
-            .iter()
-            .filter_map(|c| match c {
-                Change::DropTrigger { trigger, .. } => Some(trigger.name.as_str()),
-                _ => None,
-            })
-            .collect();
+        let dropped_tables: HashSet<&str> = self.names(|c| match c {
+            Change::DropTable(t) => Some(t.name.as_str()),
+            _ => None,
+        });
+        let dropped_triggers: HashSet<&str> = self.names(|c| match c {
+            Change::DropTrigger { trigger, .. } => Some(trigger.name.as_str()),
+            _ => None,
+        });
         let rebuilt_old: HashSet<&str> = self.rebuilt.iter().map(|t| self.old_name(t)).collect();
         let mut drop_triggers: Vec<&str> = Vec::new();
         for t in self
@@ -445,14 +438,10 @@ impl<'a> Plan<'a> {
 
         // What to put back: views in `to` that were dropped here (unless the diff creates them), the rebuilt
         // tables' triggers, and the other triggers dropped here (unless the diff creates them).
-        let created_triggers: HashSet<&str> = self
-            .changes
-            .iter()
-            .filter_map(|c| match c {
-                Change::CreateTrigger { trigger, .. } => Some(trigger.name.as_str()),
-                _ => None,
-            })
-            .collect();
+        let created_triggers: HashSet<&str> = self.names(|c| match c {
+            Change::CreateTrigger { trigger, .. } => Some(trigger.name.as_str()),
+            _ => None,
+        });
         let mut recreate = Recreate::default();
         for v in &drop_views {
             if let Some(v) = self.to.view(&v.name) {
