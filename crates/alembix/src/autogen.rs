@@ -332,7 +332,7 @@ pub fn own_tables(m: &Migrator) -> Vec<String> {
         .collect()
 }
 
-/// The declared schema as the engine sees it. The scratch database keeps it, for [`stabilise_views`].
+/// The declared schema as the engine sees it.
 pub async fn desired_schema(
     dev: &mut DevDatabase,
     desired: &DesiredSchema,
@@ -341,17 +341,9 @@ pub async fn desired_schema(
     for (origin, sql) in &desired.sources {
         apply_ddl(&mut dev.conn, origin, sql).await?;
     }
-    let mut schema = dialect::inspect(&mut dev.conn, exclude)
+    dialect::inspect(&mut dev.conn, exclude)
         .await
-        .map_err(db("reading the declared schema"))?;
-    dialect::stabilise_views(&mut dev.conn, &mut schema).await;
-    Ok(schema)
-}
-
-/// Views of the other side, brought to the same printed form on the scratch database holding the declared
-/// schema.
-pub async fn stabilise_views(dev: &mut DevDatabase, schema: &mut Schema) {
-    dialect::stabilise_views(&mut dev.conn, schema).await;
+        .map_err(db("reading the declared schema"))
 }
 
 /// The schema the migrations produce, replayed on a scratch database.
@@ -362,11 +354,9 @@ pub async fn migrations_schema(m: &Migrator, dev: &mut DevDatabase) -> Result<Sc
         &mut |_| {},
     )
     .await?;
-    let mut schema = dialect::inspect(&mut dev.conn, &own_tables(m))
+    dialect::inspect(&mut dev.conn, &own_tables(m))
         .await
-        .map_err(db("reading the migrated schema"))?;
-    dialect::stabilise_views(&mut dev.conn, &mut schema).await;
-    Ok(schema)
+        .map_err(db("reading the migrated schema"))
 }
 
 /// The live database's schema (it must be at every head) and the server's fingerprint for the cache, read
@@ -394,11 +384,9 @@ async fn live_schema_on(m: &Migrator, conn: &mut Connection) -> Result<(Schema, 
             if all.is_empty() { "base".to_string() } else { all.join(", ") }
         )));
     }
-    let mut schema = dialect::inspect(conn, &own_tables(m))
+    let schema = dialect::inspect(conn, &own_tables(m))
         .await
         .map_err(db("reading the database schema"))?;
-    // Probe views are created in transactions that are rolled back: nothing changes in the database.
-    dialect::stabilise_views(conn, &mut schema).await;
     Ok((schema, fingerprint))
 }
 

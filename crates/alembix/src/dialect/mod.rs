@@ -12,7 +12,8 @@ use sqlx::{AssertSqlSafe, Connection as _, Row};
 use crate::schema::{Change, DiffOptions, Schema};
 use crate::url::{DatabaseUrl, Dialect};
 
-/// Read the connection's schema (all tables, views, enums) except the `exclude`d tables.
+/// Read the connection's schema (all tables, views, enums) except the `exclude`d tables, normalised so that
+/// two inspections of the same schema compare equal.
 pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema, DbError> {
     let mut schema = match conn.dialect() {
         Dialect::Postgres => postgres::inspect::inspect(conn, exclude).await?,
@@ -20,18 +21,21 @@ pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema
         Dialect::Sqlite => sqlite::inspect::inspect(conn, exclude).await?,
     };
     schema.normalise();
+    stabilise_views(conn, &mut schema).await;
     Ok(schema)
 }
 
 /// Bring view definitions to the form the server prints for them when re-created, so that a view written
-/// by hand and the same view re-created from printed text compare equal. `conn` must have the tables the
-/// views read (the scratch database with the declared schema); a view that does not apply there is left as is.
-pub async fn stabilise_views(conn: &mut Connection, schema: &mut Schema) {
-    if conn.dialect() != Dialect::Postgres {
+/// by hand and the same view re-created from printed text compare equal. The probes run on the inspected
+/// database itself (it has the tables the views read), in transactions that are rolled back.
+async fn stabilise_views(conn: &mut Connection, schema: &mut Schema) {
+    if conn.dialect() != Dialect::Postgres || schema.views.is_empty() {
         return;
     }
-    for view in &mut schema.views {
-        if let Some(def) = postgres::inspect::stable_view_definition(conn, &view.definition).await {
+    let defs: Vec<String> = schema.views.iter().map(|v| v.definition.clone()).collect();
+    let stable = postgres::inspect::stable_view_definitions(conn, &defs).await;
+    for (view, def) in schema.views.iter_mut().zip(stable) {
+        if let Some(def) = def {
             view.definition = def;
         }
     }

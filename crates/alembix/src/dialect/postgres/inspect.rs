@@ -378,6 +378,63 @@ pub async fn stable_view_definition(conn: &mut Connection, definition: &str) -> 
     Some(current)
 }
 
+/// [`stable_view_definition`] for all views at once: each round creates every probe view in one round trip
+/// and reads them back with one query, so the cost does not grow with the number of views. A round that
+/// fails as a whole (a view that does not apply) falls back to one view at a time.
+pub async fn stable_view_definitions(
+    conn: &mut Connection,
+    definitions: &[String],
+) -> Vec<Option<String>> {
+    let mut current: Vec<String> = definitions.to_vec();
+    let mut stable = vec![false; current.len()];
+    for _ in 0..4 {
+        let pending: Vec<usize> = (0..current.len()).filter(|&i| !stable[i]).collect();
+        if pending.is_empty() {
+            break;
+        }
+        let mut script = String::from("BEGIN;\n");
+        for &i in &pending {
+            script.push_str(&format!(
+                "CREATE VIEW alembix_view_probe_{i} AS {}\n;\n",
+                current[i]
+            ));
+        }
+        let ids: Vec<String> = pending.iter().map(|i| i.to_string()).collect();
+        let read = format!(
+            "SELECT i::text, pg_catalog.pg_get_viewdef(('alembix_view_probe_' || i)::regclass) \
+             FROM unnest(ARRAY[{}]::int[]) AS i",
+            ids.join(", ")
+        );
+        let printed = match conn.execute(&script).await {
+            Ok(()) => conn.query_text(&read).await.ok(),
+            Err(_) => None,
+        };
+        let _ = conn.execute("ROLLBACK").await;
+        let Some(rows) = printed else {
+            let mut out = Vec::with_capacity(current.len());
+            for (i, def) in current.iter().enumerate() {
+                out.push(if stable[i] {
+                    Some(def.clone())
+                } else {
+                    stable_view_definition(conn, def).await
+                });
+            }
+            return out;
+        };
+        for row in rows {
+            if let [Some(i), Some(def)] = &row[..] {
+                let Ok(i) = i.parse::<usize>() else { continue };
+                let next = view_definition(def);
+                if next == current[i] {
+                    stable[i] = true;
+                }
+                current[i] = next;
+            }
+        }
+    }
+    current.into_iter().map(Some).collect()
+}
+
 /// `pg_get_viewdef` output without surrounding blanks and the final `;`.
 fn view_definition(def: &str) -> String {
     let d = def.trim();
