@@ -221,26 +221,13 @@ async fn read_state<D: Driver>(
     tolerate_unknown: bool,
 ) -> Result<DbState> {
     let opts = &m.options;
-    let version_exists = driver
-        .table_exists(&opts.version_table)
-        .await
-        .map_err(db_err("checking for the version table"))?;
-    let tables_exist = version_exists
+    let version_rows = version_rows(opts, driver).await?;
+    let tables_exist = version_rows.is_some()
         && driver
             .table_exists(&opts.history_table)
             .await
             .map_err(db_err("checking for the history table"))?;
-    let rows: Vec<String> = if version_exists {
-        driver
-            .query_text(&format!("SELECT version_num FROM {}", opts.version_table))
-            .await
-            .map_err(db_err(format!("reading {}", opts.version_table)))?
-            .into_iter()
-            .filter_map(|r| r.into_iter().next().flatten())
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let rows = version_rows.unwrap_or_default();
     let mut heads = Vec::new();
     for row in &rows {
         match m.graph.get(row) {
@@ -980,26 +967,37 @@ pub struct RawCurrent {
     last: HashMap<String, (String, String, String)>,
 }
 
-pub(crate) async fn read_current(
+/// The version table's rows, or `None` when there is no version table yet.
+async fn version_rows<D: Driver>(
     opts: &super::MigrateOptions,
-    conn: &mut Connection,
-) -> Result<RawCurrent> {
+    driver: &mut D,
+) -> Result<Option<Vec<String>>> {
     let v = &opts.version_table;
-    let h = &opts.history_table;
-    if !conn
+    if !driver
         .table_exists(v)
         .await
         .map_err(db_err("checking for the version table"))?
     {
-        return Ok(RawCurrent::default());
+        return Ok(None);
     }
-    let rows: Vec<String> = conn
+    let rows = driver
         .query_text(&format!("SELECT version_num FROM {v}"))
         .await
         .map_err(db_err(format!("reading {v}")))?
         .into_iter()
         .filter_map(|r| r.into_iter().next().flatten())
         .collect();
+    Ok(Some(rows))
+}
+
+pub(crate) async fn read_current(
+    opts: &super::MigrateOptions,
+    conn: &mut Connection,
+) -> Result<RawCurrent> {
+    let h = &opts.history_table;
+    let Some(rows) = version_rows(opts, conn).await? else {
+        return Ok(RawCurrent::default());
+    };
     let mut last = HashMap::new();
     if !rows.is_empty()
         && conn
