@@ -523,7 +523,7 @@ pub fn migrations_key(fingerprint: &str, m: &Migrator) -> String {
     let sums: Vec<String> = graph
         .topological()
         .iter()
-        .map(|&r| format!("{} {}", graph.id(r), graph.script(r).checksum()))
+        .map(|&r| format!("{} {}", graph.id(r), graph.script(r).text_checksum()))
         .collect();
     let opts = m.options();
     let mut parts: Vec<&str> = vec![
@@ -707,7 +707,7 @@ async fn verify_on(
         let after = dialect::inspect(&mut dev.conn, &exclude)
             .await
             .map_err(db("reading the scratch database"))?;
-        if s.down_sql().is_none() {
+        if s.down_for(dev.conn.dialect()).is_none() {
             return finding("has no `-- migrate:down` section".into());
         }
         let down_op = Operation::Downgrade(format!("{}-1", s.revision));

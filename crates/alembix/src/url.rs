@@ -21,6 +21,19 @@ impl Dialect {
             Dialect::Sqlite => "sqlite",
         }
     }
+
+    /// A dialect by the names people use for it (`postgresql`, `postgres`, `mysql`, `mariadb`, `sqlite`),
+    /// any case.
+    pub fn from_name(name: &str) -> Option<Dialect> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "postgresql" | "postgres" | "pg" => Dialect::Postgres,
+            "mysql" | "mariadb" => Dialect::Mysql,
+            "sqlite" | "sqlite3" => Dialect::Sqlite,
+            _ => return None,
+        })
+    }
+
+    pub const ALL: [Dialect; 3] = [Dialect::Postgres, Dialect::Mysql, Dialect::Sqlite];
 }
 
 impl fmt::Display for Dialect {

@@ -201,6 +201,22 @@ pub fn show(
         let mut value = serde_json::to_value(info).map_err(std::io::Error::other)?;
         value["up"] = s.up_sql().into();
         value["down"] = s.down_sql().into();
+        let per_dialect: serde_json::Map<String, serde_json::Value> = s
+            .dialects()
+            .into_iter()
+            .map(|d| {
+                let up = s.up_for(d).map(|(sql, _)| sql);
+                let down = s.down_for(d).map(|(sql, _)| sql);
+                (
+                    d.name().to_string(),
+                    serde_json::json!({"up": up, "down": down}),
+                )
+            })
+            .collect();
+        if !per_dialect.is_empty() {
+            value["dialects"] = per_dialect.into();
+        }
+        value["review"] = s.review.clone().into();
         printer.json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -208,19 +224,25 @@ pub fn show(
         printer.line(line)?;
     }
     printer.line(format!("Checksum: {}", s.checksum()))?;
-    printer.line("")?;
-    printer.line(paint(DIM, "-- migrate:up"))?;
-    printer.line(s.up_sql().trim_matches('\n'))?;
-    printer.line("")?;
-    match s.down_sql() {
-        Some(down) => {
-            printer.line(paint(DIM, "-- migrate:down"))?;
-            printer.line(down.trim_matches('\n'))?;
-        }
-        None => printer.line(paint(
+    if let Some(why) = &s.review {
+        printer.line(format!("Review: {why}"))?;
+    }
+    for (body, sql) in s.bodies() {
+        let kind = if body.up { "up" } else { "down" };
+        let marker = match body.dialect {
+            Some(d) => format!("-- migrate:{kind} {d}"),
+            None => format!("-- migrate:{kind}"),
+        };
+        printer.line("")?;
+        printer.line(paint(DIM, &marker))?;
+        printer.line(sql.trim_matches('\n'))?;
+    }
+    if s.down_sql().is_none() && s.dialects().iter().all(|d| s.down_for(*d).is_none()) {
+        printer.line("")?;
+        printer.line(paint(
             DIM,
             "-- (no migrate:down section: this revision cannot be downgraded)",
-        ))?,
+        ))?;
     }
     Ok(ExitCode::SUCCESS)
 }

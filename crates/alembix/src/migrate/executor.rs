@@ -286,7 +286,7 @@ async fn check_edits<D: Driver>(m: &Migrator, driver: &mut D, heads: &[Rev]) -> 
         }
         let s = m.graph.script(r);
         if let Some(rec) = recorded.get(&s.revision) {
-            let actual = s.checksum();
+            let actual = s.checksum_for(driver.dialect());
             if *rec != actual {
                 edits.push(Edit {
                     revision: s.revision.clone(),
@@ -386,20 +386,53 @@ pub(crate) async fn execute<D: Driver>(
         rewrite_versions(m, driver, &plan.heads_before).await?;
         events(Event::VersionTableNormalised { rows: state.rows });
     }
-    if plan.direction == Direction::Down {
-        for step in &plan.steps {
-            let s = graph.script(step.revision);
-            if s.down_sql().is_none() {
-                return Err(MigrateError::NoDownSection {
+    check_runnable(m, driver.dialect(), &plan)?;
+    run_steps(m, driver, &plan, &outcome.steps, events).await?;
+    Ok(outcome)
+}
+
+/// Every step of the plan has SQL for this engine and needs no review, checked before anything runs.
+fn check_runnable(m: &Migrator, dialect: Dialect, plan: &Plan) -> Result<()> {
+    for step in &plan.steps {
+        let s = m.graph.script(step.revision);
+        if !s.runs_on(dialect) {
+            return Err(MigrateError::NoBodyForDialect {
+                revision: s.revision.clone(),
+                file: s.path.clone(),
+                dialect,
+                has: s.dialects(),
+            }
+            .into());
+        }
+        if let Some(why) = &s.review {
+            if !m.options.allow_review {
+                return Err(MigrateError::NeedsReview {
                     revision: s.revision.clone(),
                     file: s.path.clone(),
+                    why: why.clone(),
                 }
                 .into());
             }
         }
+        if step.direction == Direction::Down && s.down_for(dialect).is_none() {
+            return Err(MigrateError::NoDownSection {
+                revision: s.revision.clone(),
+                file: s.path.clone(),
+                irreversible: irreversible_note(s),
+            }
+            .into());
+        }
     }
-    run_steps(m, driver, &plan, &outcome.steps, events).await?;
-    Ok(outcome)
+    Ok(())
+}
+
+/// The reason an imported revision gives for having no down section (`-- Irreversible: ...` in its text).
+fn irreversible_note(s: &crate::script::Script) -> Option<String> {
+    s.text().lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("-- Irreversible:")
+            .map(|r| r.trim().to_string())
+    })
 }
 
 /// `upgrade` to something below where the database is would do nothing; say so instead of succeeding quietly
@@ -481,7 +514,7 @@ fn bookkeeping(
         dialect,
         &s.revision,
         direction,
-        Some(&s.checksum()),
+        Some(&s.checksum_for(dialect)),
         started,
         duration_sql,
     ));
@@ -550,12 +583,12 @@ async fn run_steps<D: Driver>(
     let mut in_tx = false;
     for (step, info) in plan.steps.iter().zip(planned) {
         let script = graph.script(step.revision);
-        let (body, section) = match step.direction {
-            Direction::Up => (script.up_sql(), script.up_section()),
-            Direction::Down => match (script.down_sql(), script.down_section()) {
-                (Some(b), Some(s)) => (b, s),
-                _ => unreachable!("checked before the loop"),
-            },
+        let body = match step.direction {
+            Direction::Up => script.up_for(dialect),
+            Direction::Down => script.down_for(dialect),
+        };
+        let Some((body, section)) = body else {
+            unreachable!("checked before the loop")
         };
         let statements = split(body, dialect);
         let transactional = can_transact && script.transactional;
@@ -861,7 +894,7 @@ async fn stamp<D: Driver>(m: &Migrator, driver: &mut D, plan: &Plan, rewrite: bo
         let s = graph.script(step.revision);
         // An up-stamp vouches for the file as it is now; a down-stamp forgets the revision.
         let (direction, checksum) = match step.direction {
-            Direction::Up => ("stamp", Some(s.checksum())),
+            Direction::Up => ("stamp", Some(s.checksum_for(dialect))),
             Direction::Down => ("down", None),
         };
         sql.push(history_insert(
@@ -898,7 +931,7 @@ async fn rehash<D: Driver>(
             if applied[r.index()]
                 && recorded
                     .get(&s.revision)
-                    .is_some_and(|c| *c != s.checksum())
+                    .is_some_and(|c| *c != s.checksum_for(driver.dialect()))
             {
                 targets.push(r);
             }
@@ -926,7 +959,7 @@ async fn rehash<D: Driver>(
                 dialect,
                 &s.revision,
                 "rehash",
-                Some(&s.checksum()),
+                Some(&s.checksum_for(dialect)),
                 &now,
                 "0",
             ));

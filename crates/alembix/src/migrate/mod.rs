@@ -32,6 +32,8 @@ pub struct MigrateOptions {
     pub lock_timeout: Duration,
     /// Retry connecting for this long while the server refuses connections.
     pub wait: Option<Duration>,
+    /// Run revisions marked `-- Review:` anyway (the import's own proof run).
+    pub allow_review: bool,
 }
 
 impl Default for MigrateOptions {
@@ -42,6 +44,7 @@ impl Default for MigrateOptions {
             transaction_per_migration: true,
             lock_timeout: Duration::from_secs(300),
             wait: None,
+            allow_review: false,
         }
     }
 }
@@ -225,8 +228,33 @@ pub enum MigrateError {
              are intentional (the database already matches), record the new checksums with `alembix rehash REV...`",
         edits.len(), edits.iter().map(|e| format!("  {} ({}): applied {}, file now {}", e.revision, e.file.display(), &e.recorded[..12.min(e.recorded.len())], &e.actual[..12])).collect::<Vec<_>>().join("\n"))]
     Edited { edits: Vec<Edit> },
-    #[error("revision {revision} ({}) has no `-- migrate:down` section, so it cannot be downgraded; add one (empty if there is nothing to undo)", file.display())]
-    NoDownSection { revision: String, file: PathBuf },
+    #[error("revision {revision} ({}) {}", file.display(), match irreversible {
+        Some(why) => format!("is irreversible: {why}. Nothing was downgraded; to go below it, restore from a backup or write a `-- migrate:down` section"),
+        None => "has no `-- migrate:down` section, so it cannot be downgraded; add one (empty if there is nothing to undo)".to_string(),
+    })]
+    NoDownSection {
+        revision: String,
+        file: PathBuf,
+        /// Why the revision has no down section, when its file says (`-- Irreversible: ...`).
+        irreversible: Option<String>,
+    },
+    #[error("revision {revision} ({}) has no SQL for {dialect}: {}", file.display(), if has.is_empty() {
+        "it has no section for every engine".to_string()
+    } else {
+        format!("its sections are for {} only; add a `-- migrate:up {dialect}` section (and its `-- migrate:down {dialect}`), or a plain `-- migrate:up` for every engine", has.iter().map(|d| d.name()).collect::<Vec<_>>().join(", "))
+    })]
+    NoBodyForDialect {
+        revision: String,
+        file: PathBuf,
+        dialect: Dialect,
+        has: Vec<Dialect>,
+    },
+    #[error("revision {revision} ({}) needs review before it runs: {why}\nRead it, make its SQL do what the original did, then delete its `-- Review:` header line", file.display())]
+    NeedsReview {
+        revision: String,
+        file: PathBuf,
+        why: String,
+    },
 }
 
 #[derive(Debug, Clone)]

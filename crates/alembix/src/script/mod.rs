@@ -13,6 +13,8 @@ use std::sync::{Mutex, PoisonError};
 
 use sha2::{Digest, Sha256};
 
+use crate::url::Dialect;
+
 pub use parse::parse;
 pub use render::{file_name, render, slugify, validate_file_template, NewScript, DEFAULT_TEMPLATE};
 
@@ -29,7 +31,15 @@ pub struct ScriptError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Section {
     pub start_line: usize,
-    range: std::ops::Range<usize>,
+    pub(crate) range: std::ops::Range<usize>,
+}
+
+/// One `-- migrate:up` / `-- migrate:down` section: for every engine, or for the one its marker names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pub up: bool,
+    pub dialect: Option<Dialect>,
+    pub section: Section,
 }
 
 /// A parsed revision file.
@@ -45,29 +55,73 @@ pub struct Script {
     pub depends_on: Vec<String>,
     /// `false` for statements that may not run in a transaction (`CREATE INDEX CONCURRENTLY`).
     pub transactional: bool,
+    /// `-- Review: why`: the revision must be read by a person before it runs (an imported data migration
+    /// whose effect could not be captured). Deleting the line marks it reviewed.
+    pub review: Option<String>,
     /// The file text with the BOM removed and line endings normalised to `\n`.
     text: String,
-    up: Section,
-    down: Option<Section>,
+    /// Sections in file order; at least one is an up section.
+    bodies: Vec<Body>,
 }
 
 impl Script {
-    /// The SQL under `-- migrate:up`.
+    fn find(&self, up: bool, dialect: Option<Dialect>) -> Option<&Body> {
+        self.bodies
+            .iter()
+            .find(|b| b.up == up && b.dialect == dialect)
+    }
+
+    fn sql_of(&self, body: &Body) -> &str {
+        &self.text[body.section.range.clone()]
+    }
+
+    /// The up SQL that `dialect` runs: its own section, else the section for every engine.
+    pub fn up_for(&self, dialect: Dialect) -> Option<(&str, &Section)> {
+        self.find(true, Some(dialect))
+            .or_else(|| self.find(true, None))
+            .map(|b| (self.sql_of(b), &b.section))
+    }
+
+    /// The down SQL that `dialect` runs, chosen like [`Script::up_for`].
+    pub fn down_for(&self, dialect: Dialect) -> Option<(&str, &Section)> {
+        // A dialect with its own up section and no down of its own has no down: the shared down was
+        // written for the shared up.
+        let own_up = self.find(true, Some(dialect)).is_some();
+        self.find(false, Some(dialect))
+            .or_else(|| if own_up { None } else { self.find(false, None) })
+            .map(|b| (self.sql_of(b), &b.section))
+    }
+
+    /// The SQL under `-- migrate:up` (the section for every engine; empty when the file only has
+    /// per-dialect sections).
     pub fn up_sql(&self) -> &str {
-        &self.text[self.up.range.clone()]
+        self.find(true, None).map_or("", |b| self.sql_of(b))
     }
 
-    /// The SQL under `-- migrate:down`, or `None` when the file has no down section.
+    /// The SQL under `-- migrate:down`, or `None` when the file has no such section.
     pub fn down_sql(&self) -> Option<&str> {
-        self.down.as_ref().map(|s| &self.text[s.range.clone()])
+        self.find(false, None).map(|b| self.sql_of(b))
     }
 
-    pub fn up_section(&self) -> &Section {
-        &self.up
+    /// Every section, in file order, with its SQL.
+    pub fn bodies(&self) -> impl Iterator<Item = (&Body, &str)> {
+        self.bodies.iter().map(|b| (b, self.sql_of(b)))
     }
 
-    pub fn down_section(&self) -> Option<&Section> {
-        self.down.as_ref()
+    /// Whether the file has a section for every engine or one for `dialect`.
+    pub fn runs_on(&self, dialect: Dialect) -> bool {
+        self.up_for(dialect).is_some()
+    }
+
+    /// The dialects that have sections of their own.
+    pub fn dialects(&self) -> Vec<Dialect> {
+        let mut out: Vec<Dialect> = Vec::new();
+        for d in self.bodies.iter().filter_map(|b| b.dialect) {
+            if !out.contains(&d) {
+                out.push(d);
+            }
+        }
+        out
     }
 
     /// The normalised file text.
@@ -79,18 +133,40 @@ impl Script {
         self.down_revisions.len() > 1
     }
 
-    /// SHA-256 (hex) over the up and down bodies. Line endings, a BOM, trailing blanks on a line and blank
-    /// lines around a body do not change it, so an editor's re-save is not an "edit"; the header (message,
-    /// dates) is not covered, so fixing a typo in the message is not either.
-    pub fn checksum(&self) -> String {
+    /// SHA-256 (hex) over the up and down bodies that `dialect` runs. Line endings, a BOM, trailing blanks
+    /// on a line and blank lines around a body do not change it, so an editor's re-save is not an "edit";
+    /// the header (message, dates) is not covered, so fixing a typo in the message is not either; nor are
+    /// the sections of other engines, so adding a MySQL body to a file applied on PostgreSQL is not.
+    pub fn checksum_for(&self, dialect: Dialect) -> String {
+        let up = self.up_for(dialect).map_or("", |(sql, _)| sql);
+        let down = self.down_for(dialect).map(|(sql, _)| sql);
+        checksum_of(up, down)
+    }
+
+    /// SHA-256 of every section of the file, whatever its engine (for caches keyed by the files).
+    pub fn text_checksum(&self) -> String {
         let mut h = Sha256::new();
-        hash_body(&mut h, self.up_sql());
-        h.update(b"\x00migrate:down\x00");
-        if let Some(down) = self.down_sql() {
-            hash_body(&mut h, down);
+        for (b, sql) in self.bodies() {
+            h.update(format!("\x00{}{:?}\x00", b.up, b.dialect).as_bytes());
+            hash_body(&mut h, sql);
         }
         format!("{:x}", h.finalize())
     }
+
+    /// [`Script::checksum_for`] of the sections for every engine.
+    pub fn checksum(&self) -> String {
+        checksum_of(self.up_sql(), self.down_sql())
+    }
+}
+
+fn checksum_of(up: &str, down: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    hash_body(&mut h, up);
+    h.update(b"\x00migrate:down\x00");
+    if let Some(down) = down {
+        hash_body(&mut h, down);
+    }
+    format!("{:x}", h.finalize())
 }
 
 fn hash_body(h: &mut Sha256, body: &str) {

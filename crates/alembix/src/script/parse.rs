@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{validate_identifier, Script, ScriptError, Section};
+use super::{validate_identifier, Body, Script, ScriptError, Section};
+use crate::url::Dialect;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Key {
@@ -13,6 +14,7 @@ enum Key {
     BranchLabels,
     DependsOn,
     Transactional,
+    Review,
 }
 
 impl Key {
@@ -36,6 +38,7 @@ impl Key {
             b"branchlabels" | b"branchlabel" => Key::BranchLabels,
             b"dependson" => Key::DependsOn,
             b"transactional" => Key::Transactional,
+            b"review" => Key::Review,
             _ => return None,
         })
     }
@@ -48,6 +51,7 @@ impl Key {
             Key::BranchLabels => "Branch Labels",
             Key::DependsOn => "Depends On",
             Key::Transactional => "Transactional",
+            Key::Review => "Review",
         }
     }
 }
@@ -58,9 +62,10 @@ enum Marker {
     Down,
 }
 
-/// Recognise `-- migrate:up` / `-- migrate:down` (any case, any spacing after `--`).
+/// Recognise `-- migrate:up` / `-- migrate:down` (any case, any spacing after `--`), optionally followed by
+/// a dialect (`-- migrate:up postgresql`) for a body that only that engine runs.
 /// `Err` carries a message for a line that looks like a marker but is not a valid one.
-fn marker(line: &str) -> Result<Option<Marker>, String> {
+fn marker(line: &str) -> Result<Option<(Marker, Option<Dialect>)>, String> {
     let Some(rest) = line.trim().strip_prefix("--") else {
         return Ok(None);
     };
@@ -84,13 +89,23 @@ fn marker(line: &str) -> Result<Option<Marker>, String> {
         ))
         }
     };
+    let dialect = match words.next() {
+        None => None,
+        Some(word) => Some(Dialect::from_name(word).ok_or_else(|| {
+            format!(
+                "unexpected `{word}` after the section marker; a marker may name a dialect \
+                 (`-- migrate:up postgresql`, `mysql`, `sqlite`), options go in the header \
+                 (e.g. `-- Transactional: false`)"
+            )
+        })?),
+    };
     if let Some(extra) = words.next() {
         return Err(format!(
             "unexpected `{extra}` after the section marker; options go in the header \
              (e.g. `-- Transactional: false`)"
         ));
     }
-    Ok(Some(which))
+    Ok(Some((which, dialect)))
 }
 
 fn split_list(value: &str) -> Vec<String> {
@@ -124,11 +139,12 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
     let mut branch_labels = Vec::new();
     let mut depends_on = Vec::new();
     let mut transactional = true;
+    let mut review = None;
     let mut key_lines: Vec<(Key, usize)> = Vec::new();
 
-    // The header, line by line, up to the first marker: (line number of `-- migrate:up`, byte offset
+    // The header, line by line, up to the first marker: (its line number, its dialect, byte offset
     // just after that line).
-    let mut up_marker: Option<(usize, usize)> = None;
+    let mut up_marker: Option<(usize, Option<Dialect>, usize)> = None;
     let mut offset = 0usize;
     let mut lineno = 0usize;
     while offset < text.len() {
@@ -136,11 +152,11 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
         let (line, next) = line_at(&text, offset);
         offset = next;
         match marker(line).map_err(|m| err(Some(lineno), m))? {
-            Some(Marker::Up) => {
-                up_marker = Some((lineno, next));
+            Some((Marker::Up, dialect)) => {
+                up_marker = Some((lineno, dialect, next));
                 break;
             }
-            Some(Marker::Down) => {
+            Some((Marker::Down, _)) => {
                 return Err(err(
                     Some(lineno),
                     "`-- migrate:down` comes before `-- migrate:up`; put the up section first"
@@ -197,6 +213,7 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
                         }
                     }
                     Key::DependsOn => depends_on = split_list(value),
+                    Key::Review => review = Some(value.to_string()).filter(|v| !v.is_empty()),
                     Key::Transactional => {
                         transactional = if ["true", "yes", "on", "1"]
                             .iter()
@@ -227,9 +244,10 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
     // The bodies: only marker lines matter there (and lines that look like markers but are not valid
     // ones). Every marker line contains `migrate:` in some ASCII case, so look only at the lines with
     // a `:` preceded by `migrate` (a fast byte search) and run the full check on those.
-    // (line number of `-- migrate:down`, byte offset of that line, byte offset just after it)
-    let mut down_marker: Option<(usize, usize, usize)> = None;
-    if let Some((up_line, body_start)) = up_marker {
+    // Each marker: (kind, dialect, its line number, byte offset of the line, byte offset just after it).
+    let mut markers: Vec<(Marker, Option<Dialect>, usize, usize, usize)> = Vec::new();
+    if let Some((up_line, dialect, body_start)) = up_marker {
+        markers.push((Marker::Up, dialect, up_line, body_start, body_start));
         let bytes = text.as_bytes();
         // Line numbers are counted lazily: `counted_line` is the number of the line starting at
         // `counted_at`.
@@ -254,19 +272,37 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
             counted_line += count_newlines(&bytes[counted_at..line_start]);
             counted_at = line_start;
             let lineno = counted_line;
-            let m = found.map_err(|message| err(Some(lineno), message))?;
-            let first = match m {
-                Marker::Up => Some(up_line),
-                Marker::Down => down_marker.map(|(line, ..)| line),
+            let (m, dialect) = found.map_err(|message| err(Some(lineno), message))?;
+            let name = |m: Marker| {
+                let kind = if m == Marker::Up { "up" } else { "down" };
+                match dialect {
+                    Some(d) => format!("migrate:{kind} {d}"),
+                    None => format!("migrate:{kind}"),
+                }
             };
-            if let Some(first) = first {
-                let name = if m == Marker::Up { "up" } else { "down" };
+            if let Some(&(.., first, _, _)) =
+                markers.iter().find(|(k, d, ..)| *k == m && *d == dialect)
+            {
                 return Err(err(
                     Some(lineno),
-                    format!("duplicate `-- migrate:{name}` (first at line {first})"),
+                    format!("duplicate `-- {}` (first at line {first})", name(m)),
                 ));
             }
-            down_marker = Some((lineno, line_start, next));
+            if m == Marker::Down
+                && !markers
+                    .iter()
+                    .any(|(k, d, ..)| *k == Marker::Up && *d == dialect)
+            {
+                return Err(err(
+                    Some(lineno),
+                    format!(
+                        "`-- {}` comes before `-- {}`; put the up section first",
+                        name(Marker::Down),
+                        name(Marker::Up)
+                    ),
+                ));
+            }
+            markers.push((m, dialect, lineno, line_start, next));
         }
     }
 
@@ -278,17 +314,21 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
                 .into(),
         ));
     };
-    let Some((up_line, up_start)) = up_marker else {
+    if markers.is_empty() {
         return Err(err(None, "no `-- migrate:up` section".into()));
-    };
-    let up = Section {
-        start_line: up_line + 1,
-        range: up_start..down_marker.map_or(text.len(), |(_, marker_start, _)| marker_start),
-    };
-    let down = down_marker.map(|(line, _, start)| Section {
-        start_line: line + 1,
-        range: start..text.len(),
-    });
+    }
+    let bodies: Vec<Body> = markers
+        .iter()
+        .enumerate()
+        .map(|(i, &(m, dialect, line, _, start))| Body {
+            up: m == Marker::Up,
+            dialect,
+            section: Section {
+                start_line: line + 1,
+                range: start..markers.get(i + 1).map_or(text.len(), |next| next.3),
+            },
+        })
+        .collect();
     for parent in &down_revisions {
         validate_identifier(parent, "Revises entry")
             .map_err(|m| err(line_of(&key_lines, Key::Revises), m))?;
@@ -308,9 +348,9 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
         branch_labels,
         depends_on,
         transactional,
+        review,
         text,
-        up,
-        down,
+        bodies,
     })
 }
 
@@ -382,8 +422,8 @@ ALTER TABLE users DROP COLUMN phone_number;
             s.down_sql().unwrap().trim(),
             "ALTER TABLE users DROP COLUMN phone_number;"
         );
-        assert_eq!(s.up_section().start_line, 8);
-        assert_eq!(s.down_section().unwrap().start_line, 11);
+        assert_eq!(s.up_for(Dialect::Sqlite).unwrap().1.start_line, 8);
+        assert_eq!(s.down_for(Dialect::Sqlite).unwrap().1.start_line, 11);
     }
 
     #[test]
@@ -494,8 +534,8 @@ ALTER TABLE users DROP COLUMN phone_number;
         .unwrap();
         assert_eq!(s.up_sql(), "SELECT 1;\n");
         assert_eq!(s.down_sql(), Some("SELECT 2;\n"));
-        assert_eq!(s.up_section().start_line, 4);
-        assert_eq!(s.down_section().unwrap().start_line, 6);
+        assert_eq!(s.up_for(Dialect::Sqlite).unwrap().1.start_line, 4);
+        assert_eq!(s.down_for(Dialect::Sqlite).unwrap().1.start_line, 6);
 
         let s =
             p("-- m\r\n-- Revision ID: a1\r\n-- migrate:up\r\nx;\r\n--MIGRATE:DOWN\r\ny;").unwrap();
@@ -550,7 +590,7 @@ ALTER TABLE users DROP COLUMN phone_number;
         let s =
             p("-- m\n-- Revision ID: a1\n-- migrate:up\nx;\n\u{a0}-- migrate:down\ny;\n").unwrap();
         assert_eq!(s.up_sql(), "x;\n");
-        assert_eq!(s.down_section().unwrap().start_line, 6);
+        assert_eq!(s.down_for(Dialect::Sqlite).unwrap().1.start_line, 6);
     }
 
     #[test]
@@ -568,5 +608,78 @@ ALTER TABLE users DROP COLUMN phone_number;
                 .map(|s| !s.transactional)
                 .unwrap()
         );
+    }
+
+    #[test]
+    fn per_dialect_sections() {
+        let text = "-- m\n-- Revision ID: a1\n\n-- migrate:up\nCREATE TABLE t (id int);\n\n\
+                    -- migrate:down\nDROP TABLE t;\n\n-- migrate:up postgresql\nCREATE TABLE t (id serial);\n\n\
+                    -- migrate:down postgresql\nDROP TABLE t CASCADE;\n\n-- MIGRATE:UP SQLite\nCREATE TABLE t (id integer);\n";
+        let s = p(text).unwrap();
+        assert_eq!(s.dialects(), vec![Dialect::Postgres, Dialect::Sqlite]);
+        let (up, sec) = s.up_for(Dialect::Postgres).unwrap();
+        assert_eq!(up.trim(), "CREATE TABLE t (id serial);");
+        assert_eq!(sec.start_line, 11);
+        assert_eq!(
+            s.down_for(Dialect::Postgres).unwrap().0.trim(),
+            "DROP TABLE t CASCADE;"
+        );
+        // MySQL has no section of its own: it runs the sections for every engine.
+        assert_eq!(
+            s.up_for(Dialect::Mysql).unwrap().0.trim(),
+            "CREATE TABLE t (id int);"
+        );
+        assert_eq!(
+            s.down_for(Dialect::Mysql).unwrap().0.trim(),
+            "DROP TABLE t;"
+        );
+        // SQLite has its own up and no own down: the shared down was written for the shared up.
+        assert_eq!(
+            s.up_for(Dialect::Sqlite).unwrap().0.trim(),
+            "CREATE TABLE t (id integer);"
+        );
+        assert!(s.down_for(Dialect::Sqlite).is_none());
+        // Each engine's checksum covers only what it runs; a one-engine file is unchanged by this.
+        assert_ne!(
+            s.checksum_for(Dialect::Postgres),
+            s.checksum_for(Dialect::Mysql)
+        );
+        assert_eq!(s.checksum_for(Dialect::Mysql), s.checksum());
+        let plain = p(SAMPLE).unwrap();
+        assert_eq!(plain.checksum_for(Dialect::Postgres), plain.checksum());
+        assert!(plain.dialects().is_empty());
+
+        // Only per-dialect sections: an engine without one has nothing to run.
+        let s =
+            p("-- m\n-- Revision ID: a1\n-- migrate:up sqlite\nx;\n-- migrate:down sqlite\ny;\n")
+                .unwrap();
+        assert!(s.runs_on(Dialect::Sqlite));
+        assert!(!s.runs_on(Dialect::Postgres));
+        assert_eq!(s.up_sql(), "");
+
+        let e = err_of("-- m\n-- Revision ID: a1\n-- migrate:up\nx;\n-- migrate:up oracle\n");
+        assert_eq!(e.line, Some(5));
+        assert!(e.message.contains("unexpected `oracle`"), "{e}");
+        let e = err_of("-- m\n-- Revision ID: a1\n-- migrate:up\nx;\n-- migrate:down mysql\n");
+        assert_eq!(e.line, Some(5));
+        assert!(
+            e.message
+                .contains("`-- migrate:down mysql` comes before `-- migrate:up mysql`"),
+            "{e}"
+        );
+        let e =
+            err_of("-- m\n-- Revision ID: a1\n-- migrate:up mysql\nx;\n-- migrate:up mariadb\n");
+        assert!(
+            e.message
+                .contains("duplicate `-- migrate:up mysql` (first at line 3)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn review_header() {
+        let s = p("-- m\n-- Revision ID: a1\n-- Review: reads rows\n-- migrate:up\n").unwrap();
+        assert_eq!(s.review.as_deref(), Some("reads rows"));
+        assert!(p(SAMPLE).unwrap().review.is_none());
     }
 }
