@@ -82,6 +82,12 @@ pub enum Command {
         /// Directory to scaffold (default: the current directory)
         #[arg(default_value = ".")]
         dir: PathBuf,
+        /// Declare the schema with SQLAlchemy models instead of schema.sql (`app.models`, `app.db:Base`)
+        #[arg(long, value_name = "MODULE[:ATTR]")]
+        models: Option<String>,
+        /// Create the project even beside an Alembic project (use `alembix import alembic` to convert one)
+        #[arg(long)]
+        force: bool,
     },
     /// Create a new revision file
     Revision(RevisionArgs),
@@ -145,6 +151,9 @@ pub struct RevisionArgs {
     /// With --autogenerate: compare with the migrations replayed on a scratch database, not the live database
     #[arg(long, requires = "autogenerate")]
     pub from_migrations: bool,
+    /// With --autogenerate: go on when the declared schema is empty or would drop most tables (models not imported?)
+    #[arg(long, requires = "autogenerate")]
+    pub allow_drop_tables: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -277,6 +286,13 @@ pub struct CheckArgs {
     /// Compare with the live database (which must be at head) instead of the migrations
     #[arg(long)]
     pub live: bool,
+    /// Compare with the migrations replayed on a scratch database (the default)
+    #[arg(long, conflicts_with = "live")]
+    pub from_migrations: bool,
+    /// Go on when the declared schema is empty or would drop most tables (models not imported?)
+    #[arg(long)]
+    pub allow_drop_tables: bool,
+    /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
 }

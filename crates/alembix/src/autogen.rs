@@ -25,7 +25,10 @@ pub struct DesiredSchema {
 /// engine from `ALEMBIX_DIALECT` (`postgresql`, `mysql`, `sqlite`), so it can print DDL for it.
 pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> {
     let mut sources = Vec::new();
-    if let Some(command) = &config.schema_command {
+    if !config.models.is_empty() {
+        let ddl = models_ddl(config, dialect, &SchemaCache::from_env())?;
+        sources.push((format!("models `{}`", config.models.join(",")), ddl));
+    } else if let Some(command) = &config.schema_command {
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(command)
@@ -62,7 +65,8 @@ pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> 
         }
     } else {
         return Err(Error::Usage(
-            "no declared schema: set `schema` (a .sql file or directory) or `schema_command` in alembix.toml".into(),
+            "no declared schema: set `models` (SQLAlchemy models, e.g. \"app.models:Base\"), `schema` (a .sql file \
+             or directory) or `schema_command` in the config".into(),
         ));
     }
     let mut hints = RenameHints::default();
@@ -70,6 +74,174 @@ pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> 
         parse_hints(text, &mut hints);
     }
     Ok(DesiredSchema { sources, hints })
+}
+
+/// Alembic's best-known trap: models that were not imported make autogenerate drop every table. Refuse when
+/// the declared schema has no tables, or when the changes would drop all or most of a database's tables,
+/// naming the likely cause; `allow` (a flag) says it is intended.
+pub fn guard_mass_drop(
+    config: &Config,
+    current: &Schema,
+    wanted: &Schema,
+    changes: &[Change],
+    allow: bool,
+) -> Result<()> {
+    if allow {
+        return Ok(());
+    }
+    let source = if !config.models.is_empty() {
+        format!("models `{}`", config.models.join(","))
+    } else if let Some(cmd) = &config.schema_command {
+        format!("schema_command `{cmd}`")
+    } else if let Some(p) = &config.schema {
+        format!("schema {}", p.display())
+    } else {
+        "declared schema".into()
+    };
+    let hint = if config.models.is_empty() {
+        "Is the schema source complete (did the command print every table)?".to_string()
+    } else {
+        "Are the models imported? Name the package that holds every model module (`models = \"app.models\"`: \
+         alembix imports all of its submodules), or import them all in the module you name."
+            .to_string()
+    };
+    let flag = "pass --allow-drop-tables if this is intended";
+    if wanted.tables.is_empty() {
+        return Err(Error::Usage(format!(
+            "the {source} declares no tables{}. {hint} Refusing to go on; {flag}",
+            if current.tables.is_empty() {
+                String::new()
+            } else {
+                format!(", so every table of the database ({}) would be dropped", current.tables.len())
+            }
+        )));
+    }
+    let dropped: Vec<&str> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::DropTable(t) => Some(t.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let total = current.tables.len();
+    if total >= 2 && (dropped.len() == total || (dropped.len() >= 3 && dropped.len() * 2 > total)) {
+        let mut names = dropped.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+        if dropped.len() > 8 {
+            names.push_str(", …");
+        }
+        return Err(Error::Usage(format!(
+            "the {source} would drop {} of the database's {total} tables ({names}). {hint} Refusing to go on; {flag}",
+            dropped.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The DDL of the configured SQLAlchemy models for `dialect`, printed by the helper alembix carries, run in
+/// the project's Python. The result is cached with the size and modification time of every project file the
+/// import touched (and of their directories, so a new model module counts too): when none has changed, no
+/// Python runs at all.
+pub fn models_ddl(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Result<String> {
+    let python = crate::python::Interpreter::for_project(config, None)?;
+    let spec = config.models.join(",");
+    let key = cache_key(&[
+        "models",
+        &spec,
+        dialect.name(),
+        &python.display(),
+        &config.root.display().to_string(),
+        crate::python::MODELS.source,
+    ]);
+    let entry = cache.dir().map(|d| d.join(format!("models-{key}.json")));
+    if let Some(hit) = entry.as_deref().and_then(ModelsEntry::read) {
+        if hit.fresh() {
+            return Ok(hit.ddl);
+        }
+    }
+    let root = std::path::absolute(&config.root).unwrap_or_else(|_| config.root.clone());
+    let out = python.run(
+        crate::python::MODELS,
+        &[
+            "--models".into(),
+            spec.clone(),
+            "--dialect".into(),
+            dialect.name().into(),
+            "--json".into(),
+            "--project-root".into(),
+            root.display().to_string(),
+        ],
+        &root,
+    )?;
+    #[derive(serde::Deserialize)]
+    struct Printed {
+        ddl: String,
+        #[serde(default)]
+        sources: Vec<PathBuf>,
+    }
+    let printed: Printed = serde_json::from_str(&out).map_err(|e| {
+        Error::Usage(format!(
+            "the models printer returned something unexpected ({e}); its output began: {}",
+            out.chars().take(200).collect::<String>()
+        ))
+    })?;
+    if let Some(path) = entry {
+        let mut watched: Vec<PathBuf> = printed.sources.clone();
+        for src in &printed.sources {
+            if let Some(parent) = src.parent() {
+                watched.push(parent.to_path_buf());
+            }
+        }
+        watched.sort();
+        watched.dedup();
+        let entry = ModelsEntry {
+            ddl: printed.ddl.clone(),
+            stamps: watched.iter().map(|p| (p.clone(), stamp(p))).collect(),
+        };
+        entry.write(&path);
+    }
+    Ok(printed.ddl)
+}
+
+/// A cached models printout and the files it depends on.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ModelsEntry {
+    ddl: String,
+    stamps: Vec<(PathBuf, Option<(u64, u128)>)>,
+}
+
+impl ModelsEntry {
+    fn read(path: &Path) -> Option<ModelsEntry> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    fn fresh(&self) -> bool {
+        !self.stamps.is_empty() && self.stamps.iter().all(|(p, s)| stamp(p) == *s)
+    }
+
+    fn write(&self, path: &Path) {
+        let Ok(text) = serde_json::to_vec(self) else {
+            return;
+        };
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, path);
+        }
+    }
+}
+
+/// Size and modification time (ns) of a file or directory, `None` when it is gone.
+fn stamp(path: &Path) -> Option<(u64, u128)> {
+    let meta = std::fs::metadata(path).ok()?;
+    let mtime = meta
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_nanos();
+    Some((if meta.is_dir() { 0 } else { meta.len() }, mtime))
 }
 
 /// `-- alembix:renamed-from OLD` on the line before `CREATE TABLE new` renames a table; inside a
@@ -416,6 +588,11 @@ impl SchemaCache {
 
     pub fn disabled() -> SchemaCache {
         SchemaCache { dir: None }
+    }
+
+    /// The cache directory, when caching is on.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
     }
 
     fn path(&self, key: &str) -> Option<PathBuf> {

@@ -8,8 +8,12 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::url::DatabaseUrl;
 
-/// The config file name looked up in the current directory.
+/// The config file name looked up in the current directory and its parents.
 pub const CONFIG_FILE: &str = "alembix.toml";
+/// Python projects may keep the config as `[tool.alembix]` in this file instead.
+pub const PYPROJECT_FILE: &str = "pyproject.toml";
+/// Names a config file to use, like `--config`.
+pub const CONFIG_ENV: &str = "ALEMBIX_CONFIG";
 pub const DEFAULT_VERSION_TABLE: &str = "alembix_version";
 pub const DEFAULT_FILE_TEMPLATE: &str = "{rev}_{slug}";
 pub const DEFAULT_URL_ENV: &str = "DATABASE_URL";
@@ -30,6 +34,17 @@ struct RawConfig {
     dev_url: Option<String>,
     transaction_per_migration: Option<bool>,
     script_template: Option<PathBuf>,
+    models: Option<OneOrMany>,
+    python: Option<String>,
+    dialects: Option<Vec<String>>,
+}
+
+/// A key that takes one string or a list of them.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Resolved configuration.
@@ -52,15 +67,59 @@ pub struct Config {
     pub transaction_per_migration: bool,
     /// A user template for new revision files (defaults to `script.sql.j2` in the migrations directory, if present).
     pub script_template: Option<PathBuf>,
+    /// SQLAlchemy models as the declared schema: `app.models:Base`, `app.models` (a package, all of whose
+    /// modules are imported), `app.db:metadata`, `sqlmodel:SQLModel`.
+    pub models: Vec<String>,
+    /// How to run the project's Python (`"uv run python"`, `.venv/bin/python`); default: `$VIRTUAL_ENV`,
+    /// then `./.venv`, then `python3`.
+    pub python: Option<String>,
+    /// Engines that `revision --autogenerate` writes a body for (one file, one section per engine);
+    /// empty: the engine of the database it compares with, in a plain section.
+    pub dialects: Vec<crate::url::Dialect>,
 }
 
 impl Config {
     /// Defaults for a project rooted at `root` with no config file.
     pub fn defaults(root: &Path) -> Config {
-        Config::from_raw(RawConfig::default(), None, root)
+        Config {
+            path: None,
+            root: root.to_path_buf(),
+            url: None,
+            url_env: DEFAULT_URL_ENV.to_string(),
+            migrations: if root == Path::new(".") {
+                PathBuf::from("migrations")
+            } else {
+                root.join("migrations")
+            },
+            file_template: DEFAULT_FILE_TEMPLATE.to_string(),
+            version_table: DEFAULT_VERSION_TABLE.to_string(),
+            schema: None,
+            schema_command: None,
+            dev_url: None,
+            transaction_per_migration: true,
+            script_template: None,
+            models: Vec::new(),
+            python: None,
+            dialects: Vec::new(),
+        }
     }
 
-    fn from_raw(raw: RawConfig, path: Option<PathBuf>, root: &Path) -> Config {
+    fn from_raw(raw: RawConfig, path: Option<PathBuf>, root: &Path) -> Result<Config> {
+        let bad = |message: String| Error::Config {
+            path: path.clone().unwrap_or_else(|| PathBuf::from(CONFIG_FILE)),
+            message,
+        };
+        let mut dialects = Vec::new();
+        for name in raw.dialects.iter().flatten() {
+            let d = crate::url::Dialect::from_name(name).ok_or_else(|| {
+                bad(format!(
+                    "dialects: unknown engine `{name}`; expected postgresql, mysql or sqlite"
+                ))
+            })?;
+            if !dialects.contains(&d) {
+                dialects.push(d);
+            }
+        }
         // `./migrations` would show in every message; a project in the current directory keeps paths short.
         let abs = |p: PathBuf| {
             if p.is_absolute() || root == Path::new(".") {
@@ -69,7 +128,7 @@ impl Config {
                 root.join(p)
             }
         };
-        Config {
+        Ok(Config {
             path,
             root: root.to_path_buf(),
             url: raw.url,
@@ -88,21 +147,45 @@ impl Config {
             dev_url: raw.dev_url,
             transaction_per_migration: raw.transaction_per_migration.unwrap_or(true),
             script_template: raw.script_template.map(abs),
-        }
+            models: match raw.models {
+                None => Vec::new(),
+                Some(OneOrMany::One(m)) => vec![m],
+                Some(OneOrMany::Many(m)) => m,
+            },
+            python: raw.python.filter(|p| !p.trim().is_empty()),
+            dialects,
+        })
     }
 
     /// Parse config text; `path` is used for messages and to resolve relative paths.
     pub fn from_toml(text: &str, path: &Path) -> Result<Config> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| Error::Config {
+        let toml_err = |e: toml::de::Error| Error::Config {
             path: path.to_path_buf(),
             // The message quotes the offending line, which may hold a URL with a password.
             message: mask_urls(e.to_string().trim_end()),
-        })?;
+        };
+        let raw: RawConfig = if is_pyproject(path) {
+            let table: toml::Table = toml::from_str(text).map_err(toml_err)?;
+            let section = table
+                .get("tool")
+                .and_then(|t| t.get("alembix"))
+                .cloned()
+                .ok_or_else(|| Error::Config {
+                    path: path.to_path_buf(),
+                    message: "has no [tool.alembix] table".into(),
+                })?;
+            section.try_into().map_err(|e: toml::de::Error| Error::Config {
+                path: path.to_path_buf(),
+                message: format!("[tool.alembix]: {}", mask_urls(e.to_string().trim_end())),
+            })?
+        } else {
+            toml::from_str(text).map_err(toml_err)?
+        };
         let root = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let config = Config::from_raw(raw, Some(path.to_path_buf()), root);
+        let config = Config::from_raw(raw, Some(path.to_path_buf()), root)?;
         config.validate()?;
         Ok(config)
     }
@@ -126,20 +209,36 @@ impl Config {
         if self.url_env.is_empty() {
             return Err(bad("url_env must not be empty".into()));
         }
+        let sources: Vec<&str> = [
+            self.schema.as_ref().map(|_| "schema"),
+            self.schema_command.as_ref().map(|_| "schema_command"),
+            (!self.models.is_empty()).then_some("models"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if sources.len() > 1 {
+            return Err(bad(format!(
+                "{} are all set; the declared schema comes from exactly one of them: keep one",
+                sources.join(" and ")
+            )));
+        }
         Ok(())
     }
 
-    /// Load the config given explicitly, or `alembix.toml` in `dir` if it exists, or defaults.
+    /// Load the config given explicitly, else the one `$ALEMBIX_CONFIG` names, else the first
+    /// `alembix.toml` (or `pyproject.toml` with a `[tool.alembix]` table) in `dir` or its parents, like git
+    /// and cargo find theirs; else defaults rooted at `dir`.
     pub fn load(explicit: Option<&Path>, dir: &Path) -> Result<Config> {
-        let path = match explicit {
-            Some(p) => p.to_path_buf(),
-            None => {
-                let candidate = dir.join(CONFIG_FILE);
-                if !candidate.is_file() {
-                    return Ok(Config::defaults(dir));
-                }
-                candidate
-            }
+        let from_env = std::env::var_os(CONFIG_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        let path = match explicit.map(Path::to_path_buf).or(from_env) {
+            Some(p) => p,
+            None => match discover(dir) {
+                Some(p) => p,
+                None => return Ok(Config::defaults(dir)),
+            },
         };
         let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
             path: path.clone(),
@@ -217,6 +316,49 @@ impl Config {
     }
 }
 
+fn is_pyproject(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == PYPROJECT_FILE)
+}
+
+/// The config file for a project containing `dir`: in `dir` or the nearest parent, `alembix.toml`, or a
+/// `pyproject.toml` that has a `[tool.alembix]` table (a pyproject.toml without one is not a config).
+/// A file found in `dir` itself is returned as a bare name, so messages stay short.
+pub fn discover(dir: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(dir).ok()?;
+    for (depth, d) in abs.ancestors().enumerate() {
+        let shown = |name: &str| {
+            if depth == 0 && dir == Path::new(".") {
+                PathBuf::from(name)
+            } else {
+                d.join(name)
+            }
+        };
+        if d.join(CONFIG_FILE).is_file() {
+            return Some(shown(CONFIG_FILE));
+        }
+        let py = d.join(PYPROJECT_FILE);
+        if py.is_file()
+            && std::fs::read_to_string(&py).is_ok_and(|t| {
+                t.lines()
+                    .any(|l| l.trim().trim_start_matches('[').starts_with("tool.alembix"))
+            })
+        {
+            return Some(shown(PYPROJECT_FILE));
+        }
+    }
+    None
+}
+
+/// What `load` looks for, for a message when nothing was found.
+pub fn searched_description(dir: &Path) -> String {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    format!(
+        "no {CONFIG_FILE}, and no {PYPROJECT_FILE} with a [tool.alembix] table, in {} or any parent directory \
+         (and ${CONFIG_ENV} is not set)",
+        abs.display()
+    )
+}
+
 /// Mask the password of every URL-looking word in a message.
 fn mask_urls(message: &str) -> String {
     message
@@ -254,7 +396,8 @@ version_table = "alembix_version"
 # New revision file names. Placeholders: {rev} {slug} {year} {month} {day} {hour} {minute} {second} {epoch}
 file_template = "{rev}_{slug}"
 
-# The desired schema, for `revision --autogenerate` and `check`.
+# The desired schema, for `revision --autogenerate` and `check`: a .sql file or directory, or SQLAlchemy
+# models (`models = "app.models"` imports every module of the package; `models = "app.db:Base"`).
 schema = "schema.sql"
 # Or a command that prints DDL, e.g. from SQLAlchemy models:
 # schema_command = "python -m myapp.print_ddl"

@@ -10,6 +10,7 @@ pub mod error;
 pub mod graph;
 pub mod migrate;
 pub mod project;
+pub mod python;
 pub mod schema;
 pub mod script;
 pub mod url;

@@ -10,8 +10,71 @@ use crate::script::{self, NewScript, Script};
 
 /// Load every revision file of the configured migrations directory and validate the graph.
 pub fn load_graph(config: &Config) -> Result<RevisionGraph> {
+    if config.path.is_none() && !config.migrations.is_dir() {
+        return Err(no_project(&config.root));
+    }
     let scripts = script::load_dir(&config.migrations)?;
+    if scripts.is_empty() {
+        let python = python_revisions(&config.migrations);
+        if python > 0 {
+            return Err(Error::Usage(format!(
+                "{} holds {python} Python file(s) and no .sql revision: alembix reads `.sql` revisions only. \
+                 If this is an Alembic versions directory, convert the project with `alembix import alembic`",
+                config.migrations.display()
+            )));
+        }
+    }
     Ok(RevisionGraph::new(scripts)?)
+}
+
+/// The error for a directory with no alembix project, saying what was looked for and what to do.
+pub fn no_project(dir: &Path) -> Error {
+    let hint = match alembic_project(dir) {
+        Some(found) => format!(
+            "{} is an Alembic project: convert it with `alembix import alembic` (keeps its revision ids \
+             and its alembic_version table)",
+            found.display()
+        ),
+        None => "run `alembix init` to create a project, or pass --config".to_string(),
+    };
+    Error::Usage(format!(
+        "{}; {hint}",
+        config::searched_description(dir)
+    ))
+}
+
+/// The Alembic config of a project in `dir` or its parents, if there is one (`alembic.ini`, or
+/// `pyproject.toml` with `[tool.alembic]`).
+pub fn alembic_project(dir: &Path) -> Option<PathBuf> {
+    let abs = std::path::absolute(dir).ok()?;
+    for d in abs.ancestors() {
+        let ini = d.join("alembic.ini");
+        if ini.is_file() {
+            return Some(ini);
+        }
+        let py = d.join(config::PYPROJECT_FILE);
+        if std::fs::read_to_string(&py).is_ok_and(|t| t.contains("[tool.alembic]")) {
+            return Some(py);
+        }
+        if d.join(config::CONFIG_FILE).is_file() || d.join(".git").exists() {
+            break;
+        }
+    }
+    None
+}
+
+/// How many `*.py` files other than `__init__.py` a directory holds.
+fn python_revisions(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                name.ends_with(".py") && name != "__init__.py" && !name.starts_with('.')
+            })
+            .count()
+    })
 }
 
 /// What `revision` should create.
@@ -223,14 +286,39 @@ pub struct InitReport {
     pub created: Vec<PathBuf>,
 }
 
-/// Scaffold a project in `dir`: `alembix.toml`, `migrations/` with the script template, and `schema.sql`.
-/// Refuses to touch a directory that already has any of them.
-pub fn init(dir: &Path) -> Result<InitReport> {
+/// What `init` should write.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// SQLAlchemy models as the declared schema (`app.models:Base`) instead of an example `schema.sql`.
+    pub models: Option<String>,
+    /// Go on beside an Alembic project (the new project gets its own version table).
+    pub force: bool,
+}
+
+/// Scaffold a project in `dir`: `alembix.toml`, `migrations/` with the script template, and `schema.sql`
+/// (or `models = ...`). Refuses to touch a directory that already has any of them, and to start a second
+/// history beside an Alembic project, which `alembix import alembic` converts instead.
+pub fn init(dir: &Path, opts: &InitOptions) -> Result<InitReport> {
+    if !opts.force {
+        if let Some(found) = alembic_project(dir) {
+            return Err(Error::Usage(format!(
+                "{} belongs to an Alembic project. `init` would start a second, empty history with its own \
+                 version table, and `upgrade head` would then try to create tables that already exist. Convert \
+                 the Alembic project instead: `alembix import alembic` (same revision ids, same alembic_version \
+                 table). Pass --force to create a separate project anyway",
+                found.display()
+            )));
+        }
+    }
     let config_path = dir.join(config::CONFIG_FILE);
     let migrations = dir.join("migrations");
     let template = migrations.join(config::SCRIPT_TEMPLATE_FILE);
     let schema = dir.join("schema.sql");
-    let existing: Vec<String> = [&config_path, &migrations, &schema]
+    let mut wanted = vec![&config_path, &migrations];
+    if opts.models.is_none() {
+        wanted.push(&schema);
+    }
+    let existing: Vec<String> = wanted
         .iter()
         .filter(|p| p.exists())
         .map(|p| p.display().to_string())
@@ -242,14 +330,31 @@ pub fn init(dir: &Path) -> Result<InitReport> {
         )));
     }
     std::fs::create_dir_all(&migrations).map_err(|e| Error::io(&migrations, e))?;
-    write_new(&config_path, config::default_config_text())?;
+    let text = match &opts.models {
+        Some(models) => config::default_config_text().replace(
+            "schema = \"schema.sql\"\n# Or a command that prints DDL, e.g. from SQLAlchemy models:\n# schema_command = \"python -m myapp.print_ddl\"\n",
+            &format!(
+                "models = {}\n# How to run the project's Python (default: $VIRTUAL_ENV, then .venv, then python3):\n# python = \"uv run python\"\n",
+                toml_string(models)
+            ),
+        ),
+        None => config::default_config_text().to_string(),
+    };
+    write_new(&config_path, &text)?;
     write_new(&template, script::DEFAULT_TEMPLATE)?;
-    write_new(
-        &schema,
-        "-- The desired schema. `alembix revision --autogenerate` compares the database with it.\n\n\
-         CREATE TABLE users (\n    id INTEGER PRIMARY KEY,\n    email VARCHAR(255) NOT NULL UNIQUE\n);\n",
-    )?;
-    Ok(InitReport {
-        created: vec![config_path, migrations, template, schema],
-    })
+    let mut created = vec![config_path, migrations, template];
+    if opts.models.is_none() {
+        write_new(
+            &schema,
+            "-- The desired schema. `alembix revision --autogenerate` compares the database with it.\n\n\
+             CREATE TABLE users (\n    id INTEGER PRIMARY KEY,\n    email VARCHAR(255) NOT NULL UNIQUE\n);\n",
+        )?;
+        created.push(schema);
+    }
+    Ok(InitReport { created })
+}
+
+/// A TOML basic string.
+pub fn toml_string(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
 }

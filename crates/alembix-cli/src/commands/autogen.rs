@@ -132,6 +132,13 @@ pub fn revision(
     ))?;
     let mut generated: Generated =
         autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
+    autogen::guard_mass_drop(
+        config,
+        &current,
+        &wanted,
+        &generated.changes,
+        args.allow_drop_tables,
+    )?;
     if !generated.possible_renames.is_empty() && autogen::can_ask() {
         let possible = generated.possible_renames.clone();
         if autogen::confirm_renames(&possible, &mut desired.hints, &mut ask) {
@@ -192,6 +199,13 @@ pub fn check(
     let rt = runtime()?;
     let (current, wanted) = rt.block_on(both_sides(&m, config, &server, &desired, !args.live))?;
     let generated = autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
+    autogen::guard_mass_drop(
+        config,
+        &current,
+        &wanted,
+        &generated.changes,
+        args.allow_drop_tables,
+    )?;
     if args.json {
         printer.json(&serde_json::json!({
             "up_to_date": generated.changes.is_empty(),

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use super::CliResult;
 use crate::output::{show_path, Printer};
 
-pub fn run(printer: &mut Printer, dir: &Path) -> CliResult {
-    let report = alembix::project::init(dir)?;
+pub fn run(printer: &mut Printer, dir: &Path, opts: &alembix::project::InitOptions) -> CliResult {
+    let report = alembix::project::init(dir, opts)?;
     for path in &report.created {
         printer.line(format!("Created {}", show_path(path)))?;
     }

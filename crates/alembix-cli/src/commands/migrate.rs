@@ -84,6 +84,14 @@ impl Progress {
                     rows.join(", ")
                 );
             }
+            Event::Adopted { revisions } => {
+                let _ = writeln!(
+                    err,
+                    "{} this database was migrated by another tool (Alembic); adopted its {revisions} applied \
+                     revision(s) and recorded their checksums",
+                    paint(WARN, "note:")
+                );
+            }
             Event::StepStarted { step } => {
                 let _ = write!(err, "{} ... ", describe(&step));
                 let _ = err.flush();

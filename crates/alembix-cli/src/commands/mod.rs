@@ -33,7 +33,11 @@ pub type CliResult = Result<ExitCode, CliError>;
 pub fn run(cli: Cli) -> CliResult {
     let mut printer = Printer::new(cli.global.quiet);
     let code = match cli.command {
-        Command::Init { dir } => init::run(&mut printer, &dir)?,
+        Command::Init { dir, models, force } => init::run(
+            &mut printer,
+            &dir,
+            &alembix::project::InitOptions { models, force },
+        )?,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             // Generated into memory: clap_complete panics on a write error, and a closed pipe is not one.

@@ -344,6 +344,15 @@ pub(crate) async fn execute<D: Driver>(
         state.heads.clear();
     }
     ensure_tables(m, driver, state.tables_exist).await?;
+    if !state.tables_exist && !state.heads.is_empty() {
+        // A version table with rows and no history: another tool (Alembic) migrated this database. Its
+        // applied revisions are adopted once, with the checksums of the files as they are now, so later
+        // edits are caught from here on.
+        adopt(m, driver, &state.heads).await?;
+        events(Event::Adopted {
+            revisions: m.graph.ancestors_mask(&state.heads).iter().filter(|a| **a).count(),
+        });
+    }
     if state.tables_exist && !purge && matches!(op, Operation::Upgrade(_) | Operation::Downgrade(_))
     {
         check_edits(m, driver, &state.heads).await?;
@@ -869,6 +878,33 @@ async fn rewrite_versions<D: Driver>(m: &Migrator, driver: &mut D, heads: &[Rev]
         .execute(&sql.join(";\n"))
         .await
         .map_err(db_err("rewriting the version table"))
+}
+
+/// Record every revision applied below `heads` as adopted (direction `adopt`), in one transaction.
+async fn adopt<D: Driver>(m: &Migrator, driver: &mut D, heads: &[Rev]) -> Result<()> {
+    let dialect = driver.dialect();
+    let applied = m.graph.ancestors_mask(heads);
+    let now = now_text();
+    let mut sql = vec![begin_sql(dialect).to_string()];
+    for &r in m.graph.topological() {
+        if applied[r.index()] {
+            let s = m.graph.script(r);
+            sql.push(history_insert(
+                m,
+                dialect,
+                &s.revision,
+                "adopt",
+                s.runs_on(dialect).then(|| s.checksum_for(dialect)).as_deref(),
+                &now,
+                "0",
+            ));
+        }
+    }
+    sql.push("COMMIT".into());
+    driver
+        .execute(&sql.join(";\n"))
+        .await
+        .map_err(db_err("recording the adopted revisions"))
 }
 
 /// Write the version table for a stamp, with one history row per stamped revision.

@@ -79,6 +79,10 @@ pub enum Event {
     LockAcquired {
         waited: Duration,
     },
+    /// The database was migrated by another tool (Alembic): its applied revisions were recorded as adopted.
+    Adopted {
+        revisions: usize,
+    },
     /// The version table had redundant rows (written by another tool); rewritten to the heads.
     VersionTableNormalised {
         rows: Vec<String>,

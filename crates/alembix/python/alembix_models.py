@@ -1,0 +1,757 @@
+"""Print the DDL of a project's SQLAlchemy models, for alembix.
+
+alembix carries this file inside its binary and runs it with the project's own Python, with the working
+directory set to the project root (where alembix.toml lives):
+
+    PYTHON alembix_models.py --models SPEC --dialect sqlite|postgresql|mysql [--json] [--project-root DIR]
+
+Only the standard library and SQLAlchemy (1.4 or later) are needed; no database connection is made: the
+metadata is compiled for the dialect with a mock engine, through ``MetaData.create_all(checkfirst=False)``,
+so the statements come in SQLAlchemy's own dependency order (CREATE TYPE for PostgreSQL enums, CREATE TABLE,
+CREATE INDEX, ...).
+
+Import path
+    The project root (``--project-root``, default the working directory) is put first on ``sys.path``, then
+    its ``src/`` directory when there is one (the src layout). The directory this file sits in is taken off.
+    ``--dialect`` may be left out when ``ALEMBIX_DIALECT`` is set.
+
+SPEC (several may be given, separated by commas; the tables of all of them are printed)
+    ``pkg.module:attr``  ``attr`` (a dotted path, e.g. ``Base.metadata``) names a DeclarativeBase subclass,
+                         a ``declarative_base()`` result, SQLModel, a ``registry``, a MetaData, or anything
+                         whose ``.metadata`` is a MetaData.
+    ``pkg.module``       the module is imported and searched for such objects; there must be exactly one
+                         distinct MetaData with tables among them (none with tables: empty output).
+
+    When the module of a SPEC is a package of the project (it lives under the project root), every module
+    below it is imported too, recursively, before the metadata is read; this is deliberate: a model module
+    that nothing imports (Alembic's best-known trap) still contributes its tables. Packages outside the
+    project (site-packages, e.g. ``sqlmodel:SQLModel``) are not walked, and a module that is not a package
+    pulls in nothing else: ``app.db:Base`` sees only the models imported by the time ``app.db`` is loaded,
+    while ``app.models`` or ``app.models:Base`` (when ``app/models/`` is a package) sees them all.
+    Directories without ``__init__.py`` below the package, ``__main__`` and files whose names are not
+    identifiers (e.g. Alembic revision files) are not imported.
+
+Output
+    Each statement, ending with ``;`` and followed by a blank line, on stdout, UTF-8. With ``--json``, one
+    JSON object instead::
+
+        {"ddl": "...", "tables": ["users", ...], "metadata": ["app.db:Base"],
+         "sources": ["/abs/app/db.py", ...], "directories": ["/abs/app/models", ...],
+         "dialect": "postgresql", "sqlalchemy": "2.0.36", "python": "/abs/.venv/bin/python",
+         "warnings": []}
+
+    ``tables`` lists the tables in the order they are created (``schema.name`` when they have a schema);
+    ``metadata`` names each MetaData used, as ``module:attr``; ``sources`` is every ``.py`` file of every
+    imported module that lives under the project root, outside virtualenvs and site-packages (a cache of the
+    DDL keyed by their sizes and mtimes is valid while none changes); ``directories`` lists the package
+    directories that were walked for submodules (a file added to one changes its mtime).
+    Anything the project prints while being imported goes to stderr, never into the DDL.
+
+Errors
+    Exit code 2, nothing on stdout, and on stderr a one-line summary followed by details and a hint.
+"""
+
+import os
+import sys
+
+EXIT_ERROR = 2
+VENV_DIRS = frozenset(
+    (".venv", "venv", "site-packages", "dist-packages", ".tox", ".nox", "__pypackages__", "node_modules")
+)
+DIALECTS = ("sqlite", "postgresql", "mysql")
+DIALECT_ALIASES = {"postgres": "postgresql", "pg": "postgresql"}
+INTERPRETER_HINT = (
+    "set `python` in the config to the project's interpreter "
+    '(e.g. "uv run python" or ".venv/bin/python")'
+)
+WHAT = "DeclarativeBase subclass, declarative_base(), MetaData or SQLModel"
+TRACEBACK_FRAMES = 5
+
+USAGE = (
+    "usage: alembix_models.py --models SPEC[,SPEC...] --dialect sqlite|postgresql|mysql "
+    "[--json] [--project-root DIR]"
+)
+
+
+class Failure(Exception):
+    """An error for the person: the lines to print on stderr (the first is the summary)."""
+
+    def __init__(self, *lines):
+        Exception.__init__(self, lines[0] if lines else "")
+        self.lines = [line for line in lines if line is not None]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Command line and import path
+
+
+def parse_args(argv):
+    opts = {"models": None, "dialect": None, "json": False, "root": None}
+    names = {"--models": "models", "--dialect": "dialect", "--project-root": "root"}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            raise Failure(USAGE, __doc__.strip())
+        if arg == "--json":
+            opts["json"] = True
+        elif arg in names:
+            if i + 1 >= len(argv):
+                raise Failure("option %s needs a value" % arg, USAGE)
+            i += 1
+            opts[names[arg]] = argv[i]
+        elif arg.split("=", 1)[0] in names and "=" in arg:
+            key, value = arg.split("=", 1)
+            opts[names[key]] = value
+        else:
+            raise Failure("unknown argument %r" % arg, USAGE)
+        i += 1
+    if not opts["models"] or not opts["models"].strip(" ,"):
+        raise Failure("--models is required: the module (or module:attribute) that holds the models", USAGE)
+    dialect = opts["dialect"] or os.environ.get("ALEMBIX_DIALECT")
+    if not dialect:
+        raise Failure("--dialect is required (sqlite, postgresql or mysql)", USAGE)
+    dialect = DIALECT_ALIASES.get(dialect.lower(), dialect.lower())
+    if dialect not in DIALECTS:
+        raise Failure("unknown dialect %r: expected sqlite, postgresql or mysql" % opts["dialect"], USAGE)
+    opts["dialect"] = dialect
+    opts["root"] = os.path.abspath(opts["root"] or os.getcwd())
+    return opts
+
+
+def setup_path(root):
+    """Project root (and its src/) first on sys.path; this script's own directory off it."""
+    here = None
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file and os.path.abspath(main_file) == os.path.abspath(__file__):
+        here = os.path.realpath(os.path.dirname(os.path.abspath(__file__)))
+    front = [root]
+    src = os.path.join(root, "src")
+    if os.path.isdir(src):
+        front.append(src)
+    real_front = set(os.path.realpath(p) for p in front)
+    rest = []
+    for entry in sys.path:
+        real = os.path.realpath(entry or os.getcwd())
+        if real in real_front or (here is not None and real == here):
+            continue
+        rest.append(entry)
+    sys.path[:] = front + rest
+
+
+class Project(object):
+    """Answers "is this file part of the project?" (under the root, outside virtualenvs)."""
+
+    def __init__(self, root):
+        self.root = root
+        self.real_root = os.path.realpath(root)
+        prefixes = set()
+        for p in (sys.prefix, sys.exec_prefix, getattr(sys, "base_prefix", sys.prefix)):
+            if p:
+                prefixes.add(os.path.realpath(p))
+        # An interpreter that lives inside the project (a venv with any name) owns what is under it.
+        self.prefixes = [p for p in prefixes if self._under(p, self.real_root)]
+        self._venv_cache = {}
+
+    @staticmethod
+    def _under(path, top):
+        return path == top or path.startswith(top.rstrip(os.sep) + os.sep)
+
+    def _is_venv_dir(self, directory):
+        hit = self._venv_cache.get(directory)
+        if hit is None:
+            hit = os.path.isfile(os.path.join(directory, "pyvenv.cfg"))
+            self._venv_cache[directory] = hit
+        return hit
+
+    def owns(self, path):
+        if not path:
+            return False
+        real = os.path.realpath(path)
+        if not self._under(real, self.real_root) or real == self.real_root:
+            return False
+        for p in self.prefixes:
+            if self._under(real, p):
+                return False
+        parts = os.path.relpath(real, self.real_root).split(os.sep)
+        directory = self.real_root
+        for part in parts[:-1]:
+            if part in VENV_DIRS:
+                return False
+            directory = os.path.join(directory, part)
+            if self._is_venv_dir(directory):
+                return False
+        return True
+
+    def rel(self, path):
+        real = os.path.realpath(path)
+        if self._under(real, self.real_root):
+            return os.path.relpath(real, self.real_root)
+        return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# Importing the project
+
+
+def import_failure(project, name, exc):
+    """The Failure for an exception raised while importing module `name`."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if project.owns(f.filename)]
+    if isinstance(exc, ModuleNotFoundError) and not isinstance(exc, SyntaxError):
+        missing = getattr(exc, "name", None) or ""
+        # The SPEC's module itself (or a package above it) is missing: a path or interpreter problem.
+        if missing and (name == missing or name.startswith(missing + ".")):
+            shown = ", ".join(repr(p) for p in sys.path[:5])
+            more = ", ..." if len(sys.path) > 5 else ""
+            return Failure(
+                "cannot import %r: %s" % (name, exc),
+                "working directory: %s" % os.getcwd(),
+                "project root: %s" % project.root if os.path.realpath(os.getcwd()) != project.real_root else None,
+                "sys.path: [%s%s]" % (shown, more),
+                "python: %s (%s)" % (sys.executable, sys.version.split()[0]),
+                "hint: run alembix from the project root (the directory that holds the %r package), or %s"
+                % (missing.split(".")[0], INTERPRETER_HINT),
+            )
+    culprit = name
+    if isinstance(exc, SyntaxError) and exc.filename and project.owns(exc.filename):
+        culprit = module_name_for_file(exc.filename) or name
+    else:
+        tb = exc.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_name == "<module>" and project.owns(code.co_filename):
+                culprit = tb.tb_frame.f_globals.get("__name__") or culprit
+            tb = tb.tb_next
+    kind = type(exc).__name__
+    message = str(exc) if not isinstance(exc, SyntaxError) else (exc.msg or str(exc))
+    if isinstance(exc, SystemExit):
+        message = "exit status %r" % (exc.code,)
+    first, _, rest = message.partition("\n")
+    lines = ["importing %r raised %s: %s" % (culprit, kind, first) if first else
+             "importing %r raised %s" % (culprit, kind)]
+    if rest:
+        lines.extend(rest.rstrip("\n").split("\n"))
+    shown = own if own else frames[-2:]
+    if shown:
+        lines.append("traceback (%smost recent call last):" % ("project frames, " if own else ""))
+        if len(shown) > TRACEBACK_FRAMES:
+            lines.append("  ...")
+            shown = shown[-TRACEBACK_FRAMES:]
+        for f in shown:
+            lines.append('  File "%s", line %s, in %s' % (project.rel(f.filename), f.lineno, f.name))
+            if f.line:
+                lines.append("    " + f.line.strip())
+    if isinstance(exc, SyntaxError) and exc.filename:
+        lines.append('  File "%s", line %s' % (project.rel(exc.filename), exc.lineno))
+        if exc.text:
+            lines.append("    " + exc.text.strip())
+    if isinstance(exc, ModuleNotFoundError):
+        lines.append("hint: is %r installed in this Python (%s)? If not, %s"
+                     % (getattr(exc, "name", None) or "it", sys.executable, INTERPRETER_HINT))
+    return Failure(*lines)
+
+
+def module_name_for_file(path):
+    real = os.path.realpath(path)
+    for entry in sys.path:
+        top = os.path.realpath(entry or os.getcwd())
+        if real.startswith(top.rstrip(os.sep) + os.sep):
+            rel = os.path.splitext(os.path.relpath(real, top))[0].split(os.sep)
+            if rel and rel[-1] == "__init__":
+                rel = rel[:-1]
+            if rel and all(p.isidentifier() for p in rel):
+                return ".".join(rel)
+    return None
+
+
+def import_module(project, name):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except BaseException as exc:  # noqa: B902 - SystemExit and KeyboardInterrupt in a model too
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise import_failure(project, name, exc)
+
+
+def import_tree(project, module, walked_dirs):
+    """`module`, then every module below it when it is a package of the project (depth first, by name)."""
+    import pkgutil
+
+    found = [module]
+    path = getattr(module, "__path__", None)
+    if path is None:
+        return found
+    dirs = [d for d in list(path) if project.owns(os.path.join(d, "__init__.py"))]
+    if not dirs:
+        return found
+    walked_dirs.update(os.path.abspath(d) for d in dirs)
+    for info in pkgutil.iter_modules(dirs):
+        sub = info.name
+        if sub == "__main__" or not sub.isidentifier():
+            continue
+        child = import_module(project, module.__name__ + "." + sub)
+        found.extend(import_tree(project, child, walked_dirs))
+    return found
+
+
+# ---------------------------------------------------------------------------------------------------
+# Finding the metadata
+
+
+class Finder(object):
+    """Classifies the objects of a module namespace; remembers where each MetaData was seen."""
+
+    def __init__(self, sa, project):
+        self.MetaData = sa.MetaData
+        self.Table = sa.Table
+        try:
+            from sqlalchemy.orm import registry
+        except ImportError:  # pragma: no cover - SQLAlchemy < 1.4
+            registry = ()
+        self.registry = registry
+        self.project = project
+        self.seen = {}  # id(metadata) -> [metadata, [(rank, order, label)]]
+        self.order = []  # ids in the order first seen
+        self.count = 0
+
+    def base_of(self, cls):
+        """The class in cls's MRO that holds the MetaData in its own __dict__, or None."""
+        try:
+            mro = cls.__mro__
+        except Exception:
+            return None
+        for klass in mro:
+            value = klass.__dict__.get("metadata") if hasattr(klass, "__dict__") else None
+            if isinstance(value, self.MetaData):
+                return klass
+        return None
+
+    def holder(self, obj):
+        """The MetaData `obj` stands for (itself, or its .metadata), or None."""
+        if isinstance(obj, self.MetaData):
+            return obj
+        if isinstance(obj, type):
+            base = self.base_of(obj)
+            return base.__dict__["metadata"] if base is not None else None
+        if isinstance(obj, self.Table) or (self.registry and isinstance(obj, self.registry)):
+            return obj.metadata
+        try:
+            value = getattr(obj, "metadata", None)
+        except Exception:
+            return None
+        return value if isinstance(value, self.MetaData) else None
+
+    def _add(self, md, rank, label):
+        key = id(md)
+        if key not in self.seen:
+            self.seen[key] = [md, []]
+            self.order.append(key)
+        self.count += 1
+        self.seen[key][1].append((rank, self.count, label))
+
+    def definition_label(self, cls):
+        """`pkg:Name` for the shortest module path that exposes the class under its own name."""
+        modname = getattr(cls, "__module__", None) or ""
+        name = getattr(cls, "__name__", None)
+        parts = modname.split(".")
+        for i in range(1, len(parts) + 1):
+            mod = sys.modules.get(".".join(parts[:i]))
+            if mod is not None and getattr(mod, name, None) is cls:
+                return "%s:%s" % (".".join(parts[:i]), name), mod
+        return None, None
+
+    def scan(self, module):
+        """Remember every metadata reachable from the module's namespace."""
+        modname = module.__name__
+        try:
+            items = list(vars(module).items())
+        except TypeError:
+            return
+        for name, obj in items:
+            if name.startswith("__"):
+                continue
+            label = "%s:%s" % (modname, name)
+            if isinstance(obj, self.MetaData):
+                self._add(obj, 2, label)
+            elif isinstance(obj, type):
+                base = self.base_of(obj)
+                if base is None:
+                    continue
+                md = base.__dict__["metadata"]
+                if base is obj:
+                    # A base defined here ranks first; a base imported here, second.
+                    self._add(md, 0 if getattr(obj, "__module__", None) == modname else 1, label)
+                else:
+                    self._add(md, 4, label)  # a mapped class: Model.metadata is the base's
+                where, mod = self.definition_label(base)
+                if where is not None:
+                    self._add(md, 0 if self.project.owns(getattr(mod, "__file__", None)) else 5, where)
+            elif isinstance(obj, self.Table) or (self.registry and isinstance(obj, self.registry)):
+                self._add(obj.metadata, 3, label)
+
+    def label(self, md):
+        return min(self.seen[id(md)][1])[2]
+
+    def found(self):
+        return [self.seen[k][0] for k in self.order]
+
+
+def table_summary(md):
+    names = sorted(md.tables)
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    return "%d table%s%s" % (len(names), "" if len(names) == 1 else "s", (": " + shown) if names else "")
+
+
+def namespace_candidates(finder, obj):
+    """Names in obj's namespace (a module or a class) that hold a MetaData."""
+    try:
+        items = list(vars(obj).items())
+    except TypeError:
+        return []
+    out = []
+    for name, value in items:
+        if name.startswith("__"):
+            continue
+        if finder.holder(value) is not None and (
+            isinstance(value, finder.MetaData) or finder.base_of(value) is value
+            if isinstance(value, type) else isinstance(value, finder.MetaData)
+            or (finder.registry and isinstance(value, finder.registry))
+        ):
+            out.append(name)
+    return out
+
+
+def resolve(sa, project, finder, spec, walked_dirs):
+    """One SPEC: (metadata, label)."""
+    modname, sep, attr = spec.partition(":")
+    modname, attr = modname.strip(), attr.strip()
+    if not modname or (sep and not attr) or not all(p.isidentifier() for p in modname.split(".")) or (
+        attr and not all(p.isidentifier() for p in attr.split("."))
+    ):
+        raise Failure(
+            "invalid models spec %r: expected module or module:attribute, e.g. 'app.models' or 'app.db:Base'"
+            % spec
+        )
+    module = import_module(project, modname)
+    modules = import_tree(project, module, walked_dirs)
+    for m in modules:
+        finder.scan(m)
+    if attr:
+        obj, path = module, modname
+        for part in attr.split("."):
+            try:
+                nxt = getattr(obj, part)
+            except AttributeError:
+                lines = ["%r has no attribute %r" % (path, part)]
+                names = namespace_candidates(finder, obj)
+                if names:
+                    lines.append("candidates in %r: %s" % (path, ", ".join(names)))
+                    import difflib
+
+                    close = difflib.get_close_matches(part, names, n=1)
+                    if close:
+                        prefix = path if ":" in path else path + ":"
+                        sep_ = "." if ":" in path else ""
+                        lines.append("hint: did you mean %r?" % (prefix + sep_ + close[0]))
+                elif obj is module:
+                    labels = [finder.label(md) for md in finder.found()]
+                    if labels:
+                        lines.append("%s found: %s" % (WHAT, ", ".join(labels)))
+                    else:
+                        lines.append("no %s was found in %r" % (WHAT, modname))
+                raise Failure(*lines)
+            except Exception as exc:
+                raise Failure("reading %s.%s raised %s: %s" % (path, part, type(exc).__name__, exc))
+            obj = nxt
+            path = path + ("." if ":" in path else ":") + part
+        md = finder.holder(obj)
+        if md is None:
+            raise Failure(
+                "%r is %s, not a %s" % (path, describe(obj), WHAT),
+                "hint: name the declarative base or the MetaData that holds the tables, e.g. 'app.db:Base'",
+            )
+        return md, "%s:%s" % (modname, attr)
+    found = []
+    for m in modules:
+        sub = Finder(sa, project)
+        sub.scan(m)
+        for md in sub.found():
+            if all(md is not f for f in found):
+                found.append(md)
+    if not found:
+        where = "in it or its submodules" if hasattr(module, "__path__") else "in it"
+        raise Failure(
+            "%r defines no SQLAlchemy models: no %s was found %s" % (modname, WHAT, where),
+            "hint: if the models' base lives elsewhere, name it as module:attribute, e.g. '%s:Base'" % modname,
+        )
+    with_tables = [md for md in found if md.tables]
+    if len(with_tables) > 1:
+        labels = [finder.label(md) for md in with_tables]
+        lines = ["%r holds %d SQLAlchemy metadata objects with tables; name the one to use as module:attribute"
+                 % (modname, len(with_tables))]
+        for md, label in zip(with_tables, labels):
+            lines.append("  %s (%s)" % (label, table_summary(md)))
+        lines.append("hint: use one of them, e.g. %r, or several separated by commas: %r"
+                     % (labels[0], ",".join(labels)))
+        raise Failure(*lines)
+    md = with_tables[0] if with_tables else found[0]
+    return md, finder.label(md)
+
+
+def describe(obj):
+    kind = type(obj)
+    name = "%s.%s" % (kind.__module__, kind.__qualname__) if kind.__module__ != "builtins" else kind.__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return "%s %s" % (article, name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Rendering
+
+
+class RenderFailure(Exception):
+    def __init__(self, element, exc):
+        Exception.__init__(self, str(exc))
+        self.element = element
+        self.exc = exc
+
+
+def sa_message(exc):
+    text = str(exc)
+    cut = text.find(" (Background on this error at:")
+    return (text[:cut] if cut >= 0 else text).strip()
+
+
+def type_name(dialect, col_type):
+    """The class name of the column's type as the dialect sees it (its variant for the dialect, if any)."""
+    mapping = getattr(col_type, "_variant_mapping", None) or {}
+    resolved = mapping.get(dialect.name, col_type)
+    if type(resolved).__name__ == "Variant":  # SQLAlchemy 1.4
+        resolved = resolved.mapping.get(dialect.name, resolved.impl)
+    return type(resolved).__name__
+
+
+def column_failure(sa, dialect, table, exc):
+    """Name the column whose type `dialect` cannot render, when that is what failed."""
+    compiler = getattr(dialect, "type_compiler_instance", None) or dialect.type_compiler
+    for col in table.columns:
+        try:
+            compiler.process(col.type, type_expression=col)
+        except (sa.exc.UnsupportedCompilationError, sa.exc.CompileError) as e:
+            tname = type_name(dialect, col.type)
+            lines = ["table %r column %r: type %s cannot be rendered for %s" % (table.name, col.name, tname,
+                                                                                 dialect.name)]
+            if not isinstance(e, sa.exc.UnsupportedCompilationError):
+                lines.append(sa_message(e))
+            if "requires a length" in str(e):
+                lines.append("hint: give it a length, e.g. String(255)")
+            else:
+                example = "ARRAY(...)" if tname == "ARRAY" else tname + "()"
+                other = "JSON()" if tname in ("ARRAY", "JSONB", "HSTORE") else "<a type %s has>" % dialect.name
+                lines.append('hint: give the type a variant for %s: %s.with_variant(%s, "%s")'
+                             % (dialect.name, example, other, dialect.name))
+            return Failure(*lines)
+    return None
+
+
+def render(sa, dialect_name, chosen):
+    """(statements, table names) for the chosen [(metadata, label)], in create_all order."""
+    statements, tables = [], []
+    seen_types = set()
+
+    def executor(sql, *multiparams, **params):
+        try:
+            text = str(sql.compile(dialect=engine.dialect)).strip()
+        except Exception as exc:
+            raise RenderFailure(sql, exc)
+        kind = type(sql).__name__
+        if kind.startswith("Create") and kind.endswith("Type"):  # a PostgreSQL ENUM/DOMAIN shared by two specs
+            if text in seen_types:
+                return
+            seen_types.add(text)
+        if kind == "CreateTable":
+            tables.append(sql.element.fullname)
+        if text:
+            statements.append(text)
+
+    engine = sa.create_mock_engine(dialect_name + "://", executor)
+    dialect = engine.dialect
+    defined = {}  # table key -> (label, ddl)
+    for md, label in chosen:
+        subset = None
+        if len(chosen) > 1:
+            subset = []
+            for key, table in md.tables.items():
+                ddl = table_ddl(sa, dialect, table)
+                if key in defined:
+                    if defined[key][1] != ddl:
+                        raise Failure(
+                            "table %r is defined differently by %r and %r" % (key, defined[key][0], label),
+                            "hint: name each table in one place only, or drop one of the specs",
+                        )
+                    continue
+                defined[key] = (label, ddl)
+                subset.append(table)
+            if not subset:
+                continue
+        try:
+            md.create_all(engine, checkfirst=False, tables=subset)
+        except RenderFailure as rf:
+            raise render_failure(sa, dialect, rf.element, rf.exc)
+        except sa.exc.SQLAlchemyError as exc:
+            raise Failure("cannot render the DDL of %r for %s: %s" % (label, dialect.name, sa_message(exc)))
+    return statements, tables
+
+
+def table_ddl(sa, dialect, table):
+    try:
+        text = [str(sa.schema.CreateTable(table).compile(dialect=dialect))]
+        text.extend(str(sa.schema.CreateIndex(ix).compile(dialect=dialect))
+                    for ix in sorted(table.indexes, key=lambda ix: ix.name or ""))
+    except Exception as exc:
+        raise render_failure(sa, dialect, sa.schema.CreateTable(table), exc)
+    return "\n".join(text)
+
+
+def render_failure(sa, dialect, element, exc):
+    target = getattr(element, "element", None)
+    table = target if isinstance(target, sa.Table) else getattr(target, "table", None)
+    if isinstance(table, sa.Table):
+        found = column_failure(sa, dialect, table, exc)
+        if found is not None:
+            return found
+        return Failure("table %r cannot be rendered for %s: %s" % (table.name, dialect.name, sa_message(exc)))
+    return Failure("cannot render %s for %s: %s" % (type(element).__name__, dialect.name, sa_message(exc)))
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+def project_sources(project):
+    out = set()
+    for name, mod in list(sys.modules.items()):
+        if name == "__main__" or mod is None:
+            continue
+        try:
+            path = getattr(mod, "__file__", None)
+        except Exception:
+            continue
+        if isinstance(path, str) and project.owns(path):
+            out.add(os.path.abspath(path))
+    return sorted(out)
+
+
+def run(argv, out_fd):
+    opts = parse_args(argv)
+    setup_path(opts["root"])
+    project = Project(opts["root"])
+    try:
+        import sqlalchemy as sa
+        import sqlalchemy.schema  # noqa: F401
+    except ImportError as exc:
+        raise Failure(
+            "cannot import 'sqlalchemy': %s" % exc,
+            "python: %s (%s)" % (sys.executable, sys.version.split()[0]),
+            "hint: this Python does not have SQLAlchemy; %s" % INTERPRETER_HINT,
+        )
+    version = tuple(int(p) if p.isdigit() else 0 for p in sa.__version__.split(".")[:2])
+    if version < (1, 4):
+        raise Failure("SQLAlchemy %s is too old: alembix needs 1.4 or later" % sa.__version__)
+    finder = Finder(sa, project)
+    walked = set()
+    chosen = []
+    for spec in [s.strip() for s in opts["models"].split(",") if s.strip()]:
+        md, label = resolve(sa, project, finder, spec, walked)
+        if all(md is not m for m, _ in chosen):
+            chosen.append((md, label))
+    statements, tables = render(sa, opts["dialect"], chosen)
+    ddl = "".join(s + ";\n\n" for s in statements)
+    if opts["json"]:
+        import json
+
+        warnings = []
+        for md, label in chosen:
+            modname = label.split(":", 1)[0]
+            mod = sys.modules.get(modname)
+            if not md.tables and not project.owns(getattr(mod, "__file__", None)):
+                warnings.append("%r has no tables: nothing imports the project's models; name the package that "
+                                "holds them, e.g. 'app.models'" % label)
+        for w in warnings:
+            sys.stderr.write("warning: %s\n" % w)
+        payload = {
+            "ddl": ddl,
+            "tables": tables,
+            "metadata": [label for _, label in chosen],
+            "sources": project_sources(project),
+            "directories": sorted(walked),
+            "dialect": opts["dialect"],
+            "sqlalchemy": sa.__version__,
+            "python": sys.executable,
+            "warnings": warnings,
+        }
+        data = json.dumps(payload, indent=None) + "\n"
+    else:
+        data = ddl
+    write_all(out_fd, data.encode("utf-8"))
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    # Whatever the project prints while it is imported goes to stderr: stdout carries only the DDL.
+    sys.stdout.flush()
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        run(argv, out_fd)
+    except Failure as failure:
+        emit_error(failure.lines)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        emit_error(["interrupted"])
+        return EXIT_ERROR
+    except Exception as exc:  # a bug here, not in the project: say so, with the whole traceback
+        import traceback
+
+        emit_error(["alembix_models.py failed unexpectedly: %s: %s" % (type(exc).__name__, exc),
+                    "python %s, SQLAlchemy %s" % (sys.version.split()[0],
+                                                  getattr(sys.modules.get("sqlalchemy"), "__version__", "?")),
+                    traceback.format_exc().rstrip()])
+        return EXIT_ERROR
+    finally:
+        try:
+            sys.stdout.flush()
+        except Exception:
+            pass
+        os.close(out_fd)
+    return 0
+
+
+def emit_error(lines):
+    text = "\n".join(lines) + "\n"
+    try:
+        sys.stdout.flush()
+    except Exception:
+        pass
+    stream = getattr(sys.stderr, "buffer", None)
+    if stream is not None:
+        stream.write(text.encode("utf-8", "replace"))
+        stream.flush()
+    else:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
