@@ -70,9 +70,21 @@ pub struct MigrateArgs {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum DialectArg {
+    #[value(alias = "postgres")]
     Postgresql,
+    #[value(alias = "mariadb")]
     Mysql,
     Sqlite,
+}
+
+impl From<DialectArg> for alembix::Dialect {
+    fn from(d: DialectArg) -> alembix::Dialect {
+        match d {
+            DialectArg::Postgresql => alembix::Dialect::Postgres,
+            DialectArg::Mysql => alembix::Dialect::Mysql,
+            DialectArg::Sqlite => alembix::Dialect::Sqlite,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +127,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Stairway test on a scratch database: every revision up, down, and up again, schema compared each time
     Verify(VerifyArgs),
+    /// Convert another tool's project: `alembix import alembic` (same revision ids, same version table)
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print shell completions
     Completions {
         /// Shell to generate completions for
@@ -299,3 +314,37 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Convert an Alembic project: one .sql revision per Alembic revision, SQL rendered by Alembic itself in
+    /// the project's Python, alembix.toml using the project's alembic_version table, then a proof that both
+    /// build the same schema
+    Alembic(ImportAlembicArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportAlembicArgs {
+    /// The Alembic config (default: alembic.ini, or pyproject.toml with [tool.alembic], in the current directory)
+    #[arg(long, value_name = "FILE")]
+    pub alembic_config: Option<PathBuf>,
+    /// The section of alembic.ini to read (Alembic's -n/--name)
+    #[arg(short = 'n', long, value_name = "SECTION")]
+    pub name: Option<String>,
+    /// The Python that has Alembic and the app installed (default: $VIRTUAL_ENV, ./.venv, python3), e.g. "uv run python"
+    #[arg(long, value_name = "CMD")]
+    pub python: Option<String>,
+    /// Engine to render SQL for (repeatable: one section per engine where they differ); default: the engine of
+    /// --url / $DATABASE_URL / sqlalchemy.url, else sqlite
+    #[arg(long = "dialect", value_enum, value_name = "ENGINE")]
+    pub dialects: Vec<DialectArg>,
+    /// Directory for the revision files, relative to the project
+    #[arg(long, value_name = "DIR", default_value = "migrations")]
+    pub migrations: PathBuf,
+    /// Skip the proof (building the schema with alembix and with Alembic and comparing them)
+    #[arg(long)]
+    pub no_prove: bool,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}

@@ -112,7 +112,10 @@ pub fn guard_mass_drop(
             if current.tables.is_empty() {
                 String::new()
             } else {
-                format!(", so every table of the database ({}) would be dropped", current.tables.len())
+                format!(
+                    ", so every table of the database ({}) would be dropped",
+                    current.tables.len()
+                )
             }
         )));
     }
@@ -125,7 +128,12 @@ pub fn guard_mass_drop(
         .collect();
     let total = current.tables.len();
     if total >= 2 && (dropped.len() == total || (dropped.len() >= 3 && dropped.len() * 2 > total)) {
-        let mut names = dropped.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+        let mut names = dropped
+            .iter()
+            .take(8)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
         if dropped.len() > 8 {
             names.push_str(", …");
         }
@@ -312,6 +320,7 @@ fn unquote(s: &str) -> &str {
 /// (created and dropped by alembix), or the configured `dev_url`.
 pub struct DevDatabase {
     pub conn: Connection,
+    url: DatabaseUrl,
     /// A `dev_url` from the config: emptied after use instead of dropped.
     configured: bool,
     /// For a temporary server database: the admin connection and the name to drop.
@@ -339,6 +348,7 @@ impl DevDatabase {
             }
             return Ok(DevDatabase {
                 conn,
+                url,
                 temp: None,
                 configured: true,
             });
@@ -351,6 +361,7 @@ impl DevDatabase {
                 })?;
                 Ok(DevDatabase {
                     conn: connect(&url).await?,
+                    url,
                     temp: None,
                     configured: false,
                 })
@@ -371,6 +382,7 @@ impl DevDatabase {
                 match connect(&url).await {
                     Ok(conn) => Ok(DevDatabase {
                         conn,
+                        url,
                         temp: Some((server.clone(), name)),
                         configured: false,
                     }),
@@ -397,6 +409,11 @@ impl DevDatabase {
 
     pub fn dialect(&self) -> Dialect {
         self.conn.dialect()
+    }
+
+    /// Where the scratch database is (for another client, such as Alembic in the proof of an import).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
     }
 }
 
@@ -463,7 +480,7 @@ fn tracing_note(text: &str) {
     eprintln!("warning: {text}");
 }
 
-async fn connect(url: &DatabaseUrl) -> Result<Connection> {
+pub async fn connect(url: &DatabaseUrl) -> Result<Connection> {
     Connection::connect(url, None, |_, _| {})
         .await
         .map_err(|e| {

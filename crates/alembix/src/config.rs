@@ -174,10 +174,12 @@ impl Config {
                     path: path.to_path_buf(),
                     message: "has no [tool.alembix] table".into(),
                 })?;
-            section.try_into().map_err(|e: toml::de::Error| Error::Config {
-                path: path.to_path_buf(),
-                message: format!("[tool.alembix]: {}", mask_urls(e.to_string().trim_end())),
-            })?
+            section
+                .try_into()
+                .map_err(|e: toml::de::Error| Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!("[tool.alembix]: {}", mask_urls(e.to_string().trim_end())),
+                })?
         } else {
             toml::from_str(text).map_err(toml_err)?
         };

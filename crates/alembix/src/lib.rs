@@ -8,6 +8,7 @@ pub mod config;
 pub mod dialect;
 pub mod error;
 pub mod graph;
+pub mod import;
 pub mod migrate;
 pub mod project;
 pub mod python;

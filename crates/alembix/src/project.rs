@@ -37,10 +37,7 @@ pub fn no_project(dir: &Path) -> Error {
         ),
         None => "run `alembix init` to create a project, or pass --config".to_string(),
     };
-    Error::Usage(format!(
-        "{}; {hint}",
-        config::searched_description(dir)
-    ))
+    Error::Usage(format!("{}; {hint}", config::searched_description(dir)))
 }
 
 /// The Alembic config of a project in `dir` or its parents, if there is one (`alembic.ini`, or

@@ -124,9 +124,8 @@ impl Interpreter {
                 }
             )));
         }
-        String::from_utf8(out.stdout).map_err(|_| {
-            Error::Usage(format!("{} printed output that is not UTF-8", helper.name))
-        })
+        String::from_utf8(out.stdout)
+            .map_err(|_| Error::Usage(format!("{} printed output that is not UTF-8", helper.name)))
     }
 }
 

@@ -1,6 +1,7 @@
 //! One module per command. Each returns an exit code or an error; the printer owns stdout.
 
 mod autogen;
+mod import;
 mod init;
 mod migrate;
 mod read;
@@ -38,6 +39,9 @@ pub fn run(cli: Cli) -> CliResult {
             &dir,
             &alembix::project::InitOptions { models, force },
         )?,
+        Command::Import(crate::cli::ImportCommand::Alembic(args)) => {
+            import::alembic(&mut printer, &cli.global, &args)?
+        }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             // Generated into memory: clap_complete panics on a write error, and a closed pipe is not one.
@@ -93,7 +97,9 @@ pub fn run(cli: Cli) -> CliResult {
                 Command::Rehash(args) => {
                     migrate::rehash(&mut printer, &config, &cli.global, &args)?
                 }
-                Command::Init { .. } | Command::Completions { .. } => unreachable!("handled above"),
+                Command::Init { .. } | Command::Completions { .. } | Command::Import(_) => {
+                    unreachable!("handled above")
+                }
             }
         }
     };

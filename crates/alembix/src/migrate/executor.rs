@@ -350,7 +350,12 @@ pub(crate) async fn execute<D: Driver>(
         // edits are caught from here on.
         adopt(m, driver, &state.heads).await?;
         events(Event::Adopted {
-            revisions: m.graph.ancestors_mask(&state.heads).iter().filter(|a| **a).count(),
+            revisions: m
+                .graph
+                .ancestors_mask(&state.heads)
+                .iter()
+                .filter(|a| **a)
+                .count(),
         });
     }
     if state.tables_exist && !purge && matches!(op, Operation::Upgrade(_) | Operation::Downgrade(_))
@@ -894,7 +899,9 @@ async fn adopt<D: Driver>(m: &Migrator, driver: &mut D, heads: &[Rev]) -> Result
                 dialect,
                 &s.revision,
                 "adopt",
-                s.runs_on(dialect).then(|| s.checksum_for(dialect)).as_deref(),
+                s.runs_on(dialect)
+                    .then(|| s.checksum_for(dialect))
+                    .as_deref(),
                 &now,
                 "0",
             ));
