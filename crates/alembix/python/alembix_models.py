@@ -81,6 +81,10 @@ class Failure(Exception):
         self.lines = [line for line in lines if line is not None]
 
 
+class HelpRequested(Exception):
+    pass
+
+
 # ---------------------------------------------------------------------------------------------------
 # Command line and import path
 
@@ -92,7 +96,7 @@ def parse_args(argv):
     while i < len(argv):
         arg = argv[i]
         if arg in ("-h", "--help"):
-            raise Failure(USAGE, __doc__.strip())
+            raise HelpRequested()
         if arg == "--json":
             opts["json"] = True
         elif arg in names:
@@ -113,7 +117,7 @@ def parse_args(argv):
         raise Failure("--dialect is required (sqlite, postgresql or mysql)", USAGE)
     dialect = DIALECT_ALIASES.get(dialect.lower(), dialect.lower())
     if dialect not in DIALECTS:
-        raise Failure("unknown dialect %r: expected sqlite, postgresql or mysql" % opts["dialect"], USAGE)
+        raise Failure("unknown dialect %r: expected sqlite, postgresql or mysql" % dialect, USAGE)
     opts["dialect"] = dialect
     opts["root"] = os.path.abspath(opts["root"] or os.getcwd())
     return opts
@@ -165,7 +169,11 @@ class Project(object):
         return hit
 
     def owns(self, path):
-        if not path:
+        if not path or not os.path.isabs(path):  # "<frozen importlib._bootstrap>", "<string>"
+            return False
+        # Cheap test first (sys.modules holds hundreds of site-packages files): a file of the project is
+        # reached through the root as it was put on sys.path. (One linked in from elsewhere is not seen.)
+        if not (self._under(path, self.root) or self._under(path, self.real_root)):
             return False
         real = os.path.realpath(path)
         if not self._under(real, self.real_root) or real == self.real_root:
@@ -200,7 +208,7 @@ def import_failure(project, name, exc):
 
     frames = traceback.extract_tb(exc.__traceback__)
     own = [f for f in frames if project.owns(f.filename)]
-    if isinstance(exc, ModuleNotFoundError) and not isinstance(exc, SyntaxError):
+    if isinstance(exc, ModuleNotFoundError):
         missing = getattr(exc, "name", None) or ""
         # The SPEC's module itself (or a package above it) is missing: a path or interpreter problem.
         if missing and (name == missing or name.startswith(missing + ".")):
@@ -234,7 +242,12 @@ def import_failure(project, name, exc):
              "importing %r raised %s" % (culprit, kind)]
     if rest:
         lines.extend(rest.rstrip("\n").split("\n"))
-    shown = own if own else frames[-2:]
+    if own:
+        shown = own
+    elif isinstance(exc, SyntaxError):
+        shown = []
+    else:  # raised outside the project's files: its last frames, without the import machinery
+        shown = [f for f in frames if not f.filename.startswith("<frozen")][-2:]
     if shown:
         lines.append("traceback (%smost recent call last):" % ("project frames, " if own else ""))
         if len(shown) > TRACEBACK_FRAMES:
@@ -318,6 +331,13 @@ class Finder(object):
         self.seen = {}  # id(metadata) -> [metadata, [(rank, order, label)]]
         self.order = []  # ids in the order first seen
         self.count = 0
+        self._defined = {}
+        import sqlalchemy.orm as orm
+
+        self.base_makers = [m for m in (getattr(orm, "declarative_base", None), orm, registry) if m]
+        ext = sys.modules.get("sqlalchemy.ext.declarative")
+        if ext is not None and getattr(ext, "declarative_base", None) is not None:
+            self.base_makers.append(ext.declarative_base)
 
     def base_of(self, cls):
         """The class in cls's MRO that holds the MetaData in its own __dict__, or None."""
@@ -355,7 +375,14 @@ class Finder(object):
         self.seen[key][1].append((rank, self.count, label))
 
     def definition_label(self, cls):
-        """`pkg:Name` for the shortest module path that exposes the class under its own name."""
+        """`pkg:Name` where the base class is defined (the shortest module path that exposes it under its own
+        name), with that module; (None, None) when unknown."""
+        key = id(cls)
+        if key not in self._defined:
+            self._defined[key] = self._find_definition(cls)
+        return self._defined[key]
+
+    def _find_definition(self, cls):
         modname = getattr(cls, "__module__", None) or ""
         name = getattr(cls, "__name__", None)
         parts = modname.split(".")
@@ -363,15 +390,29 @@ class Finder(object):
             mod = sys.modules.get(".".join(parts[:i]))
             if mod is not None and getattr(mod, name, None) is cls:
                 return "%s:%s" % (".".join(parts[:i]), name), mod
+        # declarative_base() makes classes whose __module__ is SQLAlchemy's: take the project module that
+        # binds the class and also has declarative_base (or the orm module, or a registry) at hand.
+        makers = self.base_makers
+        for modname, mod in sorted(list(sys.modules.items())):
+            if mod is None or not self.project.owns(getattr(mod, "__file__", None)):
+                continue
+            try:
+                items = list(vars(mod).items())
+            except TypeError:
+                continue
+            bound = [n for n, v in items if v is cls and not n.startswith("_")]
+            if bound and any(v is m for _, v in items for m in makers):
+                return "%s:%s" % (modname, name if name in bound else bound[0]), mod
         return None, None
 
-    def scan(self, module):
-        """Remember every metadata reachable from the module's namespace."""
+    def scan(self, module, found):
+        """Remember every metadata reachable from the module's namespace; append new ones to `found`."""
         modname = module.__name__
         try:
             items = list(vars(module).items())
         except TypeError:
             return
+        before = self.count
         for name, obj in items:
             if name.startswith("__"):
                 continue
@@ -393,12 +434,14 @@ class Finder(object):
                     self._add(md, 0 if self.project.owns(getattr(mod, "__file__", None)) else 5, where)
             elif isinstance(obj, self.Table) or (self.registry and isinstance(obj, self.registry)):
                 self._add(obj.metadata, 3, label)
+        if self.count != before:
+            for key in self.order:
+                md = self.seen[key][0]
+                if all(md is not f for f in found) and any(c > before for _, c, _ in self.seen[key][1]):
+                    found.append(md)
 
     def label(self, md):
         return min(self.seen[id(md)][1])[2]
-
-    def found(self):
-        return [self.seen[k][0] for k in self.order]
 
 
 def table_summary(md):
@@ -408,26 +451,24 @@ def table_summary(md):
 
 
 def namespace_candidates(finder, obj):
-    """Names in obj's namespace (a module or a class) that hold a MetaData."""
+    """Public names in obj's namespace (a module or a class) bound to a base, a MetaData or a registry."""
     try:
         items = list(vars(obj).items())
     except TypeError:
         return []
     out = []
     for name, value in items:
-        if name.startswith("__"):
+        if name.startswith("_"):
             continue
-        if finder.holder(value) is not None and (
-            isinstance(value, finder.MetaData) or finder.base_of(value) is value
-            if isinstance(value, type) else isinstance(value, finder.MetaData)
-            or (finder.registry and isinstance(value, finder.registry))
-        ):
+        if isinstance(value, finder.MetaData) or (finder.registry and isinstance(value, finder.registry)):
+            out.append(name)
+        elif isinstance(value, type) and finder.base_of(value) is value:
             out.append(name)
     return out
 
 
 def resolve(sa, project, finder, spec, walked_dirs):
-    """One SPEC: (metadata, label)."""
+    """One SPEC: [(metadata, label)] (several for a list of them, as Alembic's target_metadata may be)."""
     modname, sep, attr = spec.partition(":")
     modname, attr = modname.strip(), attr.strip()
     if not modname or (sep and not attr) or not all(p.isidentifier() for p in modname.split(".")) or (
@@ -439,8 +480,9 @@ def resolve(sa, project, finder, spec, walked_dirs):
         )
     module = import_module(project, modname)
     modules = import_tree(project, module, walked_dirs)
+    found = []
     for m in modules:
-        finder.scan(m)
+        finder.scan(m, found)
     if attr:
         obj, path = module, modname
         for part in attr.split("."):
@@ -449,19 +491,22 @@ def resolve(sa, project, finder, spec, walked_dirs):
             except AttributeError:
                 lines = ["%r has no attribute %r" % (path, part)]
                 names = namespace_candidates(finder, obj)
+                prefix = path + ("." if ":" in path else ":")
                 if names:
                     lines.append("candidates in %r: %s" % (path, ", ".join(names)))
                     import difflib
 
-                    close = difflib.get_close_matches(part, names, n=1)
+                    close = difflib.get_close_matches(part, names, n=1, cutoff=0.5)
                     if close:
-                        prefix = path if ":" in path else path + ":"
-                        sep_ = "." if ":" in path else ""
-                        lines.append("hint: did you mean %r?" % (prefix + sep_ + close[0]))
+                        lines.append("hint: did you mean %r?" % (prefix + close[0]))
                 elif obj is module:
-                    labels = [finder.label(md) for md in finder.found()]
-                    if labels:
-                        lines.append("%s found: %s" % (WHAT, ", ".join(labels)))
+                    shown = [md for md in found if md.tables] or found
+                    if shown:
+                        where = " or its submodules" if hasattr(module, "__path__") else ""
+                        lines.append("models found in it%s: %s" % (where, ", ".join(
+                            "%s (%s)" % (finder.label(md), table_summary(md)) for md in shown)))
+                        lines.append("hint: use %r, or just %r to let alembix find them"
+                                     % (finder.label(shown[0]), modname))
                     else:
                         lines.append("no %s was found in %r" % (WHAT, modname))
                 raise Failure(*lines)
@@ -469,20 +514,20 @@ def resolve(sa, project, finder, spec, walked_dirs):
                 raise Failure("reading %s.%s raised %s: %s" % (path, part, type(exc).__name__, exc))
             obj = nxt
             path = path + ("." if ":" in path else ":") + part
-        md = finder.holder(obj)
-        if md is None:
-            raise Failure(
-                "%r is %s, not a %s" % (path, describe(obj), WHAT),
-                "hint: name the declarative base or the MetaData that holds the tables, e.g. 'app.db:Base'",
-            )
-        return md, "%s:%s" % (modname, attr)
-    found = []
-    for m in modules:
-        sub = Finder(sa, project)
-        sub.scan(m)
-        for md in sub.found():
-            if all(md is not f for f in found):
-                found.append(md)
+        items = list(obj) if isinstance(obj, (list, tuple)) else [obj]  # Alembic's target_metadata = [a, b]
+        out = []
+        for i, item in enumerate(items):
+            md = finder.holder(item)
+            if md is None:
+                where = path if item is obj else "%s[%d]" % (path, i)
+                raise Failure(
+                    "%r is %s, not a %s" % (where, describe(item), WHAT),
+                    "hint: name the declarative base or the MetaData that holds the tables, e.g. 'app.db:Base'",
+                )
+            out.append((md, path if item is obj else "%s[%d]" % (path, i)))
+        if not out:
+            raise Failure("%r is an empty %s" % (path, type(obj).__name__))
+        return out
     if not found:
         where = "in it or its submodules" if hasattr(module, "__path__") else "in it"
         raise Failure(
@@ -500,7 +545,7 @@ def resolve(sa, project, finder, spec, walked_dirs):
                      % (labels[0], ",".join(labels)))
         raise Failure(*lines)
     md = with_tables[0] if with_tables else found[0]
-    return md, finder.label(md)
+    return [(md, finder.label(md))]
 
 
 def describe(obj):
@@ -648,6 +693,7 @@ def project_sources(project):
 
 def run(argv, out_fd):
     opts = parse_args(argv)
+    sys.argv[1:] = []  # settings that read the command line at import time must not see alembix's
     setup_path(opts["root"])
     project = Project(opts["root"])
     try:
@@ -666,23 +712,22 @@ def run(argv, out_fd):
     walked = set()
     chosen = []
     for spec in [s.strip() for s in opts["models"].split(",") if s.strip()]:
-        md, label = resolve(sa, project, finder, spec, walked)
-        if all(md is not m for m, _ in chosen):
-            chosen.append((md, label))
+        for md, label in resolve(sa, project, finder, spec, walked):
+            if all(md is not m for m, _ in chosen):
+                chosen.append((md, label))
     statements, tables = render(sa, opts["dialect"], chosen)
     ddl = "".join(s + ";\n\n" for s in statements)
+    warnings = []
+    for md, label in chosen:
+        mod = sys.modules.get(label.split(":", 1)[0])
+        if not md.tables and not project.owns(getattr(mod, "__file__", None)):
+            warnings.append("%r has no tables: it is outside the project, and nothing imported the project's "
+                            "models; name the package that holds them, e.g. 'app.models'" % label)
+    for w in warnings:
+        sys.stderr.write("warning: %s\n" % w)
     if opts["json"]:
         import json
 
-        warnings = []
-        for md, label in chosen:
-            modname = label.split(":", 1)[0]
-            mod = sys.modules.get(modname)
-            if not md.tables and not project.owns(getattr(mod, "__file__", None)):
-                warnings.append("%r has no tables: nothing imports the project's models; name the package that "
-                                "holds them, e.g. 'app.models'" % label)
-        for w in warnings:
-            sys.stderr.write("warning: %s\n" % w)
         payload = {
             "ddl": ddl,
             "tables": tables,
@@ -715,6 +760,8 @@ def main(argv=None):
     os.dup2(2, 1)
     try:
         run(argv, out_fd)
+    except HelpRequested:
+        write_all(out_fd, (USAGE + "\n\n" + __doc__.strip() + "\n").encode("utf-8"))
     except Failure as failure:
         emit_error(failure.lines)
         return EXIT_ERROR

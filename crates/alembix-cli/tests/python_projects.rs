@@ -1,0 +1,332 @@
+//! Python teams' projects through the binary: SQLAlchemy models as the schema source (the printer alembix
+//! carries, run in the project's Python), its errors, the empty-models guard, config in pyproject.toml and
+//! found from a subdirectory, and the traps of a directory that holds an Alembic project. The models tests
+//! need python3 with SQLAlchemy: skipped with a notice when it is missing, unless
+//! `ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1` (set by `.ci/run`).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use common::Project;
+
+fn code(p: &Project, args: &[&str]) -> (i32, String, String) {
+    let out = p.run(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn sqlalchemy_available() -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import sqlalchemy"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let msg = "SKIPPED models tests: python3 with SQLAlchemy is not installed (pip install sqlalchemy)";
+        if std::env::var("ALEMBIX_TEST_REQUIRE_SQLALCHEMY").is_ok_and(|v| v == "1") {
+            panic!("{msg} (ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1)");
+        }
+        let _ = writeln!(std::io::stderr(), "{msg}");
+    }
+    ok
+}
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name == "__pycache__" {
+            continue;
+        }
+        let target = to.join(&name);
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A project made of a fixture's files, with `alembix.toml` given and an empty migrations directory.
+fn project(fixture_name: &str, config: &str) -> Project {
+    let p = Project::empty();
+    copy_dir(&fixture(fixture_name), p.dir.path());
+    p.write("alembix.toml", config);
+    std::fs::create_dir_all(p.path("migrations")).unwrap();
+    p
+}
+
+/// Each test gets a cache of its own, so the models' cache is exercised but not shared.
+fn isolated(p: &Project, args: &[&str]) -> (i32, String, String) {
+    let out = p
+        .cmd(args)
+        .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
+        .env_remove("VIRTUAL_ENV")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const MODELS_CONFIG: &str = "migrations = \"migrations\"\nurl = \"sqlite:app.db\"\nmodels = \"app.models\"\n";
+
+#[test]
+fn a_models_package_finds_the_module_nothing_imports() {
+    if !sqlalchemy_available() {
+        return;
+    }
+    let p = project("fastapi_app", MODELS_CONFIG);
+    let args = ["revision", "--autogenerate", "-m", "init", "--rev-id", "a0000001"];
+    let (c, out, err) = isolated(&p, &args);
+    assert_eq!(c, 0, "{out}{err}");
+    let text = p.read("migrations/a0000001_init.sql");
+    for table in ["users", "items", "audit_log"] {
+        assert!(text.contains(&format!("CREATE TABLE {table}")), "{table}:\n{text}");
+    }
+    let (c, out, err) = isolated(&p, &["upgrade", "head"]);
+    assert_eq!(c, 0, "{out}{err}");
+    let (c, out, err) = isolated(&p, &["check", "--live"]);
+    assert_eq!(c, 0, "{out}{err}");
+
+    // The printed DDL is cached with the stamps of the model files: a model file that changes is seen.
+    let user = p.read("app/models/user.py");
+    let edited = user.replacen(
+        "class User(Base):",
+        "class Extra(Base):\n    __tablename__ = \"extras\"\n    id: Mapped[int] = mapped_column(primary_key=True)\n\n\nclass User(Base):",
+        1,
+    );
+    assert_ne!(user, edited, "the fixture's User model moved");
+    p.write("app/models/user.py", &edited);
+    let (c, out, _) = isolated(&p, &["check", "--live"]);
+    assert_eq!(c, 1, "{out}");
+    assert!(out.contains("extras"), "{out}");
+}
+
+#[test]
+fn a_plain_module_spec_sees_only_what_it_imports() {
+    if !sqlalchemy_available() {
+        return;
+    }
+    let p = project(
+        "fastapi_app",
+        "migrations = \"migrations\"\nurl = \"sqlite:app.db\"\nmodels = \"app.models:Base\"\n",
+    );
+    let (c, out, err) = isolated(&p, &["revision", "--autogenerate", "-m", "init", "--rev-id", "a0000002"]);
+    assert_eq!(c, 0, "{out}{err}");
+    assert!(p.read("migrations/a0000002_init.sql").contains("CREATE TABLE audit_log"));
+}
+
+#[test]
+fn models_errors_say_what_to_do() {
+    if !sqlalchemy_available() {
+        return;
+    }
+    // The module does not exist: the working directory and sys.path are shown.
+    let p = project(
+        "fastapi_app",
+        "migrations = \"migrations\"\nmodels = \"nosuch.models:Base\"\n",
+    );
+    let (c, _, err) = isolated(&p, &["check"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("cannot import 'nosuch.models'"), "{err}");
+    assert!(err.contains("working directory:"), "{err}");
+    assert!(err.contains("sys.path"), "{err}");
+
+    // An attribute that is not there.
+    let p = project(
+        "fastapi_app",
+        "migrations = \"migrations\"\nmodels = \"app.db:Bsae\"\n",
+    );
+    let (c, _, err) = isolated(&p, &["check"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("has no attribute 'Bsae'"), "{err}");
+
+    // No models at all in the module.
+    let p = project("no_models", "migrations = \"migrations\"\nmodels = \"app\"\n");
+    let (c, _, err) = isolated(&p, &["check"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("defines no SQLAlchemy models"), "{err}");
+
+    // The import raises: the exception and the traceback's last lines.
+    let p = project("broken_models", "migrations = \"migrations\"\nmodels = \"app.models\"\n");
+    let (c, _, err) = isolated(&p, &["check"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("raised"), "{err}");
+    assert!(err.contains("user.py"), "{err}");
+
+    // An interpreter that does not exist.
+    let p = project(
+        "fastapi_app",
+        "migrations = \"migrations\"\nmodels = \"app.models\"\npython = \"/nonexistent/python\"\n",
+    );
+    let (c, _, err) = isolated(&p, &["check"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("cannot run the project's Python `/nonexistent/python`"), "{err}");
+}
+
+#[test]
+fn the_guard_refuses_to_drop_every_table() {
+    // Models that are not imported look like an empty schema: with a database that has tables,
+    // autogenerate would drop them all.
+    let p = Project::empty();
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nurl = \"sqlite:app.db\"\nschema = \"schema.sql\"\n",
+    );
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write(
+        "schema.sql",
+        "CREATE TABLE a (id INTEGER PRIMARY KEY);\nCREATE TABLE b (id INTEGER PRIMARY KEY);\n\
+         CREATE TABLE c (id INTEGER PRIMARY KEY);\nCREATE TABLE d (id INTEGER PRIMARY KEY);\n",
+    );
+    p.ok(&["revision", "--autogenerate", "-m", "four", "--rev-id", "g0000001"]);
+    p.ok(&["upgrade", "head"]);
+
+    p.write("schema.sql", "-- nothing here\n");
+    for args in [
+        &["revision", "--autogenerate", "-m", "oops"][..],
+        &["check", "--live"][..],
+        &["check"][..],
+    ] {
+        let (c, out, err) = code(&p, args);
+        assert_eq!(c, 2, "{args:?}: {out}{err}");
+        assert!(err.contains("declares no tables"), "{err}");
+        assert!(err.contains("--allow-drop-tables"), "{err}");
+    }
+    assert_eq!(p.files("migrations").len(), 1);
+
+    // Most tables gone: the same.
+    p.write("schema.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
+    let (c, _, err) = code(&p, &["revision", "--autogenerate", "-m", "oops"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("would drop 3 of the database's 4 tables (b, c, d)"), "{err}");
+
+    // Said to be intended: it goes on.
+    let (c, out, err) = code(
+        &p,
+        &["revision", "--autogenerate", "-m", "drop three", "--allow-drop-tables"],
+    );
+    assert_eq!(c, 0, "{out}{err}");
+    assert_eq!(p.files("migrations").len(), 2);
+}
+
+#[test]
+fn two_schema_sources_are_an_error() {
+    let p = Project::empty();
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nschema = \"schema.sql\"\nmodels = \"app.models\"\n",
+    );
+    let (c, _, err) = code(&p, &["heads"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("schema and models are all set"), "{err}");
+}
+
+#[test]
+fn config_is_found_from_a_subdirectory_and_in_pyproject() {
+    let p = Project::with_files(&[(
+        "r1_first.sql",
+        &common::rev_file("r1", "", "first", ""),
+    )]);
+    std::fs::create_dir_all(p.path("app/api")).unwrap();
+    let out = p
+        .cmd(&["heads"])
+        .current_dir(p.path("app/api"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::render(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("r1"));
+
+    // [tool.alembix] in pyproject.toml, relative paths from that file.
+    std::fs::remove_file(p.path("alembix.toml")).unwrap();
+    p.write(
+        "pyproject.toml",
+        "[project]\nname = \"app\"\n\n[tool.alembix]\nmigrations = \"migrations\"\n",
+    );
+    let out = p
+        .cmd(&["heads"])
+        .current_dir(p.path("app"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::render(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("r1"));
+
+    // A key that is not alembix's, inside [tool.alembix], names the file.
+    p.write(
+        "pyproject.toml",
+        "[tool.alembix]\nmigratons = \"migrations\"\n",
+    );
+    let (c, _, err) = code(&p, &["heads"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("pyproject.toml") && err.contains("migratons"), "{err}");
+
+    // $ALEMBIX_CONFIG names the file.
+    p.write("elsewhere.toml", "migrations = \"migrations\"\n");
+    let out = p
+        .cmd(&["heads"])
+        .env("ALEMBIX_CONFIG", p.path("elsewhere.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::render(&out));
+}
+
+#[test]
+fn no_project_says_what_was_looked_for() {
+    let p = Project::empty();
+    let (c, _, err) = code(&p, &["history"]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("no alembix.toml, and no pyproject.toml with a [tool.alembix] table"),
+        "{err}"
+    );
+    assert!(err.contains("alembix init"), "{err}");
+
+    // Beside an Alembic project, the way forward is the import.
+    p.write("alembic.ini", "[alembic]\nscript_location = alembic\n");
+    let (c, _, err) = code(&p, &["history"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("alembix import alembic"), "{err}");
+    let (c, _, err) = code(&p, &["init"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("alembix import alembic"), "{err}");
+    assert!(!p.path("alembix.toml").exists());
+    let (c, _, err) = code(&p, &["init", "--force"]);
+    assert_eq!(c, 0, "{err}");
+}
+
+#[test]
+fn a_migrations_directory_of_python_revisions_is_named() {
+    let p = Project::empty();
+    p.write("alembix.toml", "migrations = \"versions\"\n");
+    std::fs::create_dir(p.path("versions")).unwrap();
+    p.write("versions/ae1027a6acf_add_users.py", "revision = 'ae1027a6acf'\n");
+    let (c, _, err) = code(&p, &["history"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("holds 1 Python file(s) and no .sql revision"), "{err}");
+    assert!(err.contains("alembix import alembic"), "{err}");
+}
+
+#[test]
+fn init_with_models_writes_the_models_key() {
+    let p = Project::empty();
+    p.ok(&["init", "--models", "app.models:Base"]);
+    let text = p.read("alembix.toml");
+    assert!(text.contains("models = \"app.models:Base\""), "{text}");
+    assert!(!text.contains("\nschema = "), "{text}");
+    assert!(!p.path("schema.sql").exists());
+}
