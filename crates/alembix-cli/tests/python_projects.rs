@@ -157,7 +157,7 @@ fn models_errors_say_what_to_do() {
     assert!(err.contains("has no attribute 'Bsae'"), "{err}");
 
     // No models at all in the module.
-    let p = project("no_models", "migrations = \"migrations\"\nmodels = \"app\"\n");
+    let p = project("no_models", "migrations = \"migrations\"\nmodels = \"app.models\"\n");
     let (c, _, err) = isolated(&p, &["check"]);
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("defines no SQLAlchemy models"), "{err}");

@@ -119,13 +119,14 @@ pub fn guard_mass_drop(
             }
         )));
     }
-    let dropped: Vec<&str> = changes
+    let mut dropped: Vec<&str> = changes
         .iter()
         .filter_map(|c| match c {
             Change::DropTable(t) => Some(t.name.as_str()),
             _ => None,
         })
         .collect();
+    dropped.sort_unstable();
     let total = current.tables.len();
     if total >= 2 && (dropped.len() == total || (dropped.len() >= 3 && dropped.len() * 2 > total)) {
         let mut names = dropped
