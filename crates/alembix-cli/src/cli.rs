@@ -338,6 +338,10 @@ pub struct ImportAlembicArgs {
     /// --url / $DATABASE_URL / sqlalchemy.url, else sqlite
     #[arg(long = "dialect", value_enum, value_name = "ENGINE")]
     pub dialects: Vec<DialectArg>,
+    /// A server to replay and prove on, one per engine (repeatable; default: --url, else $DATABASE_URL).
+    /// alembix creates and drops scratch databases there
+    #[arg(long = "server", value_name = "URL", hide_env_values = true)]
+    pub servers: Vec<String>,
     /// Directory for the revision files, relative to the project
     #[arg(long, value_name = "DIR", default_value = "migrations")]
     pub migrations: PathBuf,

@@ -83,7 +83,8 @@ fn isolated(p: &Project, args: &[&str]) -> (i32, String, String) {
     )
 }
 
-const MODELS_CONFIG: &str = "migrations = \"migrations\"\nurl = \"sqlite:app.db\"\nmodels = \"app.models\"\n";
+const MODELS_CONFIG: &str =
+    "migrations = \"migrations\"\nurl = \"sqlite:app.db\"\nmodels = \"app.models\"\n";
 
 #[test]
 fn a_models_package_finds_the_module_nothing_imports() {
@@ -91,12 +92,22 @@ fn a_models_package_finds_the_module_nothing_imports() {
         return;
     }
     let p = project("fastapi_app", MODELS_CONFIG);
-    let args = ["revision", "--autogenerate", "-m", "init", "--rev-id", "a0000001"];
+    let args = [
+        "revision",
+        "--autogenerate",
+        "-m",
+        "init",
+        "--rev-id",
+        "a0000001",
+    ];
     let (c, out, err) = isolated(&p, &args);
     assert_eq!(c, 0, "{out}{err}");
     let text = p.read("migrations/a0000001_init.sql");
     for table in ["users", "items", "audit_log"] {
-        assert!(text.contains(&format!("CREATE TABLE {table}")), "{table}:\n{text}");
+        assert!(
+            text.contains(&format!("CREATE TABLE {table}")),
+            "{table}:\n{text}"
+        );
     }
     let (c, out, err) = isolated(&p, &["upgrade", "head"]);
     assert_eq!(c, 0, "{out}{err}");
@@ -126,9 +137,21 @@ fn a_plain_module_spec_sees_only_what_it_imports() {
         "fastapi_app",
         "migrations = \"migrations\"\nurl = \"sqlite:app.db\"\nmodels = \"app.models:Base\"\n",
     );
-    let (c, out, err) = isolated(&p, &["revision", "--autogenerate", "-m", "init", "--rev-id", "a0000002"]);
+    let (c, out, err) = isolated(
+        &p,
+        &[
+            "revision",
+            "--autogenerate",
+            "-m",
+            "init",
+            "--rev-id",
+            "a0000002",
+        ],
+    );
     assert_eq!(c, 0, "{out}{err}");
-    assert!(p.read("migrations/a0000002_init.sql").contains("CREATE TABLE audit_log"));
+    assert!(p
+        .read("migrations/a0000002_init.sql")
+        .contains("CREATE TABLE audit_log"));
 }
 
 #[test]
@@ -157,13 +180,19 @@ fn models_errors_say_what_to_do() {
     assert!(err.contains("has no attribute 'Bsae'"), "{err}");
 
     // No models at all in the module.
-    let p = project("no_models", "migrations = \"migrations\"\nmodels = \"app.models\"\n");
+    let p = project(
+        "no_models",
+        "migrations = \"migrations\"\nmodels = \"app.models\"\n",
+    );
     let (c, _, err) = isolated(&p, &["check"]);
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("defines no SQLAlchemy models"), "{err}");
 
     // The import raises: the exception and the traceback's last lines.
-    let p = project("broken_models", "migrations = \"migrations\"\nmodels = \"app.models\"\n");
+    let p = project(
+        "broken_models",
+        "migrations = \"migrations\"\nmodels = \"app.models\"\n",
+    );
     let (c, _, err) = isolated(&p, &["check"]);
     assert_eq!(c, 2, "{err}");
     assert!(err.contains("raised"), "{err}");
@@ -176,7 +205,10 @@ fn models_errors_say_what_to_do() {
     );
     let (c, _, err) = isolated(&p, &["check"]);
     assert_eq!(c, 2, "{err}");
-    assert!(err.contains("cannot run the project's Python `/nonexistent/python`"), "{err}");
+    assert!(
+        err.contains("cannot run the project's Python `/nonexistent/python`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -194,7 +226,14 @@ fn the_guard_refuses_to_drop_every_table() {
         "CREATE TABLE a (id INTEGER PRIMARY KEY);\nCREATE TABLE b (id INTEGER PRIMARY KEY);\n\
          CREATE TABLE c (id INTEGER PRIMARY KEY);\nCREATE TABLE d (id INTEGER PRIMARY KEY);\n",
     );
-    p.ok(&["revision", "--autogenerate", "-m", "four", "--rev-id", "g0000001"]);
+    p.ok(&[
+        "revision",
+        "--autogenerate",
+        "-m",
+        "four",
+        "--rev-id",
+        "g0000001",
+    ]);
     p.ok(&["upgrade", "head"]);
 
     p.write("schema.sql", "-- nothing here\n");
@@ -214,12 +253,21 @@ fn the_guard_refuses_to_drop_every_table() {
     p.write("schema.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);\n");
     let (c, _, err) = code(&p, &["revision", "--autogenerate", "-m", "oops"]);
     assert_eq!(c, 2, "{err}");
-    assert!(err.contains("would drop 3 of the database's 4 tables (b, c, d)"), "{err}");
+    assert!(
+        err.contains("would drop 3 of the database's 4 tables (b, c, d)"),
+        "{err}"
+    );
 
     // Said to be intended: it goes on.
     let (c, out, err) = code(
         &p,
-        &["revision", "--autogenerate", "-m", "drop three", "--allow-drop-tables"],
+        &[
+            "revision",
+            "--autogenerate",
+            "-m",
+            "drop three",
+            "--allow-drop-tables",
+        ],
     );
     assert_eq!(c, 0, "{out}{err}");
     assert_eq!(p.files("migrations").len(), 2);
@@ -239,10 +287,7 @@ fn two_schema_sources_are_an_error() {
 
 #[test]
 fn config_is_found_from_a_subdirectory_and_in_pyproject() {
-    let p = Project::with_files(&[(
-        "r1_first.sql",
-        &common::rev_file("r1", "", "first", ""),
-    )]);
+    let p = Project::with_files(&[("r1_first.sql", &common::rev_file("r1", "", "first", ""))]);
     std::fs::create_dir_all(p.path("app/api")).unwrap();
     let out = p
         .cmd(&["heads"])
@@ -273,7 +318,10 @@ fn config_is_found_from_a_subdirectory_and_in_pyproject() {
     );
     let (c, _, err) = code(&p, &["heads"]);
     assert_eq!(c, 2);
-    assert!(err.contains("pyproject.toml") && err.contains("migratons"), "{err}");
+    assert!(
+        err.contains("pyproject.toml") && err.contains("migratons"),
+        "{err}"
+    );
 
     // $ALEMBIX_CONFIG names the file.
     p.write("elsewhere.toml", "migrations = \"migrations\"\n");
@@ -314,10 +362,16 @@ fn a_migrations_directory_of_python_revisions_is_named() {
     let p = Project::empty();
     p.write("alembix.toml", "migrations = \"versions\"\n");
     std::fs::create_dir(p.path("versions")).unwrap();
-    p.write("versions/ae1027a6acf_add_users.py", "revision = 'ae1027a6acf'\n");
+    p.write(
+        "versions/ae1027a6acf_add_users.py",
+        "revision = 'ae1027a6acf'\n",
+    );
     let (c, _, err) = code(&p, &["history"]);
     assert_eq!(c, 2);
-    assert!(err.contains("holds 1 Python file(s) and no .sql revision"), "{err}");
+    assert!(
+        err.contains("holds 1 Python file(s) and no .sql revision"),
+        "{err}"
+    );
     assert!(err.contains("alembix import alembic"), "{err}");
 }
 

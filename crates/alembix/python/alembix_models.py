@@ -15,15 +15,18 @@ Import path
     its ``src/`` directory when there is one (the src layout). The directory this file sits in is taken off.
     ``--dialect`` may be left out when ``ALEMBIX_DIALECT`` is set.
 
-SPEC (several may be given, separated by commas; the tables of all of them are printed)
+SPEC (several may be given, separated by commas)
     ``pkg.module:attr``  ``attr`` (a dotted path, e.g. ``Base.metadata``) names a DeclarativeBase subclass,
-                         a ``declarative_base()`` result, SQLModel, a ``registry``, a MetaData, or anything
-                         whose ``.metadata`` is a MetaData.
-    ``pkg.module``       the module is imported and searched for such objects; there must be exactly one
-                         distinct MetaData with tables among them (none with tables: empty output).
+                         a ``declarative_base()`` result, SQLModel, a ``registry``, a MetaData, anything
+                         whose ``.metadata`` is a MetaData (a model class, a Table), or a list of those
+                         (Alembic's ``target_metadata = [a, b]``).
+    ``pkg.module``       the module is imported and searched for such objects (also those imported into it,
+                         and the bases of the model classes found there); there must be exactly one distinct
+                         MetaData with tables among them, else the error lists them. None with tables is not
+                         an error: the output is empty.
 
     When the module of a SPEC is a package of the project (it lives under the project root), every module
-    below it is imported too, recursively, before the metadata is read; this is deliberate: a model module
+    below it is imported too, recursively, before the metadata is read. This is deliberate: a model module
     that nothing imports (Alembic's best-known trap) still contributes its tables. Packages outside the
     project (site-packages, e.g. ``sqlmodel:SQLModel``) are not walked, and a module that is not a package
     pulls in nothing else: ``app.db:Base`` sees only the models imported by the time ``app.db`` is loaded,
@@ -31,24 +34,39 @@ SPEC (several may be given, separated by commas; the tables of all of them are p
     Directories without ``__init__.py`` below the package, ``__main__`` and files whose names are not
     identifiers (e.g. Alembic revision files) are not imported.
 
+    With several SPECs the tables of all of them are printed, metadata by metadata in the order given; a
+    table defined by two of them is printed once if both definitions compile to the same DDL, and is an error
+    otherwise; a PostgreSQL type that two of them create identically is created once.
+
 Output
-    Each statement, ending with ``;`` and followed by a blank line, on stdout, UTF-8. With ``--json``, one
-    JSON object instead::
+    Each statement, ending with ``;`` and followed by a blank line, on stdout, UTF-8: whatever
+    ``create_all`` emits (CREATE TYPE, CREATE SEQUENCE, CREATE TABLE, CREATE INDEX, COMMENT ON, and
+    ALTER TABLE ... ADD CONSTRAINT for foreign-key cycles). With ``--json``, one JSON object instead::
 
         {"ddl": "...", "tables": ["users", ...], "metadata": ["app.db:Base"],
          "sources": ["/abs/app/db.py", ...], "directories": ["/abs/app/models", ...],
          "dialect": "postgresql", "sqlalchemy": "2.0.36", "python": "/abs/.venv/bin/python",
          "warnings": []}
 
-    ``tables`` lists the tables in the order they are created (``schema.name`` when they have a schema);
-    ``metadata`` names each MetaData used, as ``module:attr``; ``sources`` is every ``.py`` file of every
-    imported module that lives under the project root, outside virtualenvs and site-packages (a cache of the
-    DDL keyed by their sizes and mtimes is valid while none changes); ``directories`` lists the package
-    directories that were walked for submodules (a file added to one changes its mtime).
-    Anything the project prints while being imported goes to stderr, never into the DDL.
+    ``ddl`` is the text printed without --json. ``tables`` lists the tables in the order they are created
+    (``schema.name`` when they have a schema). ``metadata`` names each MetaData used: the SPEC as given for
+    ``module:attr`` (``module:attr[i]`` for the items of a list), where it was found for a bare module.
+    ``sources`` is the absolute path of the file of every imported module that lives under the project root,
+    outside virtualenvs and site-packages, sorted; ``directories`` lists the package directories walked
+    for submodules (a file added to one changes its mtime). A cache of the DDL keyed by the sizes and mtimes
+    of both, and by ``dialect``, ``sqlalchemy`` and ``python``, stays valid while none of them changes
+    (unless the models read other files or the environment at import time). ``warnings`` are also printed on
+    stderr, one ``warning: ...`` line each (today: a SPEC outside the project whose metadata has no tables).
+
+    Anything the project prints while it is imported goes to stderr, never into the DDL; the project sees
+    ``sys.argv`` without alembix's arguments.
 
 Errors
-    Exit code 2, nothing on stdout, and on stderr a one-line summary followed by details and a hint.
+    Exit code 2, nothing on stdout, and on stderr a one-line summary followed by details and a hint: the
+    SPEC's module cannot be found (with the working directory and sys.path), importing a module raised (with
+    the project's frames of the traceback, paths relative to the project root), no models, several metadata,
+    a missing attribute (with the candidates), a column type the dialect cannot render (with the table and
+    the column), a table defined differently by two SPECs, SQLAlchemy missing or older than 1.4.
 """
 
 import os
@@ -154,7 +172,8 @@ class Project(object):
             if p:
                 prefixes.add(os.path.realpath(p))
         # An interpreter that lives inside the project (a venv with any name) owns what is under it.
-        self.prefixes = [p for p in prefixes if self._under(p, self.real_root)]
+        # (A venv made in the root itself is left to the site-packages test below.)
+        self.prefixes = [p for p in prefixes if self._under(p, self.real_root) and p != self.real_root]
         self._venv_cache = {}
 
     @staticmethod
@@ -532,7 +551,7 @@ def resolve(sa, project, finder, spec, walked_dirs):
         where = "in it or its submodules" if hasattr(module, "__path__") else "in it"
         raise Failure(
             "%r defines no SQLAlchemy models: no %s was found %s" % (modname, WHAT, where),
-            "hint: if the models' base lives elsewhere, name it as module:attribute, e.g. '%s:Base'" % modname,
+            "hint: name the module and the object that hold the models as module:attribute, e.g. 'app.db:Base'",
         )
     with_tables = [md for md in found if md.tables]
     if len(with_tables) > 1:
@@ -649,7 +668,8 @@ def render(sa, dialect_name, chosen):
         except RenderFailure as rf:
             raise render_failure(sa, dialect, rf.element, rf.exc)
         except sa.exc.SQLAlchemyError as exc:
-            raise Failure("cannot render the DDL of %r for %s: %s" % (label, dialect.name, sa_message(exc)))
+            raise Failure("cannot render the DDL of %r for %s: %s" % (label, dialect.name, sa_message(exc)),
+                          missing_table_hint(sa, exc))
     return statements, tables
 
 
@@ -663,6 +683,13 @@ def table_ddl(sa, dialect, table):
     return "\n".join(text)
 
 
+def missing_table_hint(sa, exc):
+    if isinstance(exc, sa.exc.NoReferencedTableError):
+        return ("hint: no model defines table %r: import the module that defines it (or move it into the "
+                "package named by `models`), or fix the name" % exc.table_name)
+    return None
+
+
 def render_failure(sa, dialect, element, exc):
     target = getattr(element, "element", None)
     table = target if isinstance(target, sa.Table) else getattr(target, "table", None)
@@ -670,7 +697,8 @@ def render_failure(sa, dialect, element, exc):
         found = column_failure(sa, dialect, table, exc)
         if found is not None:
             return found
-        return Failure("table %r cannot be rendered for %s: %s" % (table.name, dialect.name, sa_message(exc)))
+        return Failure("table %r cannot be rendered for %s: %s" % (table.name, dialect.name, sa_message(exc)),
+                       missing_table_hint(sa, exc))
     return Failure("cannot render %s for %s: %s" % (type(element).__name__, dialect.name, sa_message(exc)))
 
 

@@ -186,6 +186,9 @@ pub fn models_ddl(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Res
         ddl: String,
         #[serde(default)]
         sources: Vec<PathBuf>,
+        /// Package directories walked: a new module there changes their modification time.
+        #[serde(default)]
+        directories: Vec<PathBuf>,
     }
     let printed: Printed = serde_json::from_str(&out).map_err(|e| {
         Error::Usage(format!(
@@ -195,6 +198,7 @@ pub fn models_ddl(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Res
     })?;
     if let Some(path) = entry {
         let mut watched: Vec<PathBuf> = printed.sources.clone();
+        watched.extend(printed.directories.iter().cloned());
         for src in &printed.sources {
             if let Some(parent) = src.parent() {
                 watched.push(parent.to_path_buf());

@@ -464,18 +464,23 @@ fn part(rev: &AlembicRevision, up: bool, r: &Rendered, shown: &Path) -> (Part, O
         return (Part::Sql(r.sql.clone()), None);
     };
     note.push_str(&format!(
-        "-- REVIEW: {reason}.\n-- Write the SQL that does what it did (leave this section empty if new databases \
-         need nothing),\n-- then delete the `-- Review:` line of the header.\n-- The original Python ({}):\n{}\n",
+        "-- REVIEW: {reason}.\n-- Make this section do what it did, then delete the `-- Review:` line of the header.\n\
+         -- The original Python ({}):\n{}\n",
         shown.display(),
         quoted(source)
     ));
-    if !r.sql.trim().is_empty() {
-        note.push_str(&format!(
-            "-- The statements it ran on an empty database (likely incomplete):\n{}\n",
-            quoted(&r.sql)
-        ));
+    if r.sql.trim().is_empty() {
+        return (Part::Note(note), Some(reason));
     }
-    (Part::Note(note), Some(reason))
+    // What it ran on an empty database stays live (its schema changes are real, and later revisions build
+    // on them); the Review line keeps it from running anywhere until a person has added what the data
+    // part did.
+    note.push_str(
+        "-- Below: the statements it ran on an empty database. What it did for each existing row is not \
+         among them.\n",
+    );
+    note.push_str(&r.sql);
+    (Part::Sql(note), Some(reason))
 }
 
 /// The text of the revision file, and why it needs review (empty when it does not).
@@ -614,10 +619,21 @@ fn config_text(
     );
     if let Some(url) = &alembic.sqlalchemy_url {
         // Kept only when it is a SQLite file: a server URL may hold a password, and belongs in the environment.
+        // A file inside the project is kept relative to it (alembix.toml's URLs are relative to the file).
+        let abs_project = std::path::absolute(project).unwrap_or_else(|_| project.to_path_buf());
+        let url = match url.strip_prefix("sqlite:///") {
+            Some(path) if Path::new(path).is_absolute() => {
+                match Path::new(path).strip_prefix(&abs_project) {
+                    Ok(rel) => format!("sqlite:///{}", rel.display()),
+                    Err(_) => url.clone(),
+                }
+            }
+            _ => url.clone(),
+        };
         if url.starts_with("sqlite") {
             text.push_str(&format!(
                 "\n# From sqlalchemy.url, used when $DATABASE_URL is not set.\nurl = {}\n",
-                q(url)
+                q(&url)
             ));
         }
     }
@@ -863,13 +879,10 @@ mod tests {
         assert_eq!(review.len(), 1);
         let s = parsed(&text);
         assert!(s.review.as_deref().unwrap().contains("depends on the data"));
-        // Nothing of it runs: the captured statement and the Python are comments.
-        assert!(s
-            .up_sql()
-            .lines()
-            .all(|l| l.trim().is_empty() || l.starts_with("--")));
-        assert!(s.up_sql().contains("--   DELETE FROM t;"));
+        // The Python is quoted; what it ran on an empty database is kept, and the Review line stops it
+        // from running until a person has read it.
         assert!(s.up_sql().contains("--   def upgrade():"));
+        assert!(s.up_sql().lines().any(|l| l == "DELETE FROM t;"));
     }
 
     #[test]

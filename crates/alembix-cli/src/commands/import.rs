@@ -24,10 +24,20 @@ pub fn alembic(printer: &mut Printer, global: &GlobalArgs, args: &ImportAlembicA
     // Servers to render and prove on: --url, else $DATABASE_URL (environment or .env).
     let defaults = Config::defaults(&project);
     let mut servers: Vec<DatabaseUrl> = Vec::new();
-    match defaults.resolve_url(global.url.as_deref()) {
-        Ok(url) => servers.push(url),
-        Err(alembix::Error::NoUrl { .. }) => {}
-        Err(e) => return Err(e.into()),
+    for raw in &args.servers {
+        servers.push(
+            DatabaseUrl::parse(raw).map_err(|error| alembix::Error::Url {
+                source_name: "--server".into(),
+                error,
+            })?,
+        );
+    }
+    if servers.is_empty() {
+        match defaults.resolve_url(global.url.as_deref()) {
+            Ok(url) => servers.push(url),
+            Err(alembix::Error::NoUrl { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let opts = ImportOptions {
         alembic_config: std::path::absolute(&alembic_config).unwrap_or(alembic_config),

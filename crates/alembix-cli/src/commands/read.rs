@@ -216,7 +216,9 @@ pub fn show(
         if !per_dialect.is_empty() {
             value["dialects"] = per_dialect.into();
         }
-        value["review"] = s.review.clone().into();
+        if let Some(why) = &s.review {
+            value["review"] = why.clone().into();
+        }
         printer.json(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
