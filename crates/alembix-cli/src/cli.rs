@@ -179,12 +179,16 @@ pub struct MergeArgs {
     /// Revisions to merge (e.g. `heads`, or two or more ids)
     #[arg(required = true, value_name = "REVS")]
     pub revisions: Vec<String>,
+    /// Message (first line of the file, and its name)
     #[arg(short, long)]
     pub message: String,
+    /// Branch label for the new revision (repeatable)
     #[arg(long = "branch-label", value_name = "LABEL")]
     pub branch_label: Vec<String>,
+    /// Use this id instead of a random one
     #[arg(long = "rev-id", value_name = "ID")]
     pub rev_id: Option<String>,
+    /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
 }
@@ -209,8 +213,10 @@ pub struct HistoryArgs {
         allow_hyphen_values = true
     )]
     pub range: Option<String>,
+    /// Show every detail of each revision
     #[arg(short, long)]
     pub verbose: bool,
+    /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
     /// Always draw the graph, even for a linear history
@@ -226,6 +232,7 @@ pub struct ShowArgs {
     /// Revision expression (id, prefix, `head`, `LABEL@head`, ...)
     #[arg(allow_hyphen_values = true)]
     pub revision: String,
+    /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
 }
@@ -235,12 +242,16 @@ pub struct UpgradeArgs {
     /// Target revision (default `heads`; `head`, `+1`, an id, `LABEL@head`, ...); with --sql a range `A:B`
     #[arg(default_value = "heads", allow_hyphen_values = true)]
     pub target: String,
+    /// Print the SQL script instead of running it (offline: no database needed)
     #[arg(long, conflicts_with = "dry_run")]
     pub sql: bool,
+    /// Connect, show what would run (as SQL), change nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Database kind for --sql when no URL is configured
     #[arg(long, value_enum, requires = "sql")]
     pub dialect: Option<DialectArg>,
+    /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -268,6 +279,7 @@ pub struct CurrentArgs {
     /// Exit 1 unless the database is at every head
     #[arg(long)]
     pub check_heads: bool,
+    /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -282,6 +294,7 @@ pub struct StampArgs {
     /// Forget what the version table says first (e.g. it names a revision whose file is gone)
     #[arg(long)]
     pub purge: bool,
+    /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

@@ -9,49 +9,23 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 
 use common::db::{Engine, TestDb};
-use common::Project;
+use common::{copy_dir, Project};
+
+fn alembic_available() -> bool {
+    common::python_has(
+        "alembic, sqlalchemy, psycopg2, pymysql",
+        "alembic import tests",
+    )
+}
 
 const DATA_MIGRATION: &str = "3680b23eee7f";
 const IRREVERSIBLE: &str = "ec5c849ec9b3";
 /// Where Alembic leaves the database before alembix takes over (revision 10 of 23).
 const HALF_WAY: &str = "5f886d669e42";
 const HEAD: &str = "a27bddc76fcc";
-
-fn alembic_available() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import alembic, sqlalchemy, psycopg2, pymysql"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "SKIPPED alembic import tests: python3 with alembic, sqlalchemy, psycopg2 and pymysql is not \
-                   installed (pip install alembic sqlalchemy psycopg2-binary pymysql)";
-        if std::env::var("ALEMBIX_TEST_REQUIRE_SQLALCHEMY").is_ok_and(|v| v == "1") {
-            panic!("{msg} (ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1)");
-        }
-        let _ = writeln!(std::io::stderr(), "{msg}");
-    }
-    ok
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_name() == "__pycache__" {
-            continue;
-        }
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
 
 fn alembic_project() -> Project {
     let p = Project::empty();

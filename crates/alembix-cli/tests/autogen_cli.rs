@@ -9,15 +9,10 @@ mod common;
 use std::io::Write;
 use std::path::Path;
 
-use common::Project;
+use common::{code, Project};
 
-fn code(p: &Project, args: &[&str]) -> (i32, String, String) {
-    let out = p.run(args);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+fn sqlalchemy_available() -> bool {
+    common::python_has("sqlalchemy", "sqlalchemy recipe")
 }
 
 fn project_with_schema(schema: &str) -> Project {
@@ -177,21 +172,6 @@ fn verify_reports_a_downgrade_that_does_not_undo() {
     let (c, out, err) = code(&p, &["verify"]);
     assert_eq!(c, 1, "{out}{err}");
     assert!(out.contains("c1") && out.contains("drop table u"), "{out}");
-}
-
-fn sqlalchemy_available() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import sqlalchemy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "SKIPPED sqlalchemy recipe: python3 with SQLAlchemy is not installed (pip install sqlalchemy)";
-        if std::env::var("ALEMBIX_TEST_REQUIRE_SQLALCHEMY").is_ok_and(|v| v == "1") {
-            panic!("{msg} (ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1)");
-        }
-        let _ = writeln!(std::io::stderr(), "{msg}");
-    }
-    ok
 }
 
 #[test]

@@ -7,56 +7,18 @@
 
 mod common;
 
-use std::io::Write;
 use std::path::Path;
 
-use common::Project;
-
-fn code(p: &Project, args: &[&str]) -> (i32, String, String) {
-    let out = p.run(args);
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{code, copy_dir, Project};
 
 fn sqlalchemy_available() -> bool {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import sqlalchemy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        let msg = "SKIPPED models tests: python3 with SQLAlchemy is not installed (pip install sqlalchemy)";
-        if std::env::var("ALEMBIX_TEST_REQUIRE_SQLALCHEMY").is_ok_and(|v| v == "1") {
-            panic!("{msg} (ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1)");
-        }
-        let _ = writeln!(std::io::stderr(), "{msg}");
-    }
-    ok
+    common::python_has("sqlalchemy", "models tests")
 }
 
 fn fixture(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name();
-        if name == "__pycache__" {
-            continue;
-        }
-        let target = to.join(&name);
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 /// A project made of a fixture's files, with `alembix.toml` given and an empty migrations directory.

@@ -153,3 +153,48 @@ pub fn rev_file(id: &str, revises: &str, message: &str, extra_header: &str) -> S
          {extra_header}\n-- migrate:up\nSELECT '{id} up';\n\n-- migrate:down\nSELECT '{id} down';\n"
     )
 }
+
+/// Run and return exit code, stdout and stderr.
+pub fn code(p: &Project, args: &[&str]) -> (i32, String, String) {
+    let out = p.run(args);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Whether `python3 -c "import MODULES"` works. When it does not, the test is skipped with a notice, or
+/// fails when `ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1` (set by `.ci/run`).
+pub fn python_has(modules: &str, what: &str) -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        let msg = format!("SKIPPED {what}: python3 cannot import {modules} (pip install them)");
+        if std::env::var("ALEMBIX_TEST_REQUIRE_SQLALCHEMY").is_ok_and(|v| v == "1") {
+            panic!("{msg} (ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1)");
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "{msg}");
+    }
+    ok
+}
+
+/// Copy a fixture directory (without Python caches).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() == "__pycache__" {
+            continue;
+        }
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
