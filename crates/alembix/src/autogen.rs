@@ -231,18 +231,23 @@ impl ModelsEntry {
         !self.stamps.is_empty() && self.stamps.iter().all(|(p, s)| stamp(p) == *s)
     }
 
+    /// Best effort: a cache that cannot be written is no cache.
     fn write(&self, path: &Path) {
-        let Ok(text) = serde_json::to_vec(self) else {
-            return;
-        };
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, text).is_ok() {
-            let _ = std::fs::rename(&tmp, path);
+        if let Ok(text) = serde_json::to_vec(self) {
+            let _ = write_atomic(path, &text);
         }
     }
+}
+
+/// Write `bytes` to `path` (creating its directory) through a temporary file and a rename, so a concurrent
+/// reader never sees half a file.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Size and modification time (ns) of a file or directory, `None` when it is gone.
@@ -636,15 +641,9 @@ impl SchemaCache {
         let Ok(text) = serde_json::to_vec(schema) else {
             return;
         };
-        if std::fs::create_dir_all(dir).is_err() {
-            return;
+        if write_atomic(&path, &text).is_ok() {
+            self.prune(dir);
         }
-        // Write then rename, so a concurrent reader never sees half a file.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, text).is_ok() {
-            let _ = std::fs::rename(&tmp, &path);
-        }
-        self.prune(dir);
     }
 
     /// Keep the newest entries only: every edit of a schema makes a new key.

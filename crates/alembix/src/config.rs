@@ -36,7 +36,7 @@ struct RawConfig {
     script_template: Option<PathBuf>,
     models: Option<OneOrMany>,
     python: Option<String>,
-    dialects: Option<Vec<String>>,
+    dialects: Option<Vec<crate::url::Dialect>>,
 }
 
 /// A key that takes one string or a list of them.
@@ -81,41 +81,12 @@ pub struct Config {
 impl Config {
     /// Defaults for a project rooted at `root` with no config file.
     pub fn defaults(root: &Path) -> Config {
-        Config {
-            path: None,
-            root: root.to_path_buf(),
-            url: None,
-            url_env: DEFAULT_URL_ENV.to_string(),
-            migrations: if root == Path::new(".") {
-                PathBuf::from("migrations")
-            } else {
-                root.join("migrations")
-            },
-            file_template: DEFAULT_FILE_TEMPLATE.to_string(),
-            version_table: DEFAULT_VERSION_TABLE.to_string(),
-            schema: None,
-            schema_command: None,
-            dev_url: None,
-            transaction_per_migration: true,
-            script_template: None,
-            models: Vec::new(),
-            python: None,
-            dialects: Vec::new(),
-        }
+        Config::from_raw(RawConfig::default(), None, root)
     }
 
-    fn from_raw(raw: RawConfig, path: Option<PathBuf>, root: &Path) -> Result<Config> {
-        let bad = |message: String| Error::Config {
-            path: path.clone().unwrap_or_else(|| PathBuf::from(CONFIG_FILE)),
-            message,
-        };
+    fn from_raw(raw: RawConfig, path: Option<PathBuf>, root: &Path) -> Config {
         let mut dialects = Vec::new();
-        for name in raw.dialects.iter().flatten() {
-            let d = crate::url::Dialect::from_name(name).ok_or_else(|| {
-                bad(format!(
-                    "dialects: unknown engine `{name}`; expected postgresql, mysql or sqlite"
-                ))
-            })?;
+        for d in raw.dialects.into_iter().flatten() {
             if !dialects.contains(&d) {
                 dialects.push(d);
             }
@@ -128,7 +99,7 @@ impl Config {
                 root.join(p)
             }
         };
-        Ok(Config {
+        Config {
             path,
             root: root.to_path_buf(),
             url: raw.url,
@@ -154,7 +125,7 @@ impl Config {
             },
             python: raw.python.filter(|p| !p.trim().is_empty()),
             dialects,
-        })
+        }
     }
 
     /// Parse config text; `path` is used for messages and to resolve relative paths.
@@ -187,7 +158,7 @@ impl Config {
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        let config = Config::from_raw(raw, Some(path.to_path_buf()), root)?;
+        let config = Config::from_raw(raw, Some(path.to_path_buf()), root);
         config.validate()?;
         Ok(config)
     }

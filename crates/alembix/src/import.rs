@@ -150,15 +150,7 @@ pub struct ImportReport {
 /// Find the Alembic config of the project in `dir`: `alembic.ini`, else `pyproject.toml` with
 /// `[tool.alembic]`.
 pub fn find_alembic_config(dir: &Path) -> Result<PathBuf> {
-    let ini = dir.join("alembic.ini");
-    if ini.is_file() {
-        return Ok(ini);
-    }
-    let py = dir.join("pyproject.toml");
-    if std::fs::read_to_string(&py).is_ok_and(|t| t.contains("[tool.alembic]")) {
-        return Ok(py);
-    }
-    Err(Error::Usage(format!(
+    crate::project::alembic_config_in(dir).ok_or_else(|| Error::Usage(format!(
         "no alembic.ini, and no pyproject.toml with [tool.alembic], in {}; run this in the Alembic project's \
          directory or pass --alembic-config PATH",
         std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()).display()

@@ -45,19 +45,26 @@ pub fn no_project(dir: &Path) -> Error {
 pub fn alembic_project(dir: &Path) -> Option<PathBuf> {
     let abs = std::path::absolute(dir).ok()?;
     for d in abs.ancestors() {
-        let ini = d.join("alembic.ini");
-        if ini.is_file() {
-            return Some(ini);
-        }
-        let py = d.join(config::PYPROJECT_FILE);
-        if std::fs::read_to_string(&py).is_ok_and(|t| t.contains("[tool.alembic]")) {
-            return Some(py);
+        if let Some(found) = alembic_config_in(d) {
+            return Some(found);
         }
         if d.join(config::CONFIG_FILE).is_file() || d.join(".git").exists() {
             break;
         }
     }
     None
+}
+
+/// The Alembic config in `dir` itself: `alembic.ini`, else `pyproject.toml` with `[tool.alembic]`.
+pub fn alembic_config_in(dir: &Path) -> Option<PathBuf> {
+    let ini = dir.join("alembic.ini");
+    if ini.is_file() {
+        return Some(ini);
+    }
+    let py = dir.join(config::PYPROJECT_FILE);
+    std::fs::read_to_string(&py)
+        .is_ok_and(|t| t.contains("[tool.alembic]"))
+        .then_some(py)
 }
 
 /// How many `*.py` files other than `__init__.py` a directory holds.

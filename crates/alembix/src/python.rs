@@ -151,9 +151,7 @@ fn materialise(helper: Helper) -> Result<PathBuf> {
     if std::fs::read(&path).is_ok_and(|t| t == helper.source.as_bytes()) {
         return Ok(path);
     }
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-    let tmp = dir.join(format!("{}.tmp{}", helper.name, std::process::id()));
-    std::fs::write(&tmp, helper.source).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+    crate::autogen::write_atomic(&path, helper.source.as_bytes())
+        .map_err(|e| Error::io(&path, e))?;
     Ok(path)
 }

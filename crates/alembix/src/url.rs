@@ -36,6 +36,18 @@ impl Dialect {
     pub const ALL: [Dialect; 3] = [Dialect::Postgres, Dialect::Mysql, Dialect::Sqlite];
 }
 
+/// In config files a dialect is any of the names [`Dialect::from_name`] knows.
+impl<'de> serde::Deserialize<'de> for Dialect {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Dialect, D::Error> {
+        let name = String::deserialize(d)?;
+        Dialect::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown engine `{name}`; expected postgresql, mysql or sqlite"
+            ))
+        })
+    }
+}
+
 impl fmt::Display for Dialect {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
