@@ -88,6 +88,8 @@ pub struct RenderedRevision {
 #[derive(Debug, Clone, Deserialize)]
 struct RenderOutput {
     revisions: HashMap<String, RenderedRevision>,
+    /// With `--include-scan`: the project as `scan` reads it.
+    scan: Option<AlembicProject>,
 }
 
 /// What to import, and how.
@@ -224,12 +226,33 @@ pub async fn import_alembic(
         "Reading the Alembic project with {}",
         python.display()
     ));
-    let scanned = python.run(ALEMBIC, &helper_args(opts, "scan"), project)?;
-    let alembic: AlembicProject = serde_json::from_str(&scanned).map_err(|e| {
-        Error::Usage(format!(
-            "the Alembic reader returned something unexpected: {e}"
-        ))
-    })?;
+    // When the first engine is known, one Python process reads the project and renders it (importing
+    // Alembic and SQLAlchemy is a quarter of a second of every process); otherwise the project's
+    // sqlalchemy.url decides, so it is read first.
+    let mut notes = Vec::new();
+    let mut rendered: Vec<(Dialect, HashMap<String, RenderedRevision>)> = Vec::new();
+    let known = opts
+        .dialects
+        .first()
+        .copied()
+        .or_else(|| opts.servers.first().map(|s| s.dialect()));
+    let alembic: AlembicProject = match known {
+        Some(d) => {
+            let (scan, revisions) = render_for(&python, opts, project, d, true, &mut notes).await?;
+            rendered.push((d, revisions));
+            scan.ok_or_else(|| {
+                Error::Usage("the Alembic renderer did not include the project it read".into())
+            })?
+        }
+        None => {
+            let scanned = python.run(ALEMBIC, &helper_args(opts, "scan"), project)?;
+            serde_json::from_str(&scanned).map_err(|e| {
+                Error::Usage(format!(
+                    "the Alembic reader returned something unexpected: {e}"
+                ))
+            })?
+        }
+    };
     if alembic.revisions.is_empty() {
         return Err(Error::Usage(format!(
             "the Alembic project {} has no revisions in {}",
@@ -261,43 +284,19 @@ pub async fn import_alembic(
                 .unwrap_or(Dialect::Sqlite),
         );
     }
-    let mut notes = Vec::new();
-    let mut rendered: Vec<(Dialect, HashMap<String, RenderedRevision>)> = Vec::new();
     for &d in &dialects {
+        if rendered.iter().any(|(done, _)| *done == d) {
+            continue;
+        }
         progress(&format!(
             "Rendering {} revisions for {d}",
             alembic.revisions.len()
         ));
-        let server = server_for(opts, d);
-        let mut args = helper_args(opts, "render");
-        args.push("--dialect".into());
-        args.push(d.name().into());
-        let scratch = match (d, server) {
-            (Dialect::Sqlite, _) => None,
-            (_, Some(server)) => Some(DevDatabase::create(server, None).await?),
-            (_, None) => {
-                notes.push(format!(
-                    "no {d} server was given (--url or $DATABASE_URL), so revisions that Alembic cannot render \
-                     offline were not replayed for {d}, and the result was not proved on {d}"
-                ));
-                None
-            }
-        };
-        if let Some(dev) = &scratch {
-            args.push("--scratch-url".into());
-            args.push(sqlalchemy_url(dev.url()));
-        }
-        let out = python.run(ALEMBIC, &args, project);
-        if let Some(dev) = scratch {
-            dev.dispose().await;
-        }
-        let out: RenderOutput = serde_json::from_str(&out?).map_err(|e| {
-            Error::Usage(format!(
-                "the Alembic renderer returned something unexpected: {e}"
-            ))
-        })?;
-        rendered.push((d, out.revisions));
+        let (_, revisions) = render_for(&python, opts, project, d, false, &mut notes).await?;
+        rendered.push((d, revisions));
     }
+    // Files follow the order of the engines as given.
+    rendered.sort_by_key(|(d, _)| dialects.iter().position(|x| x == d));
 
     std::fs::create_dir_all(&migrations).map_err(|e| Error::io(&migrations, e))?;
     let mut report = ImportReport {
@@ -377,6 +376,49 @@ pub async fn import_alembic(
         }
     }
     Ok(report)
+}
+
+/// Render every revision for `d` (on a scratch database of that engine where one can be had), with the
+/// project's scan too when `include_scan`.
+async fn render_for(
+    python: &Interpreter,
+    opts: &ImportOptions,
+    project: &Path,
+    d: Dialect,
+    include_scan: bool,
+    notes: &mut Vec<String>,
+) -> Result<(Option<AlembicProject>, HashMap<String, RenderedRevision>)> {
+    let mut args = helper_args(opts, "render");
+    args.push("--dialect".into());
+    args.push(d.name().into());
+    if include_scan {
+        args.push("--include-scan".into());
+    }
+    let scratch = match (d, server_for(opts, d)) {
+        (Dialect::Sqlite, _) => None,
+        (_, Some(server)) => Some(DevDatabase::create(server, None).await?),
+        (_, None) => {
+            notes.push(format!(
+                "no {d} server was given (--server, --url or $DATABASE_URL), so revisions that Alembic cannot \
+                 render offline were not replayed for {d}, and the result was not proved on {d}"
+            ));
+            None
+        }
+    };
+    if let Some(dev) = &scratch {
+        args.push("--scratch-url".into());
+        args.push(sqlalchemy_url(dev.url()));
+    }
+    let out = python.run(ALEMBIC, &args, project);
+    if let Some(dev) = scratch {
+        dev.dispose().await;
+    }
+    let out: RenderOutput = serde_json::from_str(&out?).map_err(|e| {
+        Error::Usage(format!(
+            "the Alembic renderer returned something unexpected: {e}"
+        ))
+    })?;
+    Ok((out.scan, out.revisions))
 }
 
 fn server_for(opts: &ImportOptions, d: Dialect) -> Option<&DatabaseUrl> {
