@@ -346,3 +346,70 @@ fn init_with_models_writes_the_models_key() {
     assert!(!text.contains("\nschema = "), "{text}");
     assert!(!p.path("schema.sql").exists());
 }
+
+#[test]
+fn autogenerate_writes_a_section_for_each_configured_engine() {
+    let Some(db) = common::db::TestDb::create(common::db::Engine::Postgres, "autogen_dialects")
+    else {
+        return;
+    };
+    let p = Project::empty();
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nschema = \"schema.sql\"\ndialects = [\"postgresql\", \"sqlite\"]\n",
+    );
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write(
+        "schema.sql",
+        "CREATE TABLE users (\n    id INTEGER PRIMARY KEY,\n    active BOOLEAN NOT NULL DEFAULT true\n);\n",
+    );
+    let url = db.url.as_str();
+    let (c, out, err) = code(
+        &p,
+        &[
+            "--url",
+            url,
+            "revision",
+            "--autogenerate",
+            "-m",
+            "users",
+            "--rev-id",
+            "e0000001",
+        ],
+    );
+    assert_eq!(c, 0, "{out}{err}");
+    let text = p.read("migrations/e0000001_users.sql");
+    assert!(text.contains("-- migrate:up sqlite"), "{text}");
+    assert!(text.contains("-- migrate:down sqlite"), "{text}");
+    // Each engine runs what was written for it, and both end up matching the declared schema.
+    p.ok(&["--url", url, "upgrade", "head"]);
+    p.ok(&["--url", url, "check", "--live"]);
+    p.ok(&["--url", "sqlite:app.db", "upgrade", "head"]);
+    p.ok(&["--url", "sqlite:app.db", "check", "--live"]);
+    p.ok(&["--url", url, "downgrade", "base"]);
+    p.ok(&["--url", "sqlite:app.db", "downgrade", "base"]);
+
+    // A server engine other than the one compared with needs a server of its own.
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nschema = \"schema.sql\"\ndialects = [\"sqlite\", \"mysql\"]\n",
+    );
+    p.write("schema.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+    let (c, _, err) = code(
+        &p,
+        &[
+            "--url",
+            "sqlite:app.db",
+            "revision",
+            "--autogenerate",
+            "--from-migrations",
+            "-m",
+            "t",
+        ],
+    );
+    assert_eq!(c, 2, "{err}");
+    assert!(
+        err.contains("no mysql server to build its section on"),
+        "{err}"
+    );
+}

@@ -113,6 +113,50 @@ fn section(warnings: &[String], statements: &[String]) -> String {
     out
 }
 
+/// The up and down sections for engine `d`, which is not the one compared with: the declared schema for
+/// `d` against the migrations replayed on a scratch database of `d` (SQLite in memory; a server engine
+/// needs `dev_url` of that engine).
+async fn other_engine(
+    m: &Migrator,
+    config: &Config,
+    d: alembix::Dialect,
+    hints: &alembix::schema::RenameHints,
+) -> Result<(String, String), CliError> {
+    let mut scratch_config = config.clone();
+    let server = match d {
+        alembix::Dialect::Sqlite => {
+            scratch_config.dev_url = None;
+            DatabaseUrl::parse("sqlite::memory:").map_err(|error| alembix::Error::Url {
+                source_name: "scratch database".into(),
+                error,
+            })?
+        }
+        _ => match config
+            .dev_url
+            .as_deref()
+            .and_then(|u| DatabaseUrl::parse(u).ok())
+            .filter(|u| u.dialect() == d)
+        {
+            Some(url) => url,
+            None => {
+                return Err(alembix::Error::Usage(format!(
+                    "`dialects` names {d}, but there is no {d} server to build its section on: set `dev_url` to \
+                     an empty {d} database, or run alembix against a {d} database"
+                ))
+                .into())
+            }
+        },
+    };
+    let mut desired = autogen::load_desired(config, d)?;
+    desired.hints = hints.clone();
+    let (current, wanted) = both_sides(m, &scratch_config, &server, &desired, true).await?;
+    let generated = autogen::generate(d, &current, &wanted, &desired.hints);
+    Ok((
+        section(&generated.up_warnings, &generated.up),
+        section(&generated.down_warnings, &generated.down),
+    ))
+}
+
 pub fn revision(
     printer: &mut Printer,
     config: &Config,
@@ -167,6 +211,19 @@ pub fn revision(
     let mut req = super::revision::request(args);
     req.up = section(&up_warnings, &generated.up);
     req.down = section(&generated.down_warnings, &generated.down);
+    // The other engines named in `dialects` get their own sections, each compared with the migrations
+    // replayed on a scratch database of that engine.
+    let live = server.dialect();
+    let mut sections = String::new();
+    for &d in config.dialects.iter().filter(|&&d| d != live) {
+        let (other_up, other_down) = rt.block_on(other_engine(&m, config, d, &desired.hints))?;
+        if other_up != req.up || other_down != req.down {
+            sections.push_str(&format!(
+                "\n-- migrate:up {d}\n{other_up}\n-- migrate:down {d}\n{other_down}"
+            ));
+        }
+    }
+    req.down.push_str(&sections);
     let script = project::create_revision(config, graph, &req)?;
     if args.json {
         printer.json(&serde_json::json!({
