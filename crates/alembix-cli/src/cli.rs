@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     about = "Database schema migrations: SQL revisions in a graph with branches and merges",
     long_about = "Database schema migrations: SQL revision files forming a graph with branches and merges, \
                   Alembic's commands and revision syntax, for PostgreSQL, MySQL/MariaDB and SQLite.\n\n\
-                  Revision expressions: a full id, a unique prefix (4+ characters), a branch label, `head`, \
+                  Revision expressions: a full id, a unique prefix (any length), a branch label, `head`, \
                   `heads`, `base`, `current`, relative `+N` `-N` `REV+N` `REV-N`, and branch forms \
                   `LABEL@head` `LABEL@base` `LABEL@+N` `LABEL@-N`.",
     propagate_version = true

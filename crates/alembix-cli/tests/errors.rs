@@ -31,7 +31,8 @@ fn ambiguous_prefix_lists_candidates() {
         "ambiguous_prefix_range",
         p.snap(&["history", "-r", "abcd:"])
     );
-    // One more character makes it unique; fewer than 4 is refused even when unique.
+    // One more character makes it unique; a shorter prefix works when it is unique (as in Alembic) and
+    // lists the candidates when it is not.
     p.ok(&["show", "abcd00000002"]);
     p.ok(&["show", "abce"]);
     insta::assert_snapshot!("short_prefix", p.snap(&["show", "abc"]));

@@ -30,8 +30,6 @@ impl Target {
     }
 }
 
-/// Shortest prefix accepted for a partial revision id, so that `upgrade 2` is not silently a prefix.
-pub const MIN_PREFIX: usize = 4;
 
 impl RevisionGraph {
     /// Resolve an expression. `current` is the database's applied heads where known; expressions that need
@@ -377,15 +375,6 @@ impl RevisionGraph {
             return Err(GraphError::Unknown {
                 expr: text.to_string(),
                 hint,
-            });
-        }
-        if text.chars().count() < MIN_PREFIX {
-            return Err(GraphError::Unknown {
-                expr: text.to_string(),
-                hint: Some(format!(
-                    "a partial revision id needs at least {MIN_PREFIX} characters ({} revision(s) start with `{text}`)",
-                    matches.len()
-                )),
             });
         }
         if let [one] = matches[..] {
