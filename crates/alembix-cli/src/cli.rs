@@ -34,6 +34,16 @@ pub struct GlobalArgs {
     /// Database URL (default: $DATABASE_URL, also read from .env, then `url` in alembix.toml)
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
     pub url: Option<String>,
+    /// Extra argument `key=value` (repeatable): `x.key` in script templates, `$ALEMBIX_X_KEY` for schema_command
+    #[arg(short = 'x', global = true, value_name = "KEY=VALUE", value_parser = parse_x)]
+    pub x: Vec<(String, String)>,
+}
+
+fn parse_x(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("`{s}`: expected key=value")),
+    }
 }
 
 /// Options of the commands that connect.
@@ -106,13 +116,15 @@ pub enum Command {
     /// Create a merge revision joining two or more revisions (usually `heads`)
     Merge(MergeArgs),
     /// Show the head revisions of the migrations directory
-    Heads(ListArgs),
+    Heads(HeadsArgs),
     /// Show the branch points
     Branches(ListArgs),
     /// List revisions, newest first; draws the graph when there are branches
     History(HistoryArgs),
     /// Show one revision in full, with its SQL
     Show(ShowArgs),
+    /// Open a revision file in $EDITOR (default `head`)
+    Edit(EditArgs),
     /// Apply revisions up to a target (default `heads`)
     Upgrade(UpgradeArgs),
     /// Revert revisions down to a target (`-1`, `base`, a revision)
@@ -204,6 +216,22 @@ pub struct ListArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct HeadsArgs {
+    #[command(flatten)]
+    pub list: ListArgs,
+    /// Treat `Depends On` as an edge too: a head that another revision depends on is not a head
+    #[arg(long)]
+    pub resolve_dependencies: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Revision expression (id, prefix, `head`, `LABEL@head`, ...)
+    #[arg(default_value = "head", allow_hyphen_values = true)]
+    pub revision: String,
+}
+
+#[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Range `A:B` (either side may be empty): revisions from A up to B, inclusive
     #[arg(
@@ -225,6 +253,9 @@ pub struct HistoryArgs {
     /// Never draw the graph
     #[arg(long)]
     pub no_graph: bool,
+    /// Mark the database's current revision(s) (connects to the database)
+    #[arg(short = 'i', long)]
+    pub indicate_current: bool,
 }
 
 #[derive(Debug, Args)]
@@ -294,6 +325,12 @@ pub struct StampArgs {
     /// Forget what the version table says first (e.g. it names a revision whose file is gone)
     #[arg(long)]
     pub purge: bool,
+    /// Print the SQL instead of running it (offline); the revision may be a range `FROM:TO`
+    #[arg(long)]
+    pub sql: bool,
+    /// Database kind for --sql when no URL is configured
+    #[arg(long, value_enum, requires = "sql")]
+    pub dialect: Option<DialectArg>,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,

@@ -29,7 +29,19 @@ pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> 
         let ddl = models_ddl(config, dialect, &SchemaCache::from_env())?;
         sources.push((format!("models `{}`", config.models.join(",")), ddl));
     } else if let Some(command) = &config.schema_command {
-        let out = std::process::Command::new("sh")
+        let mut cmd = std::process::Command::new("sh");
+        for (k, v) in &config.x_args {
+            cmd.env(format!("ALEMBIX_X_{}", k.to_ascii_uppercase()), v);
+        }
+        if !config.x_args.is_empty() {
+            let all: Vec<String> = config
+                .x_args
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            cmd.env("ALEMBIX_X", all.join(","));
+        }
+        let out = cmd
             .arg("-c")
             .arg(command)
             .env("ALEMBIX_DIALECT", dialect.name())

@@ -76,6 +76,9 @@ pub struct Config {
     /// Engines that `revision --autogenerate` writes a body for (one file, one section per engine);
     /// empty: the engine of the database it compares with, in a plain section.
     pub dialects: Vec<crate::url::Dialect>,
+    /// `-x key=value` from the command line (Alembic's habit): `x.key` in script templates, and
+    /// `ALEMBIX_X_KEY` (plus `ALEMBIX_X` with all of them) for `schema_command`.
+    pub x_args: Vec<(String, String)>,
 }
 
 impl Config {
@@ -125,6 +128,7 @@ impl Config {
             },
             python: raw.python.filter(|p| !p.trim().is_empty()),
             dialects,
+            x_args: Vec::new(),
         }
     }
 

@@ -161,6 +161,7 @@ pub fn create_revision(
         transactional: req.transactional,
         up: req.up.clone(),
         down: req.down.clone(),
+        x: config.x_args.iter().cloned().collect(),
     };
     let name = script::file_name(&config.file_template, &revision, &req.message, now);
     let path = config.migrations.join(&name);

@@ -196,6 +196,25 @@ pub fn upgrade_or_downgrade(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The engine to write offline SQL for: `--dialect`, else the configured URL's.
+fn offline_dialect(
+    arg: Option<DialectArg>,
+    config: &Config,
+    global: &GlobalArgs,
+) -> Result<Dialect, CliError> {
+    match arg {
+        Some(d) => Ok(d.into()),
+        None => Ok(url(config, global)
+            .map_err(|_| {
+                CliError::Lib(alembix::Error::Usage(
+                    "--sql needs to know the database kind: pass --dialect postgresql|mysql|sqlite, or configure a URL"
+                        .into(),
+                ))
+            })?
+            .dialect()),
+    }
+}
+
 fn offline(
     printer: &mut Printer,
     config: &Config,
@@ -205,19 +224,7 @@ fn offline(
     m: &Migrator,
     rt: &tokio::runtime::Runtime,
 ) -> CliResult {
-    let dialect = match args.dialect {
-        Some(DialectArg::Postgresql) => Dialect::Postgres,
-        Some(DialectArg::Mysql) => Dialect::Mysql,
-        Some(DialectArg::Sqlite) => Dialect::Sqlite,
-        None => url(config, global)
-            .map_err(|_| {
-                CliError::Lib(alembix::Error::Usage(
-                    "--sql needs to know the database kind: pass --dialect postgresql|mysql|sqlite, or configure a URL"
-                        .into(),
-                ))
-            })?
-            .dialect(),
-    };
+    let dialect = offline_dialect(args.dialect, config, global)?;
     // `A:B` runs from A to B; a lone target runs from base (upgrade) or needs a start (downgrade).
     let (start, target) = match args.target.split_once(':') {
         Some((a, b)) => (a.trim().to_string(), b.trim().to_string()),
@@ -376,8 +383,32 @@ pub fn stamp(
     args: &StampArgs,
 ) -> CliResult {
     let m = migrator(config, &args.connect)?;
-    let url = url(config, global)?;
     let rt = runtime()?;
+    if args.sql {
+        // Offline: `FROM:TO`, or a lone target stamped from base.
+        let dialect = offline_dialect(args.dialect, config, global)?;
+        let (start, target) = match args.revision.split_once(':') {
+            Some((a, b)) => (a.trim(), b.trim()),
+            None => ("base", args.revision.as_str()),
+        };
+        let start = if start.is_empty() || start == "base" {
+            Vec::new()
+        } else {
+            vec![start.to_string()]
+        };
+        let op = Operation::Stamp {
+            target: if target.is_empty() { "heads" } else { target }.to_string(),
+            purge: args.purge,
+        };
+        let outcome = rt.block_on(m.offline(dialect, &op, start))?;
+        if args.json {
+            printer.json(&outcome_json(&outcome, true))?;
+        } else {
+            print_sql(printer, dialect, &outcome)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let url = url(config, global)?;
     let mut progress = Progress::new(printer.quiet);
     let op = Operation::Stamp {
         target: args.revision.clone(),

@@ -63,6 +63,7 @@ pub fn run(cli: Cli) -> CliResult {
                 }
                 Command::Merge(args) => revision::merge(&mut printer, &config, &args)?,
                 Command::Heads(args) => read::heads(&mut printer, &load_graph(&config)?, &args)?,
+                Command::Edit(args) => read::edit(&load_graph(&config)?, &args)?,
                 Command::Branches(args) => {
                     read::branches(&mut printer, &load_graph(&config)?, &args)?
                 }
@@ -108,10 +109,9 @@ pub fn run(cli: Cli) -> CliResult {
 }
 
 fn load_config(global: &crate::cli::GlobalArgs) -> Result<Config, CliError> {
-    Ok(Config::load(
-        global.config.as_deref(),
-        std::path::Path::new("."),
-    )?)
+    let mut config = Config::load(global.config.as_deref(), std::path::Path::new("."))?;
+    config.x_args = global.x.clone();
+    Ok(config)
 }
 
 fn load_graph(config: &Config) -> Result<RevisionGraph, CliError> {

@@ -5,14 +5,56 @@ use std::process::ExitCode;
 use alembix::{GraphError, Rev, RevisionGraph, Target};
 
 use super::{CliError, CliResult};
-use crate::cli::{HistoryArgs, ListArgs, ShowArgs};
+use crate::cli::{EditArgs, HeadsArgs, HistoryArgs, ListArgs, ShowArgs};
 use crate::graph_view;
 use crate::output::{paint, tagged_id, verbose_lines, Printer, RevisionJson, DIM, ID};
 
-pub fn heads(printer: &mut Printer, graph: &RevisionGraph, args: &ListArgs) -> CliResult {
-    list(printer, graph, graph.heads(), args, |p, r| {
+pub fn heads(printer: &mut Printer, graph: &RevisionGraph, args: &HeadsArgs) -> CliResult {
+    let mut heads = graph.heads().to_vec();
+    if args.resolve_dependencies {
+        // A head that another revision depends on is, with dependencies as edges, not a head.
+        let mut needed = vec![false; graph.len()];
+        for &r in graph.topological() {
+            for d in graph.dependencies(r) {
+                needed[d.index()] = true;
+            }
+        }
+        heads.retain(|r| !needed[r.index()]);
+    }
+    list(printer, graph, &heads, &args.list, |p, r| {
         p.line(tagged_id(graph, r))
     })
+}
+
+/// Open a revision's file in `$VISUAL` / `$EDITOR` (default `vi`), as Alembic's `edit` does.
+pub fn edit(graph: &RevisionGraph, args: &EditArgs) -> CliResult {
+    let r = graph.resolve_one(&args.revision, None)?;
+    let path = &graph.script(r).path;
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+        .or_else(|| {
+            std::env::var("EDITOR")
+                .ok()
+                .filter(|e| !e.trim().is_empty())
+        })
+        .unwrap_or_else(|| "vi".to_string());
+    let words = shlex::split(&editor)
+        .filter(|w| !w.is_empty())
+        .ok_or_else(|| {
+            alembix::Error::Usage(format!("$EDITOR `{editor}` cannot be split into words"))
+        })?;
+    let status = std::process::Command::new(&words[0])
+        .args(&words[1..])
+        .arg(path)
+        .status()
+        .map_err(|e| alembix::Error::Usage(format!("cannot start the editor `{editor}`: {e}")))?;
+    if !status.success() {
+        return Err(
+            alembix::Error::Usage(format!("the editor `{editor}` exited with {status}")).into(),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn branches(printer: &mut Printer, graph: &RevisionGraph, args: &ListArgs) -> CliResult {
@@ -64,12 +106,28 @@ pub fn history(
     args: &HistoryArgs,
     fetch_current: CurrentFetch<'_>,
 ) -> CliResult {
+    let mut current: Option<Vec<Rev>> = None;
     let in_range = match range_mask(graph, args.range.as_deref(), None) {
         Err(GraphError::NeedsCurrent { .. }) => {
-            let current = fetch_current()?;
-            range_mask(graph, args.range.as_deref(), Some(&current))?
+            let at = current.insert(fetch_current()?);
+            range_mask(graph, args.range.as_deref(), Some(at))?
         }
         other => other?,
+    };
+    if args.indicate_current && current.is_none() {
+        current = Some(fetch_current()?);
+    }
+    let marks: Vec<Rev> = if args.indicate_current {
+        current.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let tag = |r: Rev| {
+        let mut t = tagged_id(graph, r);
+        if marks.contains(&r) {
+            t.push_str(" (current)");
+        }
+        t
     };
     let nodes: Vec<Rev> = graph
         .topological()
@@ -95,7 +153,7 @@ pub fn history(
                     printer.line(line)?;
                 }
             } else {
-                printer.line(linear_line(graph, r))?;
+                printer.line(linear_line(graph, r, &tag(r)))?;
             }
         }
         return Ok(ExitCode::SUCCESS);
@@ -113,12 +171,7 @@ pub fn history(
                 ),
             );
         }
-        printer.line(format!(
-            "{} {}{deps}, {}",
-            row.node,
-            tagged_id(graph, r),
-            s.message
-        ))?;
+        printer.line(format!("{} {}{deps}, {}", row.node, tag(r), s.message))?;
         if args.verbose {
             for line in verbose_lines(graph, r).into_iter().skip(1) {
                 printer.line(format!("{}  {line}", row.continuation).trim_end())?;
@@ -132,7 +185,7 @@ pub fn history(
 }
 
 /// Alembic's one-line form: `parent -> rev (head), message`.
-fn linear_line(graph: &RevisionGraph, r: Rev) -> String {
+fn linear_line(graph: &RevisionGraph, r: Rev, tagged: &str) -> String {
     let parents = graph.parents(r);
     let from = match parents.len() {
         0 => "<base>".to_string(),
@@ -140,9 +193,8 @@ fn linear_line(graph: &RevisionGraph, r: Rev) -> String {
         _ => format!("({})", graph.ids(parents).join(", ")),
     };
     format!(
-        "{} -> {}, {}",
+        "{} -> {tagged}, {}",
         paint(ID, from),
-        tagged_id(graph, r),
         graph.script(r).message
     )
 }

@@ -30,7 +30,6 @@ impl Target {
     }
 }
 
-
 impl RevisionGraph {
     /// Resolve an expression. `current` is the database's applied heads where known; expressions that need
     /// it (`current`, `+1`, `-1`, `X@+1`) fail with [`GraphError::NeedsCurrent`] without it.

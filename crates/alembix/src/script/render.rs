@@ -41,6 +41,8 @@ pub struct NewScript {
     /// SQL for the sections (empty for a hand-written revision; filled by autogenerate).
     pub up: String,
     pub down: String,
+    /// `-x key=value` arguments, as `x.key` in templates.
+    pub x: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(serde::Serialize)]
@@ -55,6 +57,7 @@ struct Context<'a> {
     transactional: bool,
     up: &'a str,
     down: &'a str,
+    x: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// Render a new revision file and check that the result parses back to the same revision.
@@ -80,6 +83,7 @@ pub fn render(
         transactional: new.transactional,
         up: new.up.trim_end_matches('\n'),
         down: new.down.trim_end_matches('\n'),
+        x: &new.x,
     };
     let text = env
         .render_str(template.unwrap_or(DEFAULT_TEMPLATE), &ctx)
@@ -196,6 +200,7 @@ mod tests {
             transactional: true,
             up: "ALTER TABLE users ADD COLUMN phone_number text;".into(),
             down: "ALTER TABLE users DROP COLUMN phone_number;".into(),
+            x: Default::default(),
         }
     }
 
