@@ -80,8 +80,8 @@ level = NOTSET
 formatter = generic
 
 [formatter_generic]
-format = %%(levelname)-5.5s [%%(name)s] %%(message)s
-datefmt = %%H:%%M:%%S
+format = %(levelname)-5.5s [%(name)s] %(message)s
+datefmt = %H:%M:%S
 """
 
 ENV_PY = '''\
@@ -352,7 +352,7 @@ PLAN = [
     ("expression_index", "ix_users_lower_email", "users", "lower(email)"),
     ("create_index", "files", "content_type", False),
     ("create_table", "api_keys"),
-    ("add_column", 12),                                   # files.checksum
+    ("add_column", 7),                                    # invoices.note
     ("foreign_key_add", "files", "uploaded_by", "users"),
     ("inspect_ensure", "users", "last_login_at", "sa.DateTime()"),
     ("drop_column", "projects", "legacy_code", "sa.String(length=20)"),
@@ -684,40 +684,59 @@ def sqlalchemy_url(engine, server, work):
 RUNNING_RE = re.compile(r"Running upgrade .*?-> ([0-9a-f]+)")
 
 
-def first_line_of_error(text):
-    lines = [l for l in text.strip().splitlines() if l.strip()]
-    for l in reversed(lines):
-        if re.match(r"^[\w.]+(Error|Exception|NotImplementedError)\b", l):
-            return l.strip()[:300]
-    return (lines[-1].strip() if lines else "")[:300]
+def error_summary(text):
+    """The reason Alembic gives, in one short line (its own message, else the exception's)."""
+    lines = [l.strip() for l in text.strip().splitlines() if l.strip()]
+    msg = None
+    for l in lines:
+        m = re.match(r"^ERROR \[[\w.]+\] (.*)$", l) or re.match(r"^FAILED: (.*)$", l)
+        if m:
+            msg = m.group(1)
+            break
+    if msg is None:
+        for l in reversed(lines):
+            if re.match(r"^[\w.]+(Error|Exception)\b", l):
+                msg = l
+                break
+    msg = msg or (lines[-1] if lines else "?")
+    m = re.search(r"(?<=[a-z\"'])[.;] ", msg[30:])
+    if m:
+        msg = msg[: 30 + m.start()]
+    return msg[:200]
 
 
 def baseline_project(work, engine, url, meta):
     """The Alembic project the baseline renders: the whole history when `upgrade base:head --sql` works, else
-    the history without the revisions that cannot render offline (first the two inspecting revisions, then
-    any other revision offline rendering stops at, one at a time), each with the reason."""
+    the history without the revisions offline rendering stops at: the two inspecting revisions together as
+    soon as one of them fails, any other revision one at a time (on SQLite the batch revisions, which need a
+    live connection to reflect the table they copy). Returns (project, excluded ids, reasons)."""
     full = os.path.join(work, "project")
     argv = [sys.executable, "-m", "alembic", "-c", "alembic.ini", "upgrade", "base:head", "--sql"]
     excluded, reasons = [], []
     proj = full
-    for attempt in range(len(meta["revisions"]) + 1):  # bounded: each failure removes one more revision
+    for _ in range(len(meta["revisions"]) + 1):  # bounded: each failure removes at least one more revision
         _, p = timed(argv, proj, run_env(url))
         if p.returncode == 0:
             return proj, excluded, reasons
-        err = first_line_of_error(p.stderr.decode(errors="replace"))
-        if attempt == 0:
-            new = [r for r in meta["inspecting"] if r not in excluded]
-            why = "the %d revisions that inspect the database (sa.inspect(op.get_bind()))" % len(new)
-        else:
-            ran = RUNNING_RE.findall(p.stderr.decode(errors="replace"))
-            if not ran or ran[-1] in excluded:
-                sys.exit("%s: `alembic upgrade base:head --sql` fails, and not in one revision:\n%s"
-                         % (LABEL[engine], tail(p)))
-            new = [ran[-1]]
-            why = "revision %s" % ran[-1]
+        err = p.stderr.decode(errors="replace")
+        ran = RUNNING_RE.findall(err)
+        if not ran or ran[-1] in excluded:
+            sys.exit("%s: `alembic upgrade base:head --sql` fails, and not in one revision:\n%s"
+                     % (LABEL[engine], tail(p)))
+        bad = ran[-1]
+        new = [r for r in meta["inspecting"] if r not in excluded] if bad in meta["inspecting"] else [bad]
+        kind = "inspecting" if bad in meta["inspecting"] else "batch" if bad in meta["batch"] else "other"
+        why = error_summary(err)
         excluded += new
-        reasons.append({"revisions": new, "what": why, "error": err})
-        log("%s: `alembic upgrade base:head --sql` failed (%s); baseline without %s" % (LABEL[engine], err, why))
+        # One reason line per kind of failure (the table names aside).
+        key = re.sub(r'"[^"]*"', '"..."', why)
+        for r in reasons:
+            if r["kind"] == kind and r["key"] == key:
+                r["revisions"] += new
+                break
+        else:
+            reasons.append({"kind": kind, "key": key, "revisions": new, "error": why})
+        log("%s: `alembic upgrade base:head --sql` failed in %s (%s): %s" % (LABEL[engine], bad, kind, why))
         proj = os.path.join(work, "baseline-" + engine)
         without(full, proj, set(excluded))
     sys.exit("%s: could not find a history Alembic renders offline" % LABEL[engine])
@@ -849,7 +868,11 @@ def report(out):
         print("%-10s   baseline: python3 -m alembic upgrade base:head --sql, %d of %d revisions%s"
               % ("", kept, n, "" if not res["excluded"] else " (see below)"))
         for r in res["reasons"]:
-            print("%-10s   without %s: offline rendering fails: %s" % ("", r["what"], r["error"]))
+            what = {"inspecting": "the %d revisions that inspect the database (sa.inspect(op.get_bind()))",
+                    "batch": "%d batch_alter_table revisions (the table must be reflected to be copied)",
+                    "other": "%d revisions"}[r["kind"]] % len(r["revisions"])
+            print("%-10s   left out: %s: %s" % ("", what, ", ".join(r["revisions"])))
+            print("%-10s     (Alembic offline: %s)" % ("", r["error"]))
         v = res["verified"]
         x = v.get("alembix import alembic", {})
         if x.get("replayed"):

@@ -5,6 +5,9 @@ pub mod mysql;
 pub mod postgres;
 pub mod sqlite;
 
+#[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
+compile_error!("alembix needs at least one engine feature: `postgres`, `mysql` or `sqlite`");
+
 use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Connection as _, Row};
@@ -84,9 +87,14 @@ impl DbError {
     fn from_sqlx(e: &sqlx::Error, dialect: Dialect) -> DbError {
         match e {
             sqlx::Error::Database(db) => match dialect {
+                #[cfg(feature = "postgres")]
                 Dialect::Postgres => postgres::error(db.as_ref()),
+                #[cfg(feature = "mysql")]
                 Dialect::Mysql => mysql::error(db.as_ref()),
+                #[cfg(feature = "sqlite")]
                 Dialect::Sqlite => sqlite::error(db.as_ref()),
+                #[allow(unreachable_patterns)]
+                _ => DbError::new(db.message()),
             },
             sqlx::Error::Io(io) => DbError::new(io.to_string()),
             other => DbError::new(other.to_string()),
@@ -96,8 +104,11 @@ impl DbError {
 
 /// One live connection to one of the engines.
 pub enum Connection {
+    #[cfg(feature = "postgres")]
     Postgres(sqlx::PgConnection),
+    #[cfg(feature = "mysql")]
     Mysql(sqlx::MySqlConnection),
+    #[cfg(feature = "sqlite")]
     Sqlite(sqlite::SqliteConn),
 }
 
@@ -122,9 +133,24 @@ impl Connection {
         loop {
             attempt += 1;
             let result = match url.dialect() {
+                #[cfg(feature = "postgres")]
                 Dialect::Postgres => postgres::connect(url).await.map(Connection::Postgres),
+                #[cfg(feature = "mysql")]
                 Dialect::Mysql => mysql::connect(url).await.map(Connection::Mysql),
+                #[cfg(feature = "sqlite")]
                 Dialect::Sqlite => sqlite::connect(url).await.map(Connection::Sqlite),
+                #[allow(unreachable_patterns)]
+                other => Err(sqlx::Error::Configuration(
+                    format!(
+                        "this alembix was built without {other} support (cargo feature `{}`)",
+                        match other {
+                            Dialect::Postgres => "postgres",
+                            Dialect::Mysql => "mysql",
+                            Dialect::Sqlite => "sqlite",
+                        }
+                    )
+                    .into(),
+                )),
             };
             match result {
                 Ok(c) => return Ok(c),
@@ -153,8 +179,11 @@ impl Connection {
 
     pub fn dialect(&self) -> Dialect {
         match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(_) => Dialect::Postgres,
+            #[cfg(feature = "mysql")]
             Connection::Mysql(_) => Dialect::Mysql,
+            #[cfg(feature = "sqlite")]
             Connection::Sqlite(_) => Dialect::Sqlite,
         }
     }
@@ -164,8 +193,11 @@ impl Connection {
         let dialect = self.dialect();
         let q = sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
         let r = match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(c) => q.execute(c).await.map(drop),
+            #[cfg(feature = "mysql")]
             Connection::Mysql(c) => q.execute(c).await.map(drop),
+            #[cfg(feature = "sqlite")]
             Connection::Sqlite(c) => q.execute(&mut c.conn).await.map(drop),
         };
         r.map_err(|e| DbError::from_sqlx(&e, dialect))
@@ -191,8 +223,11 @@ impl Connection {
             }};
         }
         match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(c) => count!(c),
+            #[cfg(feature = "mysql")]
             Connection::Mysql(c) => count!(c),
+            #[cfg(feature = "sqlite")]
             Connection::Sqlite(c) => count!(&mut c.conn),
         }
     }
@@ -217,31 +252,48 @@ impl Connection {
             }};
         }
         match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(c) => rows!(c),
+            #[cfg(feature = "mysql")]
             Connection::Mysql(c) => rows!(c),
+            #[cfg(feature = "sqlite")]
             Connection::Sqlite(c) => rows!(&mut c.conn),
         }
     }
 
     /// Take the migration lock without waiting; `true` if now held.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "mysql")),
+        allow(unused_variables)
+    )]
     pub async fn try_lock(&mut self, name: &str) -> Result<bool, DbError> {
         match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(_) => {
                 let rows = self.query_text(&postgres::try_lock_sql(name)).await?;
                 Ok(first_cell(&rows).as_deref() == Some("true"))
             }
+            #[cfg(feature = "mysql")]
             Connection::Mysql(_) => {
                 let rows = self.query_text(&mysql::try_lock_sql(name)).await?;
                 Ok(first_cell(&rows).as_deref() == Some("1"))
             }
+            #[cfg(feature = "sqlite")]
             Connection::Sqlite(c) => c.try_lock(),
         }
     }
 
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "mysql")),
+        allow(unused_variables)
+    )]
     pub async fn unlock(&mut self, name: &str) -> Result<(), DbError> {
         match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(_) => self.query_text(&postgres::unlock_sql(name)).await.map(drop),
+            #[cfg(feature = "mysql")]
             Connection::Mysql(_) => self.query_text(&mysql::unlock_sql(name)).await.map(drop),
+            #[cfg(feature = "sqlite")]
             Connection::Sqlite(c) => {
                 c.unlock();
                 Ok(())
@@ -250,12 +302,20 @@ impl Connection {
     }
 
     /// Who holds the migration lock, if the database can tell.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "mysql")),
+        allow(unused_variables)
+    )]
     pub async fn lock_holder(&mut self, name: &str) -> Option<String> {
-        let sql = match self {
+        let sql: String = match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(_) => postgres::lock_holder_sql(name),
+            #[cfg(feature = "mysql")]
             Connection::Mysql(_) => mysql::lock_holder_sql(name),
+            #[cfg(feature = "sqlite")]
             Connection::Sqlite(c) => return c.lock_holder(),
         };
+        #[allow(unreachable_code)]
         let rows = self.query_text(&sql).await.ok()?;
         first_cell(&rows)
     }
@@ -271,8 +331,11 @@ impl Connection {
 
     pub async fn close(self) {
         let _ = match self {
+            #[cfg(feature = "postgres")]
             Connection::Postgres(c) => c.close().await,
+            #[cfg(feature = "mysql")]
             Connection::Mysql(c) => c.close().await,
+            #[cfg(feature = "sqlite")]
             Connection::Sqlite(c) => c.conn.close().await,
         };
     }

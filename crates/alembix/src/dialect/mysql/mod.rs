@@ -3,15 +3,21 @@
 pub mod inspect;
 pub mod render;
 
+#[cfg(feature = "mysql")]
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
+#[cfg(feature = "mysql")]
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlDatabaseError};
+#[cfg(feature = "mysql")]
 use sqlx::ConnectOptions;
 
+#[cfg_attr(not(feature = "mysql"), allow(unused_imports))]
 use super::{literal, DbError};
+#[cfg_attr(not(feature = "mysql"), allow(unused_imports))]
 use crate::url::{DatabaseUrl, Dialect};
 
+#[cfg(feature = "mysql")]
 pub async fn connect(url: &DatabaseUrl) -> Result<MySqlConnection, sqlx::Error> {
     MySqlConnectOptions::from_str(&url.expose_driver_url())?
         .connect()
@@ -61,6 +67,7 @@ pub fn table_exists_sql(table: &str) -> String {
     )
 }
 
+#[cfg(feature = "mysql")]
 pub fn error(db: &(dyn sqlx::error::DatabaseError + 'static)) -> DbError {
     match db.try_downcast_ref::<MySqlDatabaseError>() {
         Some(my) => DbError {

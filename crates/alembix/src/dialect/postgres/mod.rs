@@ -3,15 +3,21 @@
 pub mod inspect;
 pub mod render;
 
+#[cfg(feature = "postgres")]
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
+#[cfg(feature = "postgres")]
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgErrorPosition};
+#[cfg(feature = "postgres")]
 use sqlx::ConnectOptions;
 
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 use super::{literal, DbError};
+#[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 use crate::url::{DatabaseUrl, Dialect};
 
+#[cfg(feature = "postgres")]
 pub async fn connect(url: &DatabaseUrl) -> Result<PgConnection, sqlx::Error> {
     let mut conn = PgConnectOptions::from_str(&url.expose_driver_url())?
         .application_name("alembix")
@@ -68,6 +74,7 @@ pub fn table_exists_sql(table: &str) -> String {
     )
 }
 
+#[cfg(feature = "postgres")]
 pub fn error(db: &(dyn sqlx::error::DatabaseError + 'static)) -> DbError {
     let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() else {
         return DbError::new(db.message());

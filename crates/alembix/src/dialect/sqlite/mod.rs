@@ -4,17 +4,26 @@
 pub mod inspect;
 pub mod render;
 
+#[cfg(feature = "sqlite")]
 use std::fs::File;
+#[cfg(feature = "sqlite")]
 use std::path::PathBuf;
+#[cfg(feature = "sqlite")]
 use std::str::FromStr;
+#[cfg(feature = "sqlite")]
 use std::time::Duration;
 
+#[cfg(feature = "sqlite")]
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+#[cfg(feature = "sqlite")]
 use sqlx::ConnectOptions;
 
+#[cfg_attr(not(feature = "sqlite"), allow(unused_imports))]
 use super::{literal, DbError};
+#[cfg_attr(not(feature = "sqlite"), allow(unused_imports))]
 use crate::url::{DatabaseUrl, Dialect, SqliteLocation};
 
+#[cfg(feature = "sqlite")]
 /// A SQLite connection and, for a file database, the lock file beside it.
 pub struct SqliteConn {
     pub conn: SqliteConnection,
@@ -22,6 +31,7 @@ pub struct SqliteConn {
     lock: Option<File>,
 }
 
+#[cfg(feature = "sqlite")]
 pub async fn connect(url: &DatabaseUrl) -> Result<SqliteConn, sqlx::Error> {
     let conn = SqliteConnectOptions::from_str(&url.expose_driver_url())?
         .create_if_missing(true)
@@ -46,6 +56,7 @@ pub async fn connect(url: &DatabaseUrl) -> Result<SqliteConn, sqlx::Error> {
     })
 }
 
+#[cfg(feature = "sqlite")]
 impl SqliteConn {
     /// An exclusive OS lock on `<db>.alembix-lock`, released when the process exits (even on `kill -9`).
     pub fn try_lock(&mut self) -> Result<bool, DbError> {
@@ -97,6 +108,7 @@ pub fn table_exists_sql(table: &str) -> String {
     )
 }
 
+#[cfg(feature = "sqlite")]
 pub fn error(db: &(dyn sqlx::error::DatabaseError + 'static)) -> DbError {
     DbError {
         message: db.message().to_string(),
