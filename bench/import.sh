@@ -94,4 +94,4 @@ python3 "$HELPER" run "$WORK" "$BIN" "$RUNS" "$WARMUP" "$WORK/import.json" "${RU
 
 # ---------------------------------------------------------------------------- report
 python3 "$HELPER" report "$WORK/import.json"
-for s in ${SKIPPED[@]+"${SKIPPED[@]}"}; do echo "skipped: $s"; done
+[ ${#SKIPPED[@]} -eq 0 ] || printf 'skipped: %s\n' "${SKIPPED[@]}"

@@ -699,7 +699,7 @@ def error_summary(text):
                 msg = l
                 break
     msg = msg or (lines[-1] if lines else "?")
-    m = re.search(r"(?<=[a-z\"'])[.;] ", msg[30:])
+    m = re.search(r"(?<=[a-z\"'])[.] ", msg[30:])
     if m:
         msg = msg[: 30 + m.start()]
     return msg[:200]
@@ -872,7 +872,7 @@ def report(out):
                     "batch": "%d batch_alter_table revisions (the table must be reflected to be copied)",
                     "other": "%d revisions"}[r["kind"]] % len(r["revisions"])
             print("%-10s   left out: %s: %s" % ("", what, ", ".join(r["revisions"])))
-            print("%-10s     (Alembic offline: %s)" % ("", r["error"]))
+            print("%-10s     (Alembic offline: %s)" % ("", r["key"]))
         v = res["verified"]
         x = v.get("alembix import alembic", {})
         if x.get("replayed"):

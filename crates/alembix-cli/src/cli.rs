@@ -137,6 +137,9 @@ pub enum Command {
     Rehash(RehashArgs),
     /// Exit 1 if the migrations do not produce the declared schema (for CI)
     Check(CheckArgs),
+    /// Replace REV and every revision below it by one baseline revision that creates the schema at REV
+    /// (keeps REV's id: databases at REV or later need nothing)
+    Squash(SquashArgs),
     /// Stairway test on a scratch database: every revision up, down, and up again, schema compared each time
     Verify(VerifyArgs),
     /// Convert another tool's project: `alembix import alembic` (same revision ids, same version table)
@@ -364,6 +367,19 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {}
+
+#[derive(Debug, Args)]
+pub struct SquashArgs {
+    /// The revision to squash up to (inclusive), e.g. `head` or an id
+    #[arg(allow_hyphen_values = true)]
+    pub revision: String,
+    /// Message of the baseline revision
+    #[arg(short, long, default_value = "baseline")]
+    pub message: String,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {

@@ -14,6 +14,7 @@ pub mod project;
 pub mod python;
 pub mod schema;
 pub mod script;
+pub mod squash;
 pub mod url;
 
 pub use config::Config;

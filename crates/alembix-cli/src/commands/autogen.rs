@@ -10,7 +10,7 @@ use alembix::schema::Schema;
 use alembix::{Config, DatabaseUrl, Migrator};
 
 use super::{CliError, CliResult};
-use crate::cli::{CheckArgs, GlobalArgs, RevisionArgs, VerifyArgs};
+use crate::cli::{CheckArgs, GlobalArgs, RevisionArgs, SquashArgs, VerifyArgs};
 use crate::output::{paint, show_path, Printer, ID, WARN};
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -334,4 +334,43 @@ pub fn verify(
             Ok(ExitCode::from(1))
         }
     }
+}
+
+pub fn squash(
+    printer: &mut Printer,
+    config: &Config,
+    global: &GlobalArgs,
+    args: &SquashArgs,
+) -> CliResult {
+    let m = Migrator::from_config(config)?;
+    let server = server_url(config, global)?;
+    let rt = runtime()?;
+    let report = rt.block_on(alembix::squash::squash(
+        config,
+        &m,
+        &server,
+        &args.revision,
+        &args.message,
+    ))?;
+    if args.json {
+        printer.json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    printer.line(format!(
+        "Squashed {} revision(s) into {} ({}), the schema at {} as {} builds it",
+        report.squashed.len() + 1,
+        paint(ID, &report.baseline),
+        show_path(&report.file),
+        report.baseline,
+        server.dialect()
+    ))?;
+    for p in &report.rewritten {
+        printer.line(format!("  depends on the baseline now: {}", show_path(p)))?;
+    }
+    printer.line(format!(
+        "Databases at {} or later need nothing; one below it must first be upgraded to {} with the old files \
+         (they are in version control).",
+        report.baseline, report.baseline
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }

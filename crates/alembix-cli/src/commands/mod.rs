@@ -58,6 +58,9 @@ pub fn run(cli: Cli) -> CliResult {
                 }
                 Command::Revision(args) => revision::revision(&mut printer, &config, &args)?,
                 Command::Check(args) => autogen::check(&mut printer, &config, &cli.global, &args)?,
+                Command::Squash(args) => {
+                    autogen::squash(&mut printer, &config, &cli.global, &args)?
+                }
                 Command::Verify(args) => {
                     autogen::verify(&mut printer, &config, &cli.global, &args)?
                 }

@@ -58,6 +58,9 @@ pub struct Script {
     /// `-- Review: why`: the revision must be read by a person before it runs (an imported data migration
     /// whose effect could not be captured). Deleting the line marks it reviewed.
     pub review: Option<String>,
+    /// `-- Squashes: a, b, …`: this revision (a baseline written by `alembix squash`) replaced these ones;
+    /// databases they built are at this revision already, so its checksum is not compared with theirs.
+    pub squashes: Vec<String>,
     /// The file text with the BOM removed and line endings normalised to `\n`.
     text: String,
     /// Sections in file order; at least one is an up section.

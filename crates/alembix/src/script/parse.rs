@@ -15,6 +15,7 @@ enum Key {
     DependsOn,
     Transactional,
     Review,
+    Squashes,
 }
 
 impl Key {
@@ -39,6 +40,7 @@ impl Key {
             b"dependson" => Key::DependsOn,
             b"transactional" => Key::Transactional,
             b"review" => Key::Review,
+            b"squashes" => Key::Squashes,
             _ => return None,
         })
     }
@@ -52,6 +54,7 @@ impl Key {
             Key::DependsOn => "Depends On",
             Key::Transactional => "Transactional",
             Key::Review => "Review",
+            Key::Squashes => "Squashes",
         }
     }
 }
@@ -140,6 +143,7 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
     let mut depends_on = Vec::new();
     let mut transactional = true;
     let mut review = None;
+    let mut squashes = Vec::new();
     let mut key_lines: Vec<(Key, usize)> = Vec::new();
 
     // The header, line by line, up to the first marker: (its line number, its dialect, byte offset
@@ -214,6 +218,7 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
                     }
                     Key::DependsOn => depends_on = split_list(value),
                     Key::Review => review = Some(value.to_string()).filter(|v| !v.is_empty()),
+                    Key::Squashes => squashes = split_list(value),
                     Key::Transactional => {
                         transactional = if ["true", "yes", "on", "1"]
                             .iter()
@@ -349,6 +354,7 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
         depends_on,
         transactional,
         review,
+        squashes,
         text,
         bodies,
     })
