@@ -6,7 +6,7 @@
 #
 # Environment knobs:
 #   RUNS=5           timed runs per command (interleaved; the median is reported)
-#   WARMUP=1         untimed rounds before timing (also where the results are verified)
+#   WARMUP=1         untimed rounds before timing (every run, warm-up or timed, is checked)
 #   ENGINES="sqlite postgresql"
 #   ALEMBIX_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres
 #                    the server alembix gets as --server (loopback only); PostgreSQL is skipped, with a

@@ -825,13 +825,11 @@ def run(work, binary, runs, warmup, out, engines):
         for w in range(warmup):
             for name, fn in commands:
                 fn()
-        if not warmup:  # still verify before timing
-            for name, fn in commands:
-                fn()
-        log("%s: checks: %s" % (LABEL[engine], json.dumps(verified)))
-        for r in range(runs):  # interleaved, so load drift hits every command
+        for r in range(runs):  # interleaved, so load drift hits every command; every run is checked
             for name, fn in commands:
                 times[name].append(fn())
+            if r == 0:
+                log("%s: checks: %s" % (LABEL[engine], json.dumps(verified)))
             log("%s run %d/%d: %s" % (LABEL[engine], r + 1, runs,
                                       "  ".join("%s %.3f" % (k, v[-1]) for k, v in times.items())))
         results["engines"][engine] = {"times": times, "verified": verified, "excluded": excluded,
