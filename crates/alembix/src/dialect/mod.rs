@@ -237,7 +237,9 @@ impl Connection {
         let dialect = self.dialect();
         macro_rules! rows {
             ($conn:expr) => {{
-                let rows = sqlx::query(AssertSqlSafe(sql.to_string()))
+                // The simple-query protocol, like `execute`: a named prepared statement lives in the server
+                // session, which a transaction-mode pooler (PgBouncer, Supabase) shares between clients.
+                let rows = sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
                     .fetch_all($conn)
                     .await
                     .map_err(|e| DbError::from_sqlx(&e, dialect))?;
@@ -270,8 +272,13 @@ impl Connection {
         match self {
             #[cfg(feature = "postgres")]
             Connection::Postgres(_) => {
-                let rows = self.query_text(&postgres::try_lock_sql(name)).await?;
-                Ok(first_cell(&rows).as_deref() == Some("true"))
+                self.execute("BEGIN").await?;
+                let rows = self.query_text(&postgres::try_lock_sql(name)).await;
+                let held = matches!(&rows, Ok(r) if r.first().and_then(|r| r.get(1)).cloned().flatten().as_deref() == Some("true"));
+                if !held {
+                    let _ = self.execute("ROLLBACK").await;
+                }
+                rows.map(|_| held)
             }
             #[cfg(feature = "mysql")]
             Connection::Mysql(_) => {
@@ -290,7 +297,8 @@ impl Connection {
     pub async fn unlock(&mut self, name: &str) -> Result<(), DbError> {
         match self {
             #[cfg(feature = "postgres")]
-            Connection::Postgres(_) => self.query_text(&postgres::unlock_sql(name)).await.map(drop),
+            // The lock ends with its transaction.
+            Connection::Postgres(_) => self.execute("ROLLBACK").await,
             #[cfg(feature = "mysql")]
             Connection::Mysql(_) => self.query_text(&mysql::unlock_sql(name)).await.map(drop),
             #[cfg(feature = "sqlite")]
@@ -375,6 +383,20 @@ pub fn literal(value: &str, dialect: Dialect) -> String {
         escaped = escaped.replace('\\', "\\\\");
     }
     format!("'{escaped}'")
+}
+
+/// A statement to run right after `BEGIN` in a migration transaction, if the dialect has one.
+pub fn transaction_setup(dialect: Dialect) -> Option<&'static str> {
+    match dialect {
+        Dialect::Postgres => Some(postgres::TRANSACTION_SETUP),
+        _ => None,
+    }
+}
+
+/// Whether the migration lock is held on a connection of its own (PostgreSQL: a transaction-scoped lock),
+/// rather than on the migration connection (MySQL's `GET_LOCK`, SQLite's lock file).
+pub fn lock_needs_own_connection(dialect: Dialect) -> bool {
+    dialect == Dialect::Postgres
 }
 
 /// `BEGIN` for a migration transaction (SQLite takes the write lock at once).

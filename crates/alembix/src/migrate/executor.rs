@@ -684,6 +684,12 @@ async fn run_steps<D: Driver>(
                 .execute(begin_sql(dialect))
                 .await
                 .map_err(db_err("starting a transaction"))?;
+            if let Some(setup) = dialect::transaction_setup(dialect) {
+                driver
+                    .execute(setup)
+                    .await
+                    .map_err(db_err("starting a transaction"))?;
+            }
             in_tx = true;
         }
         for (i, st) in statements.iter().enumerate() {
@@ -772,6 +778,13 @@ async fn run_batch<D: Driver>(
     let dialect = driver.dialect();
     // Positions are counted in characters: that is how PostgreSQL reports them.
     let mut text = format!("{};\n", begin_sql(dialect));
+    // Statements before the revision's own: BEGIN, and the dialect's transaction setup.
+    let mut preamble = 1;
+    if let Some(setup) = dialect::transaction_setup(dialect) {
+        text.push_str(setup);
+        text.push_str(";\n");
+        preamble += 1;
+    }
     let mut chars = text.chars().count();
     let mut starts = Vec::with_capacity(statements.len());
     for st in statements {
@@ -789,7 +802,7 @@ async fn run_batch<D: Driver>(
     };
     let _ = driver.execute("ROLLBACK").await;
     // PostgreSQL says where (in characters of the whole text); otherwise the count of completed statements
-    // does: BEGIN is the first, so the failing statement is `completed - 1`.
+    // does: the preamble comes first, so the failing statement is `completed - preamble`.
     if let Some(pos) = e.position {
         let at = pos.saturating_sub(1);
         if at >= book_start {
@@ -804,7 +817,7 @@ async fn run_batch<D: Driver>(
         }
         return Err(BatchFailure::Other(e));
     }
-    match completed.checked_sub(1) {
+    match completed.checked_sub(preamble) {
         Some(i) if i < statements.len() => Err(BatchFailure::Statement(i, e)),
         _ => Err(BatchFailure::Other(e)),
     }

@@ -430,15 +430,39 @@ impl Migrator {
             return result.map(|o| Outcome { sql, ..o });
         }
         let lock = dialect::lock_name(url, &self.options.version_table);
+        // PostgreSQL: the lock lives in a transaction of its own connection (see `dialect::postgres`).
+        let mut lock_conn = if dialect::lock_needs_own_connection(url.dialect()) {
+            match self.connect(url, events).await {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    conn.close().await;
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let holder = lock_conn.as_mut().unwrap_or(&mut conn);
         if let Err(e) =
-            executor::acquire_lock(&mut conn, &lock, self.options.lock_timeout, events).await
+            executor::acquire_lock(holder, &lock, self.options.lock_timeout, events).await
         {
+            if let Some(c) = lock_conn {
+                c.close().await;
+            }
             conn.close().await;
             return Err(e);
         }
         let result = executor::execute(self, &mut conn, op, None, events).await;
         // Released on every path; should this fail, closing the connection releases it too.
-        let _ = conn.unlock(&lock).await;
+        match lock_conn {
+            Some(mut c) => {
+                let _ = c.unlock(&lock).await;
+                c.close().await;
+            }
+            None => {
+                let _ = conn.unlock(&lock).await;
+            }
+        }
         conn.close().await;
         result
     }

@@ -46,12 +46,16 @@ pub fn lock_key(name: &str) -> i64 {
 
 /// Polled with backoff by the caller, never blocking: a session waiting inside `pg_advisory_lock` would
 /// hold a snapshot that `CREATE INDEX CONCURRENTLY` in the lock holder waits for.
+/// The migration lock is a transaction-scoped advisory lock, taken in a transaction that a connection of its
+/// own keeps open for the run: it needs no session state, so it works the same behind a transaction-mode
+/// pooler (where a session lock stays on whichever server connection took it, long after the run), and it
+/// goes with the transaction when the run ends or dies. Idle-in-transaction timeouts are lifted for it.
 pub fn try_lock_sql(name: &str) -> String {
-    format!("SELECT pg_try_advisory_lock({})::text", lock_key(name))
-}
-
-pub fn unlock_sql(name: &str) -> String {
-    format!("SELECT pg_advisory_unlock({})::text", lock_key(name))
+    format!(
+        "SELECT set_config('idle_in_transaction_session_timeout', '0', true), \
+         pg_try_advisory_xact_lock({})::text",
+        lock_key(name)
+    )
 }
 
 pub fn lock_holder_sql(name: &str) -> String {
@@ -63,9 +67,16 @@ pub fn lock_holder_sql(name: &str) -> String {
          || ', application ' || quote_literal(coalesce(a.application_name, '')) || ', connected since ' \
          || to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS') || ')' \
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-         WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = {hi} AND l.objid::bigint = {lo} AND l.objsubid = 1"
+         WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = {hi} AND l.objid::bigint = {lo} AND l.objsubid = 1 \
+         AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
 }
+
+/// Run first in each migration transaction: a client that dies mid-statement is noticed within a second
+/// (PostgreSQL 14+; a no-op on older servers). Transaction-local, so it holds behind a pooler too.
+pub const TRANSACTION_SETUP: &str =
+    "SELECT set_config('client_connection_check_interval', '1000', true) \
+     FROM pg_settings WHERE name = 'client_connection_check_interval'";
 
 pub fn table_exists_sql(table: &str) -> String {
     format!(
