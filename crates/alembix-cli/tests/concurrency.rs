@@ -263,6 +263,12 @@ fn concurrent_upgrades(engine: Engine) {
     let Some(db) = TestDb::create(engine, &format!("concurrent_upgrades_{}", engine.name())) else {
         return;
     };
+    let url = db.url.clone();
+    concurrent_upgrades_at(engine, &db, &url);
+}
+
+/// Sixteen runs at once against `url`, which reaches `db` (directly, or through a pooler).
+fn concurrent_upgrades_at(engine: Engine, db: &TestDb, url: &str) {
     let ups: Vec<String> = (0..REVISIONS)
         .map(|i| {
             let mut up = create_and_insert(i);
@@ -284,7 +290,7 @@ fn concurrent_upgrades(engine: Engine) {
     let p = project(&ups);
 
     let runs = Running::spawn(
-        (0..RUNS).map(|_| alembix(&p, &db.url, &["upgrade", "head", "--lock-timeout", "60s"])),
+        (0..RUNS).map(|_| alembix(&p, url, &["upgrade", "head", "--lock-timeout", "60s"])),
     );
     let outputs = runs.wait_all(Duration::from_secs(60));
 
@@ -308,14 +314,14 @@ fn concurrent_upgrades(engine: Engine) {
         Vec::new()
     };
     let bulk_refs: Vec<&str> = bulk.iter().map(String::as_str).collect();
-    assert_at(&db, REVISIONS - 1, &bulk_refs);
+    assert_at(db, REVISIONS - 1, &bulk_refs);
     for t in &bulk {
         assert_eq!(
             db.value(&format!("SELECT CAST(count(*) AS TEXT) FROM {t}")),
             "200000"
         );
     }
-    assert_lock_free(&db, &p);
+    assert_lock_free(db, &p);
 }
 
 #[test]
@@ -392,19 +398,25 @@ fn killed_run(engine: Engine) {
     let Some(db) = TestDb::create(engine, &format!("killed_run_{}", engine.name())) else {
         return;
     };
+    let url = db.url.clone();
+    killed_run_at(engine, &db, &url);
+}
+
+/// A run killed in the middle of a revision, against `url` (reaching `db` directly or through a pooler).
+fn killed_run_at(engine: Engine, db: &TestDb, url: &str) {
     let mut ups: Vec<String> = (0..=LONG + 1).map(create_and_insert).collect();
     ups[LONG] = long_up(engine);
     let p = project(&ups);
 
     let mut first = Running::spawn([alembix(
         &p,
-        &db.url,
+        url,
         &["upgrade", "head", "--lock-timeout", "20s"],
     )]);
     wait_for(
         "the long revision to start",
         Duration::from_secs(20),
-        || long_statement_running(&db),
+        || long_statement_running(db),
     );
     let child = &mut first.0[0];
     assert!(
@@ -418,7 +430,7 @@ fn killed_run(engine: Engine) {
 
     // Nothing of the killed revision is recorded or visible.
     assert_eq!(
-        applied(&db),
+        applied(db),
         vec![id(0), id(1)],
         "{}: after the kill",
         engine.name()
@@ -436,7 +448,7 @@ fn killed_run(engine: Engine) {
         &rev_text(LONG, "", &create_and_insert(LONG), &drop_table(LONG)),
     );
     let started = Instant::now();
-    let out = alembix(&p, &db.url, &["upgrade", "head", "--lock-timeout", "20s"])
+    let out = alembix(&p, url, &["upgrade", "head", "--lock-timeout", "20s"])
         .output()
         .unwrap();
     let took = started.elapsed();
@@ -452,8 +464,8 @@ fn killed_run(engine: Engine) {
         started - killed_at,
         render(&out)
     );
-    assert_at(&db, LONG + 1, &[]);
-    assert_lock_free(&db, &p);
+    assert_at(db, LONG + 1, &[]);
+    assert_lock_free(db, &p);
 }
 
 #[test]
@@ -541,4 +553,96 @@ fn create_index_concurrently_while_another_run_waits_postgres() {
         vec![id(2)]
     );
     assert_lock_free(&db, &p);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// 4. PostgreSQL behind PgBouncer (Supabase's pooled URL, Render, Heroku): transaction and session pooling
+
+#[test]
+fn concurrent_upgrades_through_pgbouncer_transaction_mode() {
+    let test = "concurrent_upgrades_pgbouncer";
+    let Some(db) = TestDb::create(Engine::Postgres, test) else {
+        return;
+    };
+    let Some(url) = common::db::pooled(&db, "ALEMBIX_TEST_PGBOUNCER_URL", test) else {
+        return;
+    };
+    concurrent_upgrades_at(Engine::Postgres, &db, &url);
+}
+
+#[test]
+fn killed_run_through_pgbouncer_transaction_mode() {
+    let test = "killed_run_pgbouncer";
+    let Some(db) = TestDb::create(Engine::Postgres, test) else {
+        return;
+    };
+    let Some(url) = common::db::pooled(&db, "ALEMBIX_TEST_PGBOUNCER_URL", test) else {
+        return;
+    };
+    killed_run_at(Engine::Postgres, &db, &url);
+}
+
+/// Every command, twice over, through the pooler: the first run used to work and every later one to fail
+/// on sqlx's prepared statements, and the session lock to stay behind on a pooled server connection.
+fn every_command_through(var: &str, test: &str) {
+    let Some(db) = TestDb::create(Engine::Postgres, test) else {
+        return;
+    };
+    let Some(url) = common::db::pooled(&db, var, test) else {
+        return;
+    };
+    let p = project(&(0..3).map(create_and_insert).collect::<Vec<_>>());
+    for round in 0..2 {
+        for args in [
+            &["upgrade", "head"][..],
+            &["current", "-v"][..],
+            &["history", "-r", "current:"][..],
+            &["history", "-i"][..],
+            &["downgrade", "-1"][..],
+            &["current", "--check-heads"][..],
+            &["upgrade", "head", "--dry-run"][..],
+            &["upgrade", "+1"][..],
+            &["stamp", "head"][..],
+            &["rehash"][..],
+            &["show", "current"][..],
+        ] {
+            let out = alembix(&p, &url, args).output().unwrap();
+            let ok = if args == ["current", "--check-heads"] {
+                out.status.code() == Some(1)
+            } else {
+                out.status.success()
+            };
+            assert!(
+                ok,
+                "round {round}: alembix {args:?} through {var}:\n{}",
+                render(&out)
+            );
+        }
+    }
+    assert_eq!(
+        db.column("SELECT version_num FROM alembix_version"),
+        vec![id(2)]
+    );
+    // No lock left on a pooled server connection: a direct run does not wait, nor does a pooled one.
+    assert_lock_free(&db, &p);
+    let out = alembix(&p, &url, &["upgrade", "head", "--lock-timeout", "2s"])
+        .output()
+        .unwrap();
+    assert_success("a last pooled run", &out);
+}
+
+#[test]
+fn every_command_through_pgbouncer_transaction_mode() {
+    every_command_through(
+        "ALEMBIX_TEST_PGBOUNCER_URL",
+        "every_command_pgbouncer_transaction",
+    );
+}
+
+#[test]
+fn every_command_through_pgbouncer_session_mode() {
+    every_command_through(
+        "ALEMBIX_TEST_PGBOUNCER_SESSION_URL",
+        "every_command_pgbouncer_session",
+    );
 }

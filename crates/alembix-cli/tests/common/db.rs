@@ -255,3 +255,22 @@ fn unique_name(test: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// The test database `db` (PostgreSQL) reached through the pooler named by `var`
+/// (`ALEMBIX_TEST_PGBOUNCER_URL`: transaction pooling, `ALEMBIX_TEST_PGBOUNCER_SESSION_URL`: session
+/// pooling), or `None` with a `SKIPPED` notice when it is not set and servers are not required.
+pub fn pooled(db: &TestDb, var: &str, test: &str) -> Option<String> {
+    let pooler = match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ if servers_required() => {
+            panic!("{test}: {var} is not set, and ALEMBIX_TEST_REQUIRE_SERVERS=1 requires it")
+        }
+        _ => {
+            notice(&format!("SKIPPED {test}: {var} is not set"));
+            return None;
+        }
+    };
+    let name = db.url.rsplit('/').next().unwrap_or_default();
+    let name = name.split('?').next().unwrap_or_default();
+    Some(with_database(&pooler, name))
+}
