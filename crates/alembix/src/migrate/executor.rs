@@ -423,6 +423,24 @@ fn check_runnable(m: &Migrator, dialect: Dialect, plan: &Plan) -> Result<()> {
             }
             .into());
         }
+        let body = match step.direction {
+            Direction::Up => s.up_for(dialect),
+            Direction::Down => s.down_for(dialect),
+        };
+        if let Some((sql, section)) = body {
+            // The file loaded (no engine's rules found it unterminated), but this engine's may.
+            if let Some((line, what)) = crate::script::lex::unterminated(sql, dialect) {
+                return Err(crate::script::ScriptError {
+                    path: s.path.clone(),
+                    line: Some(section.start_line + line - 1),
+                    message: format!(
+                        "unterminated {what} for {dialect}: it runs to the end of the section and would swallow \
+                         the statements after it; close it"
+                    ),
+                }
+                .into());
+            }
+        }
         if let Some(why) = &s.review {
             if !m.options.allow_review {
                 return Err(MigrateError::NeedsReview {

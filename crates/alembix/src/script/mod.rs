@@ -2,6 +2,7 @@
 //! `-- migrate:down` sections. This module parses, checksums, renders and loads them; it knows nothing of
 //! the graph they form.
 
+pub mod lex;
 mod parse;
 mod render;
 

@@ -334,6 +334,25 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
             },
         })
         .collect();
+    // A comment, string or dollar quote never closed swallows the rest of the section, and with it the
+    // bookkeeping alembix runs after it: refuse the file. A plain section may run anywhere, so it is
+    // refused only when it is unterminated by every engine's rules.
+    for body in &bodies {
+        let sql = &text[body.section.range.clone()];
+        let found = match body.dialect {
+            Some(d) => super::lex::unterminated(sql, d),
+            None => super::lex::unterminated_anywhere(sql),
+        };
+        if let Some((line, what)) = found {
+            return Err(err(
+                Some(body.section.start_line + line - 1),
+                format!(
+                    "unterminated {what}: it runs to the end of the section and would swallow the statements \
+                     after it; close it"
+                ),
+            ));
+        }
+    }
     for parent in &down_revisions {
         validate_identifier(parent, "Revises entry")
             .map_err(|m| err(line_of(&key_lines, Key::Revises), m))?;
