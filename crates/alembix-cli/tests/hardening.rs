@@ -64,3 +64,69 @@ fn an_unterminated_comment_is_refused_before_anything_runs() {
     assert_eq!(c, 2);
     assert!(err.contains("unterminated string `'` for sqlite"), "{err}");
 }
+
+/// A URL that fails to parse was printed whole, password included.
+#[test]
+fn no_password_in_url_errors_from_any_source() {
+    let bad = [
+        "postgres://app@127.0.0.1:99999/db?password=S3cr3tPw",
+        "postgres://app@127.0.0.1:99999/db?sslpassword=S3cr3tPw",
+        "postgres://app@127.0.0.1:99999/db?Password=S3cr3tPw",
+        "postgres:app:S3cr3tPw@127.0.0.1:99999/db",
+        "postgres://app:S3cr3tPw#x@127.0.0.1/db",
+    ];
+    for url in bad {
+        let p = Project::with_files(&[("r1_a.sql", &rev("r1", "", "SELECT 1;"))]);
+        // --url
+        let (c, out, err) = code(&p, &["--url", url, "current"]);
+        assert_eq!(c, 2, "{url}: {out}{err}");
+        assert!(
+            !format!("{out}{err}").contains("S3cr3t"),
+            "--url {url}: {err}"
+        );
+        // $DATABASE_URL
+        let o = p
+            .cmd(&["current"])
+            .env("DATABASE_URL", url)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(o.status.code(), Some(2), "{all}");
+        assert!(!all.contains("S3cr3t"), "$DATABASE_URL {url}: {all}");
+        // .env
+        p.write(".env", &format!("DATABASE_URL={url}\n"));
+        let (c, out, err) = code(&p, &["current"]);
+        assert_eq!(c, 2);
+        assert!(
+            !format!("{out}{err}").contains("S3cr3t"),
+            ".env {url}: {err}"
+        );
+        std::fs::remove_file(p.path(".env")).unwrap();
+        // alembix.toml
+        p.write(
+            "alembix.toml",
+            &format!("migrations = \"migrations\"\nurl = \"{url}\"\n"),
+        );
+        let (c, out, err) = code(&p, &["current"]);
+        assert_eq!(c, 2);
+        assert!(
+            !format!("{out}{err}").contains("S3cr3t"),
+            "alembix.toml {url}: {err}"
+        );
+        // ... and an unquoted one, which is a TOML error quoting the line.
+        p.write(
+            "alembix.toml",
+            &format!("migrations = \"migrations\"\nurl = {url}\n"),
+        );
+        let (c, out, err) = code(&p, &["current"]);
+        assert_eq!(c, 2);
+        assert!(
+            !format!("{out}{err}").contains("S3cr3t"),
+            "bad toml {url}: {err}"
+        );
+    }
+}

@@ -341,7 +341,11 @@ fn mask_urls(message: &str) -> String {
     message
         .split_inclusive(char::is_whitespace)
         .map(|w| {
-            if w.contains("://") && w.contains('@') {
+            let lower = w.to_ascii_lowercase();
+            if (w.contains(':') && w.contains('@'))
+                || lower.contains("password=")
+                || lower.contains("pwd=")
+            {
                 let trimmed = w.trim_end();
                 let masked = crate::url::mask_raw(trimmed.trim_matches(['"', '\'', '`']));
                 let lead = &trimmed[..trimmed.find(|c: char| c.is_alphanumeric()).unwrap_or(0)];

@@ -132,6 +132,17 @@ impl DatabaseUrl {
         {
             return Err(fail("no host given"));
         }
+        // A `#`, or an `@` after the host, is a password with special characters that were not
+        // percent-encoded: the URL would split inside the password (and show the rest of it).
+        if url.fragment().is_some()
+            || url.path().contains('@')
+            || url.query().is_some_and(|q| q.contains('@'))
+        {
+            return Err(fail(
+                "the URL splits in an odd place (a `#`, or an `@` after the host): if the password has special \
+                 characters, percent-encode them (`#` as %23, `@` as %40, `/` as %2F, `?` as %3F)",
+            ));
+        }
         // SQLAlchemy/asyncpg spell TLS as `ssl=require`; the Rust drivers read `sslmode`.
         let pairs: Vec<(String, String)> = url
             .query_pairs()
@@ -301,28 +312,65 @@ impl fmt::Debug for DatabaseUrl {
 fn is_secret_param(key: &str) -> bool {
     matches!(
         key.to_ascii_lowercase().as_str(),
-        "password" | "pass" | "passwd" | "pwd" | "sslpassword"
+        "password"
+            | "pass"
+            | "passwd"
+            | "pwd"
+            | "sslpassword"
+            | "sslkey_password"
+            | "token"
+            | "secret"
     )
 }
 
-/// Mask the password in a string that did not even parse, for error messages.
+/// Mask every secret in a string that may not even parse as a URL, for error messages: the password of the
+/// user-info part (with or without `//` after the scheme), and the values of `password=`, `sslpassword=`
+/// (any case) query parameters. When in doubt it hides more, never less.
 pub fn mask_raw(input: &str) -> String {
-    // scheme://user:password@host → keep the user, hide everything up to the last `@`: a password may itself
-    // contain `/`, `?`, `#` or `@`, so the authority cannot be found by looking for them.
-    if let Some(scheme_end) = input.find("://") {
-        let after = &input[scheme_end + 3..];
-        if let (Some(colon), Some(at)) = (after.find(':'), after.rfind('@')) {
-            if colon < at {
-                return format!(
-                    "{}{}:{MASK}{}",
-                    &input[..scheme_end + 3],
-                    &after[..colon],
-                    &after[at..]
-                );
-            }
-        }
+    let (head, query) = match input.find('?') {
+        Some(q) => (&input[..q], Some(&input[q + 1..])),
+        None => (input, None),
+    };
+    let mut out = mask_userinfo(head);
+    if let Some(query) = query {
+        out.push('?');
+        let parts: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if is_secret_param(k.trim()) => format!("{k}={MASK}"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push_str(&parts.join("&"));
     }
-    input.to_string()
+    // A password may contain `?` or `&`: an `@` after the query start means the user info ran into it.
+    if query.is_some_and(|q| q.contains('@')) {
+        return mask_userinfo(input);
+    }
+    out
+}
+
+/// `scheme://user:password@host…` or `scheme:user:password@host…` with the password hidden: everything
+/// between the first `:` of the user info and the last `@` (a password may hold `/`, `:` or `@`).
+fn mask_userinfo(input: &str) -> String {
+    let Some(scheme_end) = input.find(':') else {
+        return input.to_string();
+    };
+    let after_scheme = &input[scheme_end + 1..];
+    let prefix_len =
+        scheme_end + 1 + after_scheme.len() - after_scheme.trim_start_matches('/').len();
+    let rest = &input[prefix_len..];
+    match (rest.find(':'), rest.rfind('@')) {
+        (Some(colon), Some(at)) if colon < at => {
+            format!(
+                "{}{}:{MASK}{}",
+                &input[..prefix_len],
+                &rest[..colon],
+                &rest[at..]
+            )
+        }
+        _ => input.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -366,6 +366,11 @@ fn is_retryable(e: &sqlx::Error) -> bool {
 
 /// Remove the password from a message, whatever the driver put in it.
 pub fn scrub(message: &str, url: &DatabaseUrl) -> String {
+    // SASLprep errors may quote the offending character of the password.
+    if message.to_ascii_lowercase().contains("saslprep") {
+        return "the password cannot be used for SCRAM authentication: SASLprep rejects one of its characters"
+            .to_string();
+    }
     let raw = url.expose_driver_url();
     let mut out = message.replace(&raw, &url.to_string());
     if let Ok(parsed) = url::Url::parse(&raw) {

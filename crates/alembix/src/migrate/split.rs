@@ -145,7 +145,19 @@ impl<'a> Splitter<'a> {
                     self.mark_token();
                     self.word();
                 }
-                c if c.is_ascii_whitespace() => self.advance(1),
+                c if c.is_ascii_whitespace() || c == 0x0b => self.advance(1),
+                _ if self.src[self.pos..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_whitespace) =>
+                {
+                    // Unicode whitespace (NBSP, U+2028) after a statement is not the next one's first token.
+                    let len = self.src[self.pos..]
+                        .chars()
+                        .next()
+                        .map_or(1, char::len_utf8);
+                    self.advance(len);
+                }
                 _ => {
                     self.mark_token();
                     // A whole character: a multi-byte one (`é`, a non-breaking space) is never syntax, and
