@@ -130,3 +130,56 @@ fn no_password_in_url_errors_from_any_source() {
         );
     }
 }
+
+#[test]
+fn small_defects_found_the_same_way() {
+    let p = Project::with_files(&[("r1_a.sql", &rev("r1", "", "CREATE TABLE t1 (id INTEGER);"))]);
+
+    // `--wait 3s` waits the whole three seconds, not half of them.
+    let started = std::time::Instant::now();
+    let (c, _, err) = code(
+        &p,
+        &[
+            "--url",
+            "postgres://app@127.0.0.1:1/db",
+            "current",
+            "--wait",
+            "3s",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(c, 2, "{err}");
+    assert!(
+        took >= std::time::Duration::from_millis(2900),
+        "gave up after {took:?}: {err}"
+    );
+
+    // Reading never creates a SQLite database.
+    let (c, _, err) = code(&p, &["--url", "sqlite:typo.db", "current"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("no SQLite database at typo.db"), "{err}");
+    assert!(!p.path("typo.db").exists());
+
+    // A MySQL URL without a database says so at once.
+    let (c, _, err) = code(&p, &["--url", "mysql://root@127.0.0.1:3306", "current"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("names no database"), "{err}");
+
+    // The SQLite lock is on the real file, whichever path names it; and `user@host` comes from the
+    // operating system when $USER is unset (as in containers).
+    std::os::unix::fs::symlink(p.path("real.db"), p.path("link.db")).unwrap();
+    std::fs::write(p.path("real.db"), b"").unwrap();
+    let out = p
+        .cmd(&["--url", "sqlite:link.db", "upgrade", "head"])
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::render(&out));
+    let real = std::fs::canonicalize(p.path("real.db")).unwrap();
+    assert!(std::path::Path::new(&format!("{}.alembix-lock", real.display())).exists());
+    assert!(!p.path("link.db.alembix-lock").exists());
+    let shown = p.ok(&["--url", "sqlite:real.db", "current", "-v"]);
+    assert!(!shown.contains("unknown@"), "{shown}");
+}

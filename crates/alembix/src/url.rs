@@ -148,7 +148,30 @@ impl DatabaseUrl {
             .query_pairs()
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        if pairs.iter().any(|(k, _)| k == "ssl") && !pairs.iter().any(|(k, _)| k == "sslmode") {
+        if dialect == Dialect::Mysql && pairs.iter().any(|(k, _)| k == "ssl" || k == "ssl_mode") {
+            // SQLAlchemy/PyMySQL: `ssl=require` / `ssl=true` / `ssl_mode=REQUIRED`; sqlx reads `ssl-mode`.
+            let mut q = url.query_pairs_mut();
+            q.clear();
+            for (k, v) in &pairs {
+                match k.as_str() {
+                    "ssl" | "ssl_mode" => {
+                        let mode = match v.to_ascii_lowercase().as_str() {
+                            "require" | "required" | "true" | "1" => "REQUIRED",
+                            "false" | "0" | "disable" | "disabled" => "DISABLED",
+                            "verify_ca" | "verify-ca" => "VERIFY_CA",
+                            "verify_identity" | "verify-full" | "verify_full" => "VERIFY_IDENTITY",
+                            _ => "PREFERRED",
+                        };
+                        q.append_pair("ssl-mode", mode);
+                    }
+                    _ => {
+                        q.append_pair(k, v);
+                    }
+                }
+            }
+        } else if pairs.iter().any(|(k, _)| k == "ssl")
+            && !pairs.iter().any(|(k, _)| k == "sslmode")
+        {
             let mut q = url.query_pairs_mut();
             q.clear();
             for (k, v) in &pairs {
@@ -474,5 +497,25 @@ mod tests {
         assert!(!e.to_string().contains(":pw@"), "{e}");
         assert!(DatabaseUrl::parse("nonsense").is_err());
         assert!(DatabaseUrl::parse("sqlite:").is_ok()); // in-memory
+    }
+
+    #[test]
+    fn mysql_ssl_spellings_of_sqlalchemy() {
+        for (given, want) in [
+            ("ssl=require", "ssl-mode=REQUIRED"),
+            ("ssl=true", "ssl-mode=REQUIRED"),
+            ("ssl_mode=VERIFY_IDENTITY", "ssl-mode=VERIFY_IDENTITY"),
+            (
+                "ssl=false&charset=utf8mb4",
+                "ssl-mode=DISABLED&charset=utf8mb4",
+            ),
+        ] {
+            let url = p(&format!("mysql+pymysql://u@h/db?{given}"));
+            assert!(
+                url.expose_driver_url().ends_with(want),
+                "{given}: {}",
+                url.expose_driver_url()
+            );
+        }
     }
 }

@@ -160,7 +160,9 @@ impl Connection {
                     let Some(wait) = wait.filter(|_| retryable) else {
                         return Err(ConnectError { message, retryable });
                     };
-                    if started.elapsed() + delay > wait {
+                    // Wait the whole time given: the last sleep is cut to what is left, then one more try.
+                    let left = wait.saturating_sub(started.elapsed());
+                    if left.is_zero() {
                         return Err(ConnectError {
                             message: format!(
                                 "{message} (gave up after {attempt} attempts in {:.1?})",
@@ -170,7 +172,7 @@ impl Connection {
                         });
                     }
                     on_retry(attempt, &message);
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep(delay.min(left)).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
                 }
             }
@@ -355,6 +357,9 @@ fn first_cell(rows: &[Vec<Option<String>>]) -> Option<String> {
 
 fn is_retryable(e: &sqlx::Error) -> bool {
     use std::io::ErrorKind::*;
+    if is_tls_error(e) {
+        return false;
+    }
     match e {
         // DNS failures while a container network comes up have no stable kind; any I/O error is worth a retry.
         sqlx::Error::Io(io) => !matches!(io.kind(), PermissionDenied | InvalidInput),
@@ -362,6 +367,17 @@ fn is_retryable(e: &sqlx::Error) -> bool {
         sqlx::Error::PoolTimedOut => true,
         _ => false,
     }
+}
+
+/// A TLS handshake or certificate failure: the server is up, retrying will not help.
+pub fn is_tls_error(e: &sqlx::Error) -> bool {
+    if matches!(e, sqlx::Error::Tls(_)) {
+        return true;
+    }
+    let text = e.to_string().to_ascii_lowercase();
+    ["certificate", "tls", "ssl", "handshake"]
+        .iter()
+        .any(|w| text.contains(w))
 }
 
 /// Remove the password from a message, whatever the driver put in it.

@@ -522,6 +522,14 @@ pub async fn read_current(
     options: &MigrateOptions,
     events: &mut dyn FnMut(Event),
 ) -> Result<RawCurrent> {
+    if let Some(crate::url::SqliteLocation::File(path)) = url.sqlite_location() {
+        if !path.exists() {
+            return Err(Error::Usage(format!(
+                "no SQLite database at {} (reading never creates one; `alembix upgrade` does)",
+                path.display()
+            )));
+        }
+    }
     let mut conn = connect(url, options.wait, events).await?;
     let result = executor::read_current(options, &mut conn).await;
     conn.close().await;
@@ -541,6 +549,11 @@ async fn connect(
     wait: Option<Duration>,
     events: &mut dyn FnMut(Event),
 ) -> Result<Connection> {
+    if url.dialect() == Dialect::Mysql && url.database().is_none() {
+        return Err(Error::Usage(format!(
+            "{url} names no database: MySQL keeps the version table in one, so give it as mysql://user@host/DBNAME"
+        )));
+    }
     Connection::connect(url, wait, |attempt, message| {
         events(Event::ConnectRetry {
             attempt,
@@ -549,7 +562,10 @@ async fn connect(
     })
     .await
     .map_err(|e| {
-        let hint = if e.retryable && wait.is_none() {
+        let lower = e.message.to_ascii_lowercase();
+        let hint = if ["certificate", "tls", "ssl", "handshake"].iter().any(|w| lower.contains(w)) {
+            " (a TLS problem, not a server that is down: check `sslmode` and `sslrootcert` in the URL)"
+        } else if e.retryable && wait.is_none() {
             " (is the server running? `--wait 30s` retries while it starts)"
         } else {
             ""
@@ -571,9 +587,15 @@ fn parse_url(url: &str) -> Result<DatabaseUrl> {
 
 /// `user@host`, recorded in the history table.
 pub fn who() -> String {
-    let user = ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    // `$USER` is often unset in containers: ask the operating system, then the environment.
+    let user = whoami::username()
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(|| {
+            ["USER", "LOGNAME", "USERNAME"]
+                .iter()
+                .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        })
         .unwrap_or_else(|| "unknown".into());
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     format!("{user}@{host}")

@@ -43,6 +43,8 @@ pub async fn connect(url: &DatabaseUrl) -> Result<SqliteConn, sqlx::Error> {
         .await?;
     let lock_path = match url.sqlite_location() {
         Some(SqliteLocation::File(p)) => {
+            // The database's real path: through a symlink or `..` two runs must find the same lock.
+            let p = std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
             let mut name = p.as_os_str().to_owned();
             name.push(".alembix-lock");
             Some(PathBuf::from(name))
@@ -68,7 +70,15 @@ impl SqliteConn {
             .truncate(false)
             .write(true)
             .open(path)
-            .map_err(|e| DbError::new(format!("cannot open lock file {}: {e}", path.display())))?;
+            .map_err(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    " (it belongs to another user: make it writable for this one, or remove it when no alembix \
+                     run is active)"
+                } else {
+                    ""
+                };
+                DbError::new(format!("cannot open lock file {}: {e}{hint}", path.display()))
+            })?;
         match file.try_lock() {
             Ok(()) => {
                 use std::io::Write;
