@@ -292,10 +292,7 @@ impl Connection {
         }
     }
 
-    #[cfg_attr(
-        not(any(feature = "postgres", feature = "mysql")),
-        allow(unused_variables)
-    )]
+    #[cfg_attr(not(feature = "mysql"), allow(unused_variables))]
     pub async fn unlock(&mut self, name: &str) -> Result<(), DbError> {
         match self {
             #[cfg(feature = "postgres")]
