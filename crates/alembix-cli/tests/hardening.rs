@@ -183,3 +183,33 @@ fn small_defects_found_the_same_way() {
     let shown = p.ok(&["--url", "sqlite:real.db", "current", "-v"]);
     assert!(!shown.contains("unknown@"), "{shown}");
 }
+
+/// A revision of tens of thousands of statements: linear time (SQLite used to copy the rest of the text for
+/// every statement), and a failure deep inside is still pinned to its statement and line, with nothing kept.
+#[test]
+fn a_big_revision_runs_in_pieces_and_fails_at_the_right_statement() {
+    let mut up = String::from("CREATE TABLE t1 (id INTEGER);\n");
+    for i in 0..20_000 {
+        if i == 15_000 {
+            up.push_str("INSERT INTO missing VALUES (1);\n");
+        } else {
+            up.push_str(&format!("INSERT INTO t1 VALUES ({i});\n"));
+        }
+    }
+    let p = Project::with_files(&[("r1_big.sql", &rev("r1", "", &up))]);
+    let (c, _, err) = code(&p, &["--url", "sqlite:app.db", "upgrade", "head"]);
+    assert_eq!(c, 2, "{err}");
+    // Statement 15,002 of 20,001 (the CREATE TABLE is the first), on line 5 + 15,002 of the file.
+    assert!(err.contains("failed at statement 15002 of 20001"), "{err}");
+    assert!(err.contains("r1_big.sql:15007"), "{err}");
+    assert!(err.contains("no such table: missing"), "{err}");
+    assert!(err.contains("rolled back"), "{err}");
+
+    let fixed = up.replace(
+        "INSERT INTO missing VALUES (1);",
+        "INSERT INTO t1 VALUES (-1);",
+    );
+    p.write("migrations/r1_big.sql", &rev("r1", "", &fixed));
+    p.ok(&["--url", "sqlite:app.db", "upgrade", "head"]);
+    assert!(p.ok(&["--url", "sqlite:app.db", "current"]).contains("r1"));
+}
