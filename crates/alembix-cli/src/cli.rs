@@ -55,6 +55,9 @@ pub struct ConnectArgs {
     /// How long to wait for another run's migration lock
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "5m")]
     pub lock_timeout: std::time::Duration,
+    /// Continue an interrupted step (MySQL, `Transactional: false`) from its first statement that had not committed
+    #[arg(long)]
+    pub resume: bool,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +138,8 @@ pub enum Command {
     Stamp(StampArgs),
     /// Accept intentional edits of applied revisions by recording their new checksums
     Rehash(RehashArgs),
+    /// Forget an interrupted step after undoing its committed statements by hand (see --resume to finish it instead)
+    Repair(RepairArgs),
     /// Exit 1 if the migrations do not produce the declared schema (for CI)
     Check(CheckArgs),
     /// Replace REV and every revision below it by one baseline revision that creates the schema at REV
@@ -345,6 +350,12 @@ pub struct StampArgs {
 pub struct RehashArgs {
     /// Applied revisions whose edited files are accepted (default: every edited applied revision)
     pub revisions: Vec<String>,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RepairArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
 }

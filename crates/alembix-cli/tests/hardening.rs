@@ -213,3 +213,74 @@ fn a_big_revision_runs_in_pieces_and_fails_at_the_right_statement() {
     p.ok(&["--url", "sqlite:app.db", "upgrade", "head"]);
     assert!(p.ok(&["--url", "sqlite:app.db", "current"]).contains("r1"));
 }
+
+/// MySQL cannot roll back DDL: a failure in the middle of a revision leaves part of it committed. The next
+/// run says which revision was interrupted and what had committed (it used to run it again and fail on
+/// `Table ... already exists`, claiming a rollback); --resume finishes it, `repair` forgets it.
+#[test]
+fn an_interrupted_mysql_revision_is_reported_and_resumed() {
+    let Some(db) = common::db::TestDb::create(common::db::Engine::Mysql, "interrupted_mysql")
+    else {
+        return;
+    };
+    let up = "CREATE TABLE a1 (id INT);\nCREATE TABLE b1 (id INT);\nINSERT INTO missing VALUES (1);\nCREATE TABLE c1 (id INT);";
+    let p = Project::with_files(&[
+        ("r1_a.sql", &rev("r1", "", "CREATE TABLE z0 (id INT);")),
+        ("r2_b.sql", &rev("r2", "r1", up)),
+    ]);
+    let url = db.url.as_str();
+    let (c, _, err) = code(&p, &["--url", url, "upgrade", "head"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("failed at statement 3 of 4"), "{err}");
+    assert!(err.contains("already committed"), "{err}");
+    assert!(!err.contains("was rolled back"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+
+    // The next run does not start the revision again.
+    let (c, _, err) = code(&p, &["--url", url, "upgrade", "head"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("the upgrade of revision r2"), "{err}");
+    assert!(err.contains("was interrupted"), "{err}");
+    assert!(err.contains("2 of its 4 statements had committed"), "{err}");
+    assert!(err.contains("1: CREATE TABLE a1"), "{err}");
+
+    // Fixed, and resumed from statement 3: a1 and b1 are not created twice.
+    p.write(
+        "migrations/r2_b.sql",
+        &rev(
+            "r2",
+            "r1",
+            &up.replace("INSERT INTO missing", "INSERT INTO a1"),
+        ),
+    );
+    p.ok(&["--url", url, "upgrade", "head", "--resume"]);
+    assert!(p.ok(&["--url", url, "current"]).contains("r2"));
+    assert!(db.tables().contains(&"c1".to_string()), "{:?}", db.tables());
+    assert_eq!(
+        db.value("SELECT CAST(count(*) AS CHAR) FROM alembix_progress"),
+        "0"
+    );
+
+    // --resume with nothing to resume is refused; `repair` forgets an interrupted step.
+    let (c, _, err) = code(&p, &["--url", url, "upgrade", "head", "--resume"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("no interrupted step"), "{err}");
+    p.write(
+        "migrations/r3_c.sql",
+        &rev(
+            "r3",
+            "r2",
+            "CREATE TABLE d1 (id INT);\nINSERT INTO missing VALUES (1);",
+        ),
+    );
+    let (c, _, _) = code(&p, &["--url", url, "upgrade", "head"]);
+    assert_eq!(c, 2);
+    db.execute("DROP TABLE d1");
+    p.ok(&["--url", url, "repair"]);
+    p.write(
+        "migrations/r3_c.sql",
+        &rev("r3", "r2", "CREATE TABLE d1 (id INT);"),
+    );
+    p.ok(&["--url", url, "upgrade", "head"]);
+    assert!(p.ok(&["--url", url, "current"]).contains("r3"));
+}

@@ -537,10 +537,14 @@ pub async fn apply_ddl(conn: &mut Connection, origin: &str, sql: &str) -> Result
 /// Tables alembix keeps for itself, never part of a compared schema.
 pub fn own_tables(m: &Migrator) -> Vec<String> {
     let opts = m.options();
-    [&opts.version_table, &opts.history_table]
-        .iter()
-        .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
-        .collect()
+    [
+        &opts.version_table,
+        &opts.history_table,
+        &opts.progress_table,
+    ]
+    .iter()
+    .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
+    .collect()
 }
 
 /// The declared schema as the engine sees it.

@@ -25,6 +25,7 @@ fn migrator(config: &Config, connect: &ConnectArgs) -> Result<Migrator, CliError
     let mut opts = m.options().clone();
     opts.wait = connect.wait;
     opts.lock_timeout = connect.lock_timeout;
+    opts.resume = connect.resume;
     m = m.with_options(opts);
     Ok(m)
 }
@@ -478,4 +479,22 @@ pub fn current_revs(
             })
         })
         .collect()
+}
+
+pub fn repair(
+    printer: &mut Printer,
+    config: &Config,
+    global: &GlobalArgs,
+    args: &crate::cli::RepairArgs,
+) -> CliResult {
+    let m = migrator(config, &args.connect)?;
+    let url = url(config, global)?;
+    let rt = runtime()?;
+    let mut progress = Progress::new(printer.quiet);
+    rt.block_on(m.run(&url, &Operation::Repair, false, &mut |e| progress.handle(e)))?;
+    printer.line(
+        "Forgot the interrupted step: the version table was never changed by it, so the next run starts it \
+         from its first statement.",
+    )?;
+    Ok(ExitCode::SUCCESS)
 }

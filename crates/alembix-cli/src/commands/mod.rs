@@ -98,6 +98,9 @@ pub fn run(cli: Cli) -> CliResult {
                     migrate::current(&mut printer, &config, &cli.global, &args)?
                 }
                 Command::Stamp(args) => migrate::stamp(&mut printer, &config, &cli.global, &args)?,
+                Command::Repair(args) => {
+                    migrate::repair(&mut printer, &config, &cli.global, &args)?
+                }
                 Command::Rehash(args) => {
                     migrate::rehash(&mut printer, &config, &cli.global, &args)?
                 }

@@ -449,6 +449,15 @@ pub fn bookkeeping_ddl(dialect: Dialect, version_table: &str, history_table: &st
     vec![version, history]
 }
 
+/// DDL for the progress table (created the first time a step runs statement by statement).
+pub fn progress_ddl(progress_table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {progress_table} (\n    revision VARCHAR(255) NOT NULL,\n    \
+         direction VARCHAR(16) NOT NULL,\n    statements_done INTEGER NOT NULL,\n    started_at VARCHAR(40) NOT NULL,\n    \
+         applied_by VARCHAR(255) NOT NULL\n)"
+    )
+}
+
 /// The lock name for a database and version table: two projects on one server do not block each other, and
 /// two spellings of the same database (`postgres://u@h` and `postgres://u@h/u`, `public.alembix_version`)
 /// take the same lock.

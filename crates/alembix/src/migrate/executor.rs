@@ -27,6 +27,8 @@ pub enum Operation {
     },
     /// Record the current checksums of these applied revisions (accepting intentional edits).
     Rehash(Vec<String>),
+    /// Forget an interrupted step (after its committed statements were undone by hand).
+    Repair,
 }
 
 /// What the executor needs from a database. Reads go to the database; writes may be recorded instead.
@@ -50,6 +52,11 @@ pub(crate) trait Driver {
     /// apart so its script reads well).
     fn batches(&self) -> bool {
         false
+    }
+    /// Whether steps that commit statement by statement record their progress (a recorder does not:
+    /// its script is for people).
+    fn tracks_progress(&self) -> bool {
+        true
     }
 }
 
@@ -152,6 +159,9 @@ impl Driver for Recorder<'_> {
     }
     fn note(&mut self, text: &str) {
         self.log.push(format!("-- {text}"));
+    }
+    fn tracks_progress(&self) -> bool {
+        false
     }
 }
 
@@ -367,6 +377,31 @@ pub(crate) async fn execute<D: Driver>(
     {
         check_edits(m, driver, &state.heads).await?;
     }
+    let interrupted = if state.tables_exist && driver.tracks_progress() {
+        read_progress(m, driver).await?
+    } else {
+        None
+    };
+    if let Operation::Repair = op {
+        return repair(m, driver, interrupted).await;
+    }
+    let resume =
+        match (&interrupted, op) {
+            (Some(row), Operation::Upgrade(_) | Operation::Downgrade(_)) if !m.options.resume => {
+                return Err(MigrateError::Interrupted(Box::new(describe_interrupted(
+                    m,
+                    driver.dialect(),
+                    row,
+                )))
+                .into())
+            }
+            (Some(row), Operation::Upgrade(_) | Operation::Downgrade(_)) => Some(row.clone()),
+            (None, _) if m.options.resume => return Err(Error::Usage(
+                "--resume: no interrupted step is recorded in this database; run without --resume"
+                    .into(),
+            )),
+            _ => None,
+        };
     let current = state.heads.clone();
     let plan = match op {
         Operation::Upgrade(t) => {
@@ -382,7 +417,30 @@ pub(crate) async fn execute<D: Driver>(
             graph.plan_stamp(&current, &graph.resolve(target, Some(&current))?)?
         }
         Operation::Rehash(revs) => return rehash(m, driver, &current, revs).await,
+        Operation::Repair => unreachable!("handled above"),
     };
+    if let Some(row) = &resume {
+        let first = plan.steps.first().map(|s| {
+            (
+                graph.id(s.revision).to_string(),
+                if s.direction == Direction::Up {
+                    "up"
+                } else {
+                    "down"
+                },
+            )
+        });
+        if first.as_ref().map(|(r, d)| (r.as_str(), *d))
+            != Some((row.revision.as_str(), row.direction.as_str()))
+        {
+            return Err(Error::Usage(format!(
+                "--resume: the interrupted step is the {} of {}, but this command would start with {}",
+                if row.direction == "down" { "downgrade" } else { "upgrade" },
+                row.revision,
+                first.map_or_else(|| "nothing".to_string(), |(r, d)| format!("the {d} of {r}"))
+            )));
+        }
+    }
     let steps: Vec<PlannedStep> = plan.steps.iter().map(|s| planned(graph, s)).collect();
     let outcome = Outcome {
         steps,
@@ -398,6 +456,13 @@ pub(crate) async fn execute<D: Driver>(
     let needs_normalising = !purge && sorted_rows != normal;
 
     if let Operation::Stamp { .. } = op {
+        if interrupted.is_some() {
+            // Saying where the database is settles an interrupted step too.
+            driver
+                .execute(&format!("DELETE FROM {}", m.options.progress_table))
+                .await
+                .map_err(db_err("clearing the interrupted step"))?;
+        }
         stamp(m, driver, &plan, purge || needs_normalising).await?;
         return Ok(outcome);
     }
@@ -406,7 +471,15 @@ pub(crate) async fn execute<D: Driver>(
         events(Event::VersionTableNormalised { rows: state.rows });
     }
     check_runnable(m, driver.dialect(), &plan)?;
-    run_steps(m, driver, &plan, &outcome.steps, events).await?;
+    run_steps(
+        m,
+        driver,
+        &plan,
+        &outcome.steps,
+        resume.map(|r| r.done),
+        events,
+    )
+    .await?;
     Ok(outcome)
 }
 
@@ -610,10 +683,12 @@ async fn run_steps<D: Driver>(
     driver: &mut D,
     plan: &Plan,
     planned: &[PlannedStep],
+    mut resume_at: Option<usize>,
     events: &mut dyn FnMut(Event),
 ) -> Result<()> {
     let graph = &m.graph;
     let dialect = driver.dialect();
+    let mut progress_table_ready = false;
     // MySQL commits DDL implicitly, so a transaction there would only pretend.
     let can_transact = dialect != Dialect::Mysql;
     let mut open_tx: Vec<String> = Vec::new(); // revisions inside the open shared transaction
@@ -657,7 +732,10 @@ async fn run_steps<D: Driver>(
         ));
         let started_text = now_text();
         let started = Instant::now();
-        let batch = transactional
+        // Resuming the interrupted step: its first statements had committed already.
+        let skip = resume_at.take().unwrap_or(0);
+        let batch = skip == 0
+            && transactional
             && m.options.transaction_per_migration
             && !in_tx
             && driver.batches()
@@ -683,6 +761,7 @@ async fn run_steps<D: Driver>(
                         e,
                         Vec::new(),
                         Vec::new(),
+                        true,
                     ),
                     BatchFailure::Other(e) => {
                         db_err(format!("running revision {}", script.revision))(e)
@@ -710,7 +789,43 @@ async fn run_steps<D: Driver>(
             }
             in_tx = true;
         }
-        for (i, st) in statements.iter().enumerate() {
+        // Statements that commit one by one: the progress row says how far the step got, so a crash, a
+        // server restart or a failed statement leaves a record the next run reports (and can resume from).
+        let track = !transactional && driver.tracks_progress();
+        let direction = if step.direction == Direction::Up {
+            "up"
+        } else {
+            "down"
+        };
+        let progress_where = format!(
+            "revision = {} AND direction = {}",
+            literal(&script.revision, dialect),
+            literal(direction, dialect)
+        );
+        if track {
+            if !progress_table_ready {
+                driver
+                    .execute(&dialect::progress_ddl(&m.options.progress_table))
+                    .await
+                    .map_err(db_err("creating the progress table"))?;
+                progress_table_ready = true;
+            }
+            if skip == 0 {
+                driver
+                    .execute(&format!(
+                        "INSERT INTO {} (revision, direction, statements_done, started_at, applied_by) \
+                         VALUES ({}, {}, 0, {}, {})",
+                        m.options.progress_table,
+                        literal(&script.revision, dialect),
+                        literal(direction, dialect),
+                        literal(&started_text, dialect),
+                        literal(&super::who(), dialect)
+                    ))
+                    .await
+                    .map_err(db_err("recording the start of the step"))?;
+            }
+        }
+        for (i, st) in statements.iter().enumerate().skip(skip) {
             let result = if dialect == Dialect::Sqlite && is_foreign_key_check(&st.sql) {
                 driver.check(&st.sql).await
             } else {
@@ -738,7 +853,18 @@ async fn run_steps<D: Driver>(
                     e,
                     committed,
                     std::mem::take(&mut open_tx),
+                    transactional,
                 ));
+            }
+            if track {
+                driver
+                    .execute(&format!(
+                        "UPDATE {} SET statements_done = {} WHERE {progress_where}",
+                        m.options.progress_table,
+                        i + 1
+                    ))
+                    .await
+                    .map_err(db_err("recording the step's progress"))?;
             }
         }
         let ms = started.elapsed().as_millis().to_string();
@@ -758,7 +884,15 @@ async fn run_steps<D: Driver>(
                 return Err(db_err(format!("recording revision {}", script.revision))(e));
             }
         } else {
-            let sql = format!("{};\n{book};\nCOMMIT", begin_sql(dialect));
+            let done = if track {
+                format!(
+                    ";\nDELETE FROM {} WHERE {progress_where}",
+                    m.options.progress_table
+                )
+            } else {
+                String::new()
+            };
+            let sql = format!("{};\n{book}{done};\nCOMMIT", begin_sql(dialect));
             if let Err(e) = driver.execute(&sql).await {
                 let _ = driver.execute("ROLLBACK").await;
                 return Err(db_err(format!(
@@ -900,9 +1034,11 @@ fn statement_failure(
     e: DbError,
     committed: Vec<(usize, String)>,
     rolled_back_steps: Vec<String>,
+    transactional: bool,
 ) -> Error {
     let st = &statements[i];
     MigrateError::Statement(Box::new(StatementFailure {
+        transactional,
         revision: script.revision.clone(),
         file: script.path.clone(),
         direction: step.direction,
@@ -968,6 +1104,100 @@ async fn rewrite_versions<D: Driver>(m: &Migrator, driver: &mut D, heads: &[Rev]
         .execute(&sql.join(";\n"))
         .await
         .map_err(db_err("rewriting the version table"))
+}
+
+/// The progress row of an interrupted step.
+#[derive(Debug, Clone)]
+struct ProgressRow {
+    revision: String,
+    direction: String,
+    done: usize,
+    started_at: String,
+    by: String,
+}
+
+async fn read_progress<D: Driver>(m: &Migrator, driver: &mut D) -> Result<Option<ProgressRow>> {
+    let t = &m.options.progress_table;
+    if !driver
+        .table_exists(t)
+        .await
+        .map_err(db_err("checking for the progress table"))?
+    {
+        return Ok(None);
+    }
+    let text = |e: &str| match driver.dialect() {
+        Dialect::Postgres => format!("{e}::text"),
+        Dialect::Mysql => format!("CAST({e} AS CHAR)"),
+        Dialect::Sqlite => format!("CAST({e} AS TEXT)"),
+    };
+    let rows = driver
+        .query_text(&format!(
+            "SELECT revision, direction, {}, started_at, applied_by FROM {t}",
+            text("statements_done")
+        ))
+        .await
+        .map_err(db_err(format!("reading {t}")))?;
+    Ok(rows.into_iter().next().and_then(|r| {
+        let mut it = r.into_iter();
+        Some(ProgressRow {
+            revision: it.next().flatten()?,
+            direction: it.next().flatten()?,
+            done: it.next().flatten()?.parse().ok()?,
+            started_at: it.next().flatten()?,
+            by: it.next().flatten()?,
+        })
+    }))
+}
+
+fn describe_interrupted(m: &Migrator, dialect: Dialect, row: &ProgressRow) -> super::Interrupted {
+    let script = m.graph.get(&row.revision).map(|r| m.graph.script(r));
+    let statements = script.and_then(|s| {
+        let body = if row.direction == "down" {
+            s.down_for(dialect)
+        } else {
+            s.up_for(dialect)
+        }?;
+        Some(split(body.0, dialect))
+    });
+    super::Interrupted {
+        revision: row.revision.clone(),
+        direction: row.direction.clone(),
+        file: script.map(|s| s.path.clone()),
+        done: row.done,
+        committed: statements
+            .as_ref()
+            .map(|st| st.iter().take(row.done).map(|s| s.sql.clone()).collect())
+            .unwrap_or_default(),
+        total: statements.map(|st| st.len()),
+        started_at: row.started_at.clone(),
+        by: row.by.clone(),
+    }
+}
+
+/// `alembix repair`: forget the interrupted step (its committed statements were undone by hand), with a
+/// history row saying so.
+async fn repair<D: Driver>(
+    m: &Migrator,
+    driver: &mut D,
+    interrupted: Option<ProgressRow>,
+) -> Result<Outcome> {
+    let Some(row) = interrupted else {
+        return Err(Error::Usage(
+            "nothing to repair: no interrupted step is recorded in this database".into(),
+        ));
+    };
+    let dialect = driver.dialect();
+    let sql = [
+        begin_sql(dialect).to_string(),
+        format!("DELETE FROM {}", m.options.progress_table),
+        history_insert(m, dialect, &row.revision, "repair", None, &now_text(), "0"),
+        "COMMIT".into(),
+    ];
+    driver
+        .execute(&sql.join(";\n"))
+        .await
+        .map_err(db_err("clearing the interrupted step"))?;
+    Ok(Outcome::default())
 }
 
 /// Record every revision applied below `heads` as adopted (direction `adopt`), in one transaction.

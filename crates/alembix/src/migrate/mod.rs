@@ -20,11 +20,18 @@ pub use executor::{Operation, RawCurrent};
 
 /// Default name of the append-only history table.
 pub const DEFAULT_HISTORY_TABLE: &str = "alembix_history";
+/// Default name of the table that records a step whose statements commit one by one while it runs.
+pub const DEFAULT_PROGRESS_TABLE: &str = "alembix_progress";
 
 #[derive(Debug, Clone)]
 pub struct MigrateOptions {
     pub version_table: String,
     pub history_table: String,
+    /// One row while a step whose statements commit one by one (MySQL, `Transactional: false`) runs: how
+    /// many have committed, so an interrupted run is found and can be resumed.
+    pub progress_table: String,
+    /// Continue an interrupted step from its first statement that had not committed.
+    pub resume: bool,
     /// Each revision commits on its own (true), or consecutive transactional revisions share one
     /// transaction (false; PostgreSQL and SQLite).
     pub transaction_per_migration: bool,
@@ -41,6 +48,8 @@ impl Default for MigrateOptions {
         MigrateOptions {
             version_table: crate::config::DEFAULT_VERSION_TABLE.into(),
             history_table: DEFAULT_HISTORY_TABLE.into(),
+            progress_table: DEFAULT_PROGRESS_TABLE.into(),
+            resume: false,
             transaction_per_migration: true,
             lock_timeout: Duration::from_secs(300),
             wait: None,
@@ -52,13 +61,14 @@ impl Default for MigrateOptions {
 impl MigrateOptions {
     pub fn from_config(config: &Config) -> MigrateOptions {
         // The history table lives in the same schema as the version table.
-        let history_table = match config.version_table.rsplit_once('.') {
-            Some((schema, _)) => format!("{schema}.{DEFAULT_HISTORY_TABLE}"),
-            None => DEFAULT_HISTORY_TABLE.to_string(),
+        let beside = |name: &str| match config.version_table.rsplit_once('.') {
+            Some((schema, _)) => format!("{schema}.{name}"),
+            None => name.to_string(),
         };
         MigrateOptions {
             version_table: config.version_table.clone(),
-            history_table,
+            history_table: beside(DEFAULT_HISTORY_TABLE),
+            progress_table: beside(DEFAULT_PROGRESS_TABLE),
             transaction_per_migration: config.transaction_per_migration,
             ..MigrateOptions::default()
         }
@@ -149,6 +159,8 @@ pub struct StatementFailure {
     pub committed: Vec<(usize, String)>,
     /// Earlier revisions of this run rolled back with it (`transaction_per_migration = false`).
     pub rolled_back_steps: Vec<String>,
+    /// Whether the step ran in a transaction (so a failure rolled it back).
+    pub transactional: bool,
 }
 
 impl std::fmt::Display for StatementFailure {
@@ -168,7 +180,13 @@ impl std::fmt::Display for StatementFailure {
         )?;
         writeln!(f, "    {}", excerpt(&self.sql))?;
         writeln!(f, "  {}", self.error.replace('\n', "\n  "))?;
-        if self.committed.is_empty() {
+        if self.committed.is_empty() && !self.transactional {
+            write!(
+                f,
+                "None of its statements had committed; the version table is unchanged. Fix the statement and run \
+                 again."
+            )?;
+        } else if self.committed.is_empty() {
             write!(
                 f,
                 "The revision was rolled back; the version table is unchanged."
@@ -190,9 +208,10 @@ impl std::fmt::Display for StatementFailure {
             }
             write!(
                 f,
-                "The version table was NOT updated: revision {} is partially applied. Undo or finish those \
-                 statements by hand, fix the file, then run alembix again.",
-                self.revision
+                "The version table was NOT updated: revision {} is partially applied. Fix statement {}, then run \
+                 the same command with --resume (it continues from there); or undo those statements by hand and \
+                 run `alembix repair`.",
+                self.revision, self.index
             )?;
         }
         Ok(())
@@ -253,12 +272,54 @@ pub enum MigrateError {
         dialect: Dialect,
         has: Vec<Dialect>,
     },
+    #[error("{}", interrupted_message(.0))]
+    Interrupted(Box<Interrupted>),
     #[error("revision {revision} ({}) needs review before it runs: {why}\nRead it, make its SQL do what the original did, then delete its `-- Review:` header line", file.display())]
     NeedsReview {
         revision: String,
         file: PathBuf,
         why: String,
     },
+}
+
+/// A step whose statements commit one by one that did not finish: a crash, a restart, a failed statement.
+#[derive(Debug, Clone)]
+pub struct Interrupted {
+    pub revision: String,
+    pub direction: String,
+    pub file: Option<PathBuf>,
+    /// How many of its statements had committed, and the statements themselves when the file is there.
+    pub done: usize,
+    pub committed: Vec<String>,
+    pub total: Option<usize>,
+    pub started_at: String,
+    pub by: String,
+}
+
+fn interrupted_message(i: &Interrupted) -> String {
+    let mut s = format!(
+        "the {} of revision {}{} was interrupted: it started at {} (by {}), and {} of its {}statements had \
+         committed; it is not recorded as applied.",
+        if i.direction == "down" { "downgrade" } else { "upgrade" },
+        i.revision,
+        i.file
+            .as_ref()
+            .map(|f| format!(" ({})", f.display()))
+            .unwrap_or_default(),
+        i.started_at,
+        i.by,
+        i.done,
+        i.total.map(|t| format!("{t} ")).unwrap_or_default(),
+    );
+    for (n, sql) in i.committed.iter().enumerate() {
+        s.push_str(&format!("\n    {}: {}", n + 1, excerpt(sql)));
+    }
+    s.push_str(&format!(
+        "\nTo finish it, fix what failed and run the same command with --resume (it continues from statement {}). \
+         To start over, undo the committed statements by hand and run `alembix repair`.",
+        i.done + 1
+    ));
+    s
 }
 
 #[derive(Debug, Clone)]
