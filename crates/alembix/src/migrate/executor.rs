@@ -982,7 +982,7 @@ async fn run_batch<D: Driver>(
 /// SQLite copies the rest of a multi-statement text each time it prepares the next statement, so one text
 /// of tens of thousands of statements costs quadratic time (64,000 INSERTs: 84 s). A big revision goes as
 /// pieces of about this size, still in one transaction.
-const SQLITE_BATCH_BYTES: usize = 64 * 1024;
+const SQLITE_BATCH_BYTES: usize = 8 * 1024;
 
 /// [`run_batch`] for a big SQLite revision: `BEGIN`, the statements in pieces of bounded size, then the
 /// bookkeeping and `COMMIT`, all in one transaction. A failure is located by the count of statements that
