@@ -442,10 +442,16 @@ fn killed_run_at(engine: Engine, db: &TestDb, url: &str) {
         db.tables()
     );
 
-    // The revision was never recorded, so its checksum is not checked: make it fast and run again.
+    // The revision was never recorded, so its checksum is not checked: make it fast and run again. On MySQL
+    // it keeps its shape (a first statement, then the table), since --resume continues by statement number.
+    let fast = if engine == Engine::Mysql {
+        format!("SELECT 1;\n{}", create_and_insert(LONG))
+    } else {
+        create_and_insert(LONG)
+    };
     p.write(
         &format!("migrations/{}", file_name(LONG)),
-        &rev_text(LONG, "", &create_and_insert(LONG), &drop_table(LONG)),
+        &rev_text(LONG, "", &fast, &drop_table(LONG)),
     );
     let started = Instant::now();
     let mut args = vec!["upgrade", "head", "--lock-timeout", "20s"];
@@ -459,7 +465,10 @@ fn killed_run_at(engine: Engine, db: &TestDb, url: &str) {
         assert!(
             err.contains(&format!("the upgrade of revision {} (", id(LONG)))
                 && err.contains("was interrupted")
-                && err.contains("0 of its 2 statements had committed")
+                // The killed client's SLEEP runs to its end on the server, and its progress update with it,
+                // or not: either is recorded truthfully.
+                && (err.contains("0 of its 3 statements had committed")
+                    || err.contains("1 of its 3 statements had committed"))
                 && err.contains("--resume"),
             "{}",
             render(&out)

@@ -825,9 +825,31 @@ async fn run_steps<D: Driver>(
                     .map_err(db_err("recording the start of the step"))?;
             }
         }
+        // On MySQL the statement and its progress update travel in one round trip (the server splits them);
+        // PostgreSQL must get `CREATE INDEX CONCURRENTLY` and the like alone.
+        let progress_with_statement = track && dialect == Dialect::Mysql;
+        let progress_sql = |done: usize| {
+            format!(
+                "UPDATE {} SET statements_done = {done} WHERE {progress_where}",
+                m.options.progress_table
+            )
+        };
         for (i, st) in statements.iter().enumerate().skip(skip) {
             let result = if dialect == Dialect::Sqlite && is_foreign_key_check(&st.sql) {
                 driver.check(&st.sql).await
+            } else if progress_with_statement {
+                // The statement on its own line: it may end in a `--` comment.
+                match driver
+                    .execute_counting(&format!("{}\n;\n{}", st.sql, progress_sql(i + 1)))
+                    .await
+                {
+                    Ok(()) => Ok(()),
+                    // The statement ran; only its progress update failed.
+                    Err((done, e)) if done >= 1 => {
+                        return Err(db_err("recording the step's progress")(e));
+                    }
+                    Err((_, e)) => Err(e),
+                }
             } else {
                 driver.execute(&st.sql).await
             };
@@ -856,13 +878,9 @@ async fn run_steps<D: Driver>(
                     transactional,
                 ));
             }
-            if track {
+            if track && !progress_with_statement {
                 driver
-                    .execute(&format!(
-                        "UPDATE {} SET statements_done = {} WHERE {progress_where}",
-                        m.options.progress_table,
-                        i + 1
-                    ))
+                    .execute(&progress_sql(i + 1))
                     .await
                     .map_err(db_err("recording the step's progress"))?;
             }
