@@ -283,4 +283,30 @@ fn an_interrupted_mysql_revision_is_reported_and_resumed() {
     );
     p.ok(&["--url", url, "upgrade", "head"]);
     assert!(p.ok(&["--url", url, "current"]).contains("r3"));
+
+    // Data statements commit with their progress, at the next DDL: a failure takes back the rows inserted
+    // since the last DDL, and the record says exactly what stayed.
+    p.write(
+        "migrations/r4_d.sql",
+        &rev("r4", "r3", "CREATE TABLE e1 (id INT);\nINSERT INTO e1 VALUES (1);\nINSERT INTO missing VALUES (1);"),
+    );
+    let (c, _, err) = code(&p, &["--url", url, "upgrade", "head"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("1: CREATE TABLE e1"), "{err}");
+    assert!(!err.contains("2: INSERT INTO e1"), "{err}");
+    assert_eq!(db.value("SELECT CAST(count(*) AS CHAR) FROM e1"), "0");
+    assert_eq!(
+        db.value("SELECT CAST(statements_done AS CHAR) FROM alembix_progress"),
+        "1"
+    );
+    p.write(
+        "migrations/r4_d.sql",
+        &rev(
+            "r4",
+            "r3",
+            "CREATE TABLE e1 (id INT);\nINSERT INTO e1 VALUES (1);\nINSERT INTO e1 VALUES (2);",
+        ),
+    );
+    p.ok(&["--url", url, "upgrade", "head", "--resume"]);
+    assert_eq!(db.value("SELECT CAST(count(*) AS CHAR) FROM e1"), "2");
 }

@@ -826,8 +826,19 @@ async fn run_steps<D: Driver>(
             }
         }
         // On MySQL the statement and its progress update travel in one round trip (the server splits them);
-        // PostgreSQL must get `CREATE INDEX CONCURRENTLY` and the like alone.
+        // PostgreSQL must get `CREATE INDEX CONCURRENTLY` and the like alone. And MySQL runs the step with
+        // autocommit off: data statements and their progress commit together, at the next statement that
+        // commits implicitly (DDL), which is sent with its own progress update and a COMMIT. So the record
+        // is exact for data statements, a crash rolls back only what had not committed anyway, and there is
+        // no commit (no fsync) per INSERT.
         let progress_with_statement = track && dialect == Dialect::Mysql;
+        let mut committed_upto = skip;
+        if progress_with_statement {
+            driver
+                .execute("SET autocommit = 0")
+                .await
+                .map_err(db_err("starting the step"))?;
+        }
         let progress_sql = |done: usize| {
             format!(
                 "UPDATE {} SET statements_done = {done} WHERE {progress_where}",
@@ -839,11 +850,19 @@ async fn run_steps<D: Driver>(
                 driver.check(&st.sql).await
             } else if progress_with_statement {
                 // The statement on its own line: it may end in a `--` comment.
-                match driver
-                    .execute_counting(&format!("{}\n;\n{}", st.sql, progress_sql(i + 1)))
-                    .await
-                {
-                    Ok(()) => Ok(()),
+                let commits = commits_implicitly(&st.sql);
+                let sql = if commits {
+                    format!("{}\n;\n{};\nCOMMIT", st.sql, progress_sql(i + 1))
+                } else {
+                    format!("{}\n;\n{}", st.sql, progress_sql(i + 1))
+                };
+                match driver.execute_counting(&sql).await {
+                    Ok(()) => {
+                        if commits {
+                            committed_upto = i + 1;
+                        }
+                        Ok(())
+                    }
                     // The statement ran; only its progress update failed.
                     Err((done, e)) if done >= 1 => {
                         return Err(db_err("recording the step's progress")(e));
@@ -857,10 +876,17 @@ async fn run_steps<D: Driver>(
                 if in_tx {
                     let _ = driver.execute("ROLLBACK").await;
                 }
+                // MySQL: the data statements since the last implicit commit go back with their progress.
+                let done = if progress_with_statement {
+                    let _ = driver.execute("ROLLBACK").await;
+                    committed_upto
+                } else {
+                    i
+                };
                 let committed = if transactional {
                     Vec::new()
                 } else {
-                    statements[..i]
+                    statements[..done]
                         .iter()
                         .enumerate()
                         .map(|(j, s)| (j + 1, s.sql.clone()))
@@ -910,7 +936,10 @@ async fn run_steps<D: Driver>(
             } else {
                 String::new()
             };
-            let sql = format!("{};\n{book}{done};\nCOMMIT", begin_sql(dialect));
+            let mut sql = format!("{};\n{book}{done};\nCOMMIT", begin_sql(dialect));
+            if progress_with_statement {
+                sql.push_str(";\nSET autocommit = 1");
+            }
             if let Err(e) = driver.execute(&sql).await {
                 let _ = driver.execute("ROLLBACK").await;
                 return Err(db_err(format!(
@@ -1079,6 +1108,21 @@ async fn commit<D: Driver>(driver: &mut D, in_tx: &mut bool, open: &mut Vec<Stri
     *in_tx = false;
     open.clear();
     Ok(())
+}
+
+/// Whether MySQL commits implicitly around `sql` (DDL, account and lock statements, transaction control):
+/// such a statement is sent with a COMMIT of its own. When in doubt, yes: an extra commit costs an fsync,
+/// a missing one a progress record that lags. A procedure `CALL` may run DDL, so it counts too.
+fn commits_implicitly(sql: &str) -> bool {
+    let first = sql
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .find(|w| !w.is_empty())
+        .unwrap_or("")
+        .to_ascii_uppercase();
+    !matches!(
+        first.as_str(),
+        "INSERT" | "UPDATE" | "DELETE" | "REPLACE" | "SELECT" | "WITH" | "DO" | "VALUES" | "TABLE"
+    )
 }
 
 /// SQLite's `PRAGMA foreign_key_check` reports violations as rows instead of failing.
