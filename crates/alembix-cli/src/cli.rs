@@ -208,6 +208,9 @@ pub struct MergeArgs {
     /// Use this id instead of a random one
     #[arg(long = "rev-id", value_name = "ID")]
     pub rev_id: Option<String>,
+    /// Allow revisions that are not heads to be merged (Alembic's `merge --splice`)
+    #[arg(long)]
+    pub splice: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,

@@ -124,3 +124,25 @@ fn x_arguments_reach_templates_and_schema_commands() {
     assert_eq!(c, 2);
     assert!(err.contains("expected key=value"), "{err}");
 }
+
+#[test]
+fn merge_joins_heads_and_splice_allows_others() {
+    let p = project();
+    // d88a01 has children: merging it with a head needs --splice, as in Alembic.
+    let (c, _, err) = common::code(&p, &["merge", "d88a01", "f22c03", "-m", "m"]);
+    assert_eq!(c, 2);
+    assert!(
+        err.contains("revision d88a01 is not a head; pass --splice"),
+        "{err}"
+    );
+    p.ok(&["merge", "e11b02", "f22c03", "-m", "heads", "--rev-id", "m1"]);
+    // f22c03 is no head now (m1 merged it): merging it again needs --splice.
+    let (c, _, err) = common::code(&p, &["merge", "f22c03", "a33d04", "-m", "m"]);
+    assert_eq!(c, 2);
+    assert!(err.contains("revision f22c03 is not a head"), "{err}");
+    p.ok(&[
+        "merge", "f22c03", "a33d04", "-m", "spliced", "--rev-id", "m2", "--splice",
+    ]);
+    let heads = p.ok(&["heads"]);
+    assert!(heads.contains("m1") && heads.contains("m2"), "{heads}");
+}

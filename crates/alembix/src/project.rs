@@ -211,6 +211,15 @@ fn parents_for(graph: &RevisionGraph, req: &RevisionRequest) -> Result<Vec<Strin
                 )));
             }
         }
+        // As in Alembic: a merge joins heads; joining a revision that already has children needs --splice.
+        if !req.splice {
+            if let Some(&r) = parents.iter().find(|&&r| !graph.is_head(r)) {
+                return Err(Error::Usage(format!(
+                    "revision {} is not a head; pass --splice to merge it anyway",
+                    graph.id(r)
+                )));
+            }
+        }
         graph.sort_topological(&mut parents);
         return Ok(graph.ids(&parents));
     }

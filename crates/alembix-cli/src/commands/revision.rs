@@ -33,6 +33,7 @@ pub fn merge(printer: &mut Printer, config: &Config, args: &MergeArgs) -> CliRes
     req.merge_of = Some(args.revisions.clone());
     req.branch_labels = args.branch_label.clone();
     req.rev_id = args.rev_id.clone();
+    req.splice = args.splice;
     let script = project::create_revision(config, &graph, &req)?;
     created(printer, &script, args.json)
 }
