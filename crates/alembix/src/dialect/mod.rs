@@ -25,7 +25,40 @@ pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema
     };
     schema.normalise();
     stabilise_views(conn, &mut schema).await;
+    stabilise_checks(conn, &mut schema).await;
     Ok(schema)
+}
+
+/// CHECK conditions at the form PostgreSQL prints for them when they are created again from printed text
+/// (an IN list on a varchar column gains casts on the second round), so that a check created from a
+/// declared schema and the same check created by the generated revision compare equal.
+async fn stabilise_checks(conn: &mut Connection, schema: &mut Schema) {
+    if conn.dialect() != Dialect::Postgres {
+        return;
+    }
+    let probes: Vec<(String, String)> = schema
+        .tables
+        .iter()
+        .flat_map(|t| {
+            t.checks
+                .iter()
+                .map(|c| (t.name.clone(), c.expression.clone()))
+        })
+        .collect();
+    if probes.is_empty() {
+        return;
+    }
+    let stable = postgres::inspect::stable_check_expressions(conn, &probes).await;
+    let mut it = stable.into_iter();
+    for t in &mut schema.tables {
+        for c in &mut t.checks {
+            if let Some(Some(expr)) = it.next() {
+                c.expression = expr;
+            }
+        }
+        t.checks
+            .sort_by(|a, b| (&a.name, &a.expression).cmp(&(&b.name, &b.expression)));
+    }
 }
 
 /// Bring view definitions to the form the server prints for them when re-created, so that a view written

@@ -435,6 +435,64 @@ pub async fn stable_view_definitions(
     current.into_iter().map(Some).collect()
 }
 
+/// Each `(table, condition)` brought to PostgreSQL's printed fixed point: the condition is added to a
+/// temporary copy of the table (`LIKE`, so only the columns matter; nothing touches the table itself) in a
+/// transaction that is rolled back, and read back, until it prints the same twice. A fixed number of round
+/// trips per round, whatever the number of checks. `None` where the server rejects the probe.
+pub async fn stable_check_expressions(
+    conn: &mut Connection,
+    checks: &[(String, String)],
+) -> Vec<Option<String>> {
+    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let mut current: Vec<String> = checks.iter().map(|(_, e)| e.clone()).collect();
+    let mut stable = vec![false; current.len()];
+    for _ in 0..4 {
+        let pending: Vec<usize> = (0..current.len()).filter(|&i| !stable[i]).collect();
+        if pending.is_empty() {
+            break;
+        }
+        let mut script = String::from("BEGIN;\n");
+        for &i in &pending {
+            script.push_str(&format!(
+                "CREATE TEMP TABLE alembix_check_probe_{i} (LIKE {});\n\
+                 ALTER TABLE alembix_check_probe_{i} ADD CONSTRAINT alembix_probe CHECK ({}) NOT VALID\n;\n",
+                quote(&checks[i].0),
+                current[i]
+            ));
+        }
+        let read = "SELECT substr(c.relname::text, 21), pg_catalog.pg_get_constraintdef(con.oid) \
+             FROM pg_catalog.pg_constraint con JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
+             WHERE c.relname::text LIKE 'alembix\\_check\\_probe\\_%' AND con.conname = 'alembix_probe'";
+        let printed = match conn.execute(&script).await {
+            Ok(()) => conn.query_text(read).await.ok(),
+            Err(_) => None,
+        };
+        let _ = conn.execute("ROLLBACK").await;
+        let Some(rows) = printed else {
+            // One probe the server rejects spoils the batch: keep what is stable, leave the rest as read.
+            return current
+                .into_iter()
+                .zip(stable)
+                .map(|(c, s)| s.then_some(c))
+                .collect();
+        };
+        for row in rows {
+            if let [Some(i), Some(def)] = &row[..] {
+                let Ok(i) = i.parse::<usize>() else { continue };
+                let Some(cur) = current.get_mut(i) else {
+                    continue;
+                };
+                let next = check_expression(def);
+                if next == *cur {
+                    stable[i] = true;
+                }
+                *cur = next;
+            }
+        }
+    }
+    current.into_iter().map(Some).collect()
+}
+
 /// `pg_get_viewdef` output without surrounding blanks and the final `;`.
 fn view_definition(def: &str) -> String {
     let d = def.trim();
