@@ -48,3 +48,56 @@ fn a_postgres_check_with_an_in_list_settles() {
     let (c, out) = run(&["revision", "--autogenerate", "-m", "again"]);
     assert_eq!((c, out.trim()), (0, "No changes detected"));
 }
+
+/// A server restart during autogenerate left `alembix_dev_*` scratch databases behind; a later run removes
+/// those no live run owns (old, and nobody connected), and leaves a recent one alone.
+fn abandoned_scratch_databases_are_removed(engine: Engine) {
+    let Some(db) = TestDb::create(engine, "scratch_cleanup") else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let old = "alembix_dev_1000_0123456789ab".to_string();
+    let fresh = format!("alembix_dev_{now}_ba9876543210");
+    let server = std::env::var(engine.env_var().unwrap()).unwrap();
+    for name in [&old, &fresh] {
+        common::db::try_execute(&server, &format!("CREATE DATABASE {name}")).unwrap();
+    }
+    let p = Project::empty();
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nschema = \"schema.sql\"\n",
+    );
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write("schema.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
+    let out = p
+        .cmd(&["--url", &db.url, "check", "--live"])
+        .env("ALEMBIX_NO_CACHE", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::render(&out));
+    let list = match engine {
+        Engine::Postgres => "SELECT datname::text FROM pg_database WHERE datname LIKE 'alembix_dev_%'",
+        _ => "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'alembix_dev_%'",
+    };
+    let left: Vec<String> = common::db::try_query(&server, list)
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect();
+    let _ = common::db::try_execute(&server, &format!("DROP DATABASE IF EXISTS {fresh}"));
+    assert!(!left.contains(&old), "{left:?}");
+    assert!(left.contains(&fresh), "{left:?}");
+}
+
+#[test]
+fn abandoned_scratch_databases_are_removed_postgres() {
+    abandoned_scratch_databases_are_removed(Engine::Postgres);
+}
+
+#[test]
+fn abandoned_scratch_databases_are_removed_mysql() {
+    abandoned_scratch_databases_are_removed(Engine::Mysql);
+}

@@ -389,8 +389,14 @@ impl DevDatabase {
                 })
             }
             Dialect::Postgres | Dialect::Mysql => {
-                let name = format!("alembix_dev_{}", crate::script::new_revision_id());
+                // The creation time is in the name, so a later run can tell a scratch database that a
+                // crashed run or a server restart left behind from one a live run is using.
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let name = format!("{SCRATCH_PREFIX}{now}_{}", crate::script::new_revision_id());
                 let mut admin = connect(server).await?;
+                remove_abandoned_scratch_databases(&mut admin, now).await;
                 let created = admin.execute(&format!("CREATE DATABASE {name}")).await;
                 admin.close().await;
                 if let Err(e) = created {
@@ -472,6 +478,55 @@ async fn empty_database(conn: &mut Connection) {
     }
     for st in sql {
         let _ = conn.execute(&st).await;
+    }
+}
+
+/// Scratch databases are named `alembix_dev_<unix time>_<random>`.
+const SCRATCH_PREFIX: &str = "alembix_dev_";
+
+/// A scratch database older than this with no session on it belongs to no live run (a build of hundreds
+/// of tables takes seconds).
+const ABANDONED_AFTER_SECS: u64 = 15 * 60;
+
+/// Drop the scratch databases that runs which died (a crash, a server restart mid-autogenerate) left
+/// behind: older than [`ABANDONED_AFTER_SECS`] and with no session connected. Best effort, quiet.
+async fn remove_abandoned_scratch_databases(admin: &mut Connection, now: u64) {
+    let (list, busy) = match admin.dialect() {
+        Dialect::Postgres => (
+            "SELECT datname::text FROM pg_catalog.pg_database WHERE datname LIKE 'alembix\\_dev\\_%'",
+            "SELECT DISTINCT datname::text FROM pg_catalog.pg_stat_activity WHERE datname LIKE 'alembix\\_dev\\_%'",
+        ),
+        Dialect::Mysql => (
+            "SELECT CAST(SCHEMA_NAME AS CHAR) FROM information_schema.SCHEMATA \
+             WHERE SCHEMA_NAME LIKE 'alembix\\_dev\\_%'",
+            "SELECT DISTINCT CAST(DB AS CHAR) FROM information_schema.PROCESSLIST WHERE DB LIKE 'alembix\\_dev\\_%'",
+        ),
+        Dialect::Sqlite => return,
+    };
+    let names = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+        rows.into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect()
+    };
+    let Ok(all) = admin.query_text(list).await.map(names) else {
+        return;
+    };
+    let Ok(in_use) = admin.query_text(busy).await.map(names) else {
+        return;
+    };
+    for name in all {
+        let created = name
+            .strip_prefix(SCRATCH_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(secs, _)| secs.parse::<u64>().ok());
+        let abandoned = created.is_some_and(|t| now.saturating_sub(t) > ABANDONED_AFTER_SECS)
+            && !in_use.contains(&name)
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if abandoned {
+            let _ = admin
+                .execute(&format!("DROP DATABASE IF EXISTS {name}"))
+                .await;
+        }
     }
 }
 
