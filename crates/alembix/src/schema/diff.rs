@@ -220,7 +220,18 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                     (e, p.is_column, p.descending)
                 })
                 .collect();
-            (parts, i.unique, i.predicate.clone(), i.method.clone())
+            let include: Vec<String> = i
+                .include
+                .iter()
+                .map(|c| if map { rename_col(tn, c) } else { c.clone() })
+                .collect();
+            (
+                parts,
+                i.unique,
+                i.predicate.clone(),
+                i.method.clone(),
+                include,
+            )
         };
         let to_idx: Vec<_> = t.indexes.iter().map(|i| index_key(i, false)).collect();
         let from_idx: Vec<_> = f.indexes.iter().map(|i| index_key(i, true)).collect();

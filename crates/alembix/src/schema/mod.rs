@@ -130,6 +130,9 @@ pub struct Index {
     pub predicate: Option<String>,
     /// Access method when not the default (`gin`, `hash`, `FULLTEXT`, ...).
     pub method: Option<String>,
+    /// PostgreSQL `INCLUDE (...)`: columns stored in the index, not part of its key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

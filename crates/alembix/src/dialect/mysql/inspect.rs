@@ -152,6 +152,7 @@ pub async fn inspect_counted(
         let index = indexes
             .entry((ti, name.to_string()))
             .or_insert_with(|| Index {
+                include: Vec::new(),
                 name: name.to_string(),
                 parts: Vec::new(),
                 unique: cell(&row, 2) == Some("0"),

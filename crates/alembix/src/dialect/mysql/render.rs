@@ -1059,6 +1059,7 @@ mod tests {
             columns: vec!["name".into()],
         });
         t.indexes.push(Index {
+            include: Vec::new(),
             name: "ix".into(),
             parts: vec![
                 IndexPart {
@@ -1253,6 +1254,7 @@ mod tests {
     #[test]
     fn indexes_and_constraints() {
         let index = Index {
+            include: Vec::new(),
             name: "ix".into(),
             parts: vec![
                 IndexPart {
@@ -1278,6 +1280,7 @@ mod tests {
             ["CREATE UNIQUE INDEX ix ON t (a, (lower(`b`)) DESC)"]
         );
         let ft = Index {
+            include: Vec::new(),
             method: Some("FULLTEXT".into()),
             unique: false,
             parts: vec![index.parts[0].clone()],
@@ -1397,6 +1400,7 @@ mod tests {
             ["ALTER TABLE c DROP FOREIGN KEY fk", "DROP TABLE c"]
         );
         let ix = Index {
+            include: Vec::new(),
             name: "ix_pid".into(),
             parts: vec![IndexPart {
                 expression: "pid".into(),

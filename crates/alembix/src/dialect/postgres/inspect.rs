@@ -63,7 +63,10 @@ const CONSTRAINTS_SQL: &str = "SELECT c.relname::text, con.conname::text, con.co
 /// Indexes not backing a constraint, one row per key part.
 const INDEXES_SQL: &str = "SELECT c.relname::text, ic.relname::text, ix.indisunique::text, am.amname::text, \
        pg_catalog.pg_get_expr(ix.indpred, ix.indrelid), (ix.indkey[k - 1] <> 0)::text, a.attname::text, \
-       pg_catalog.pg_get_indexdef(ix.indexrelid, k, true), ((ix.indoption[k - 1]::int & 1) = 1)::text \
+       pg_catalog.pg_get_indexdef(ix.indexrelid, k, true), ((ix.indoption[k - 1]::int & 1) = 1)::text, \
+       (SELECT string_agg(ia.attname::text, chr(31) ORDER BY n) \
+          FROM generate_series(ix.indnkeyatts::int + 1, ix.indnatts::int) AS n \
+          JOIN pg_catalog.pg_attribute ia ON ia.attrelid = ix.indrelid AND ia.attnum = ix.indkey[n - 1]) \
      FROM pg_catalog.pg_index ix \
      JOIN pg_catalog.pg_class ic ON ic.oid = ix.indexrelid \
      JOIN pg_catalog.pg_class c ON c.oid = ix.indrelid \
@@ -274,6 +277,9 @@ fn assemble(
                 unique: flag(row, 2),
                 predicate: cell(row, 4),
                 method: cell(row, 3).filter(|m| m != "btree"),
+                include: cell(row, 9)
+                    .map(|s| s.split(SEP).map(str::to_string).collect())
+                    .unwrap_or_default(),
             }),
         }
     }

@@ -201,6 +201,10 @@ fn create_index(table: &str, i: &Index) -> String {
         s.push_str(&format!(" USING {m}"));
     }
     s.push_str(&format!(" ({})", parts.join(", ")));
+    if !i.include.is_empty() {
+        let cols: Vec<String> = i.include.iter().map(|c| ident(c)).collect();
+        s.push_str(&format!(" INCLUDE ({})", cols.join(", ")));
+    }
     if let Some(p) = &i.predicate {
         s.push_str(&format!(" WHERE {p}"));
     }
@@ -797,6 +801,7 @@ mod tests {
             columns: vec!["id".into()],
         });
         t.indexes = vec![Index {
+            include: Vec::new(),
             name: "posts_lower".into(),
             parts: vec![IndexPart {
                 expression: "lower(state)".into(),
@@ -1056,6 +1061,7 @@ mod tests {
         let mut to_table = users();
         to_table.name = "t".into();
         to_table.indexes = vec![Index {
+            include: Vec::new(),
             name: "t_total_idx".into(),
             parts: vec![IndexPart {
                 expression: "total".into(),
@@ -1155,6 +1161,7 @@ mod tests {
     #[test]
     fn indexes() {
         let index = Index {
+            include: Vec::new(),
             name: "ix_docs".into(),
             parts: vec![
                 IndexPart {
@@ -1180,6 +1187,7 @@ mod tests {
             ["CREATE UNIQUE INDEX ix_docs ON docs (\"Body\", ((a + b)) DESC) WHERE (deleted_at IS NULL)"]
         );
         let gin = Index {
+            include: Vec::new(),
             name: "docs_tags".into(),
             parts: vec![IndexPart {
                 expression: "tags".into(),

@@ -347,6 +347,7 @@ fn add_index(t: &mut Table, rows: &[&Vec<Option<String>>], parsed: Option<&Parse
                 })
                 .collect();
             t.indexes.push(Index {
+                include: Vec::new(),
                 name,
                 parts,
                 unique,

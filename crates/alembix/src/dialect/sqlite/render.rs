@@ -967,6 +967,7 @@ mod tests {
                 columns: vec!["id".into()],
             }),
             indexes: vec![Index {
+                include: Vec::new(),
                 name: "ix_email".into(),
                 parts: vec![IndexPart {
                     expression: "email".into(),

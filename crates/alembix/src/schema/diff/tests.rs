@@ -168,6 +168,7 @@ fn tables_are_created_in_dependency_order_and_cycles_defer_foreign_keys() {
 fn indexes_match_by_definition_not_name() {
     let mut from_t = table("t", &[("id", "integer"), ("x", "integer")]);
     from_t.indexes.push(Index {
+        include: Vec::new(),
         name: "t_x_idx".into(),
         parts: vec![IndexPart {
             expression: "x".into(),

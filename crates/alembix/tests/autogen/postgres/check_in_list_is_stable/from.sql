@@ -1,0 +1,4 @@
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    stage VARCHAR(20) NOT NULL
+);
