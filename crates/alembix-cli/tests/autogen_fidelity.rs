@@ -101,3 +101,90 @@ fn abandoned_scratch_databases_are_removed_postgres() {
 fn abandoned_scratch_databases_are_removed_mysql() {
     abandoned_scratch_databases_are_removed(Engine::Mysql);
 }
+
+/// Making a column NOT NULL behaved differently by engine: SQLite's rebuild filled NULLs with the default
+/// while PostgreSQL failed on them. Now every engine fills NULLs with the declared default (and the revision
+/// says so), and fails on NULLs when there is no default.
+fn not_null_means_the_same_everywhere(engine: Engine) {
+    let Some(db) = TestDb::create(engine, "not_null_same") else {
+        return;
+    };
+    let p = Project::empty();
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nschema = \"schema.sql\"\n",
+    );
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    let url = db.url.as_str();
+    let generate = |schema: &str, message: &str| {
+        p.write("schema.sql", schema);
+        let out = p
+            .cmd(&["--url", url, "revision", "--autogenerate", "-m", message])
+            .env("ALEMBIX_NO_CACHE", "1")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", common::render(&out));
+        let file = p
+            .files("migrations")
+            .into_iter()
+            .find(|f| f.contains(&message.replace(' ', "_")))
+            .unwrap();
+        p.read(&format!("migrations/{file}"))
+    };
+    generate(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, nick VARCHAR(20), bio VARCHAR(50));\n",
+        "init",
+    );
+    p.ok(&["--url", url, "upgrade", "head"]);
+    db.execute("INSERT INTO users (id, nick, bio) VALUES (1, NULL, NULL)");
+
+    let text = generate(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, nick VARCHAR(20) NOT NULL DEFAULT 'anon', bio VARCHAR(50));\n",
+        "nick required",
+    );
+    assert!(
+        text.contains("rows with NULL there get its default"),
+        "{engine:?}: {text}"
+    );
+    p.ok(&["--url", url, "upgrade", "head"]);
+    assert_eq!(db.value("SELECT nick FROM users WHERE id = 1"), "anon");
+
+    let text = generate(
+        "CREATE TABLE users (id INTEGER PRIMARY KEY, nick VARCHAR(20) NOT NULL DEFAULT 'anon', bio VARCHAR(50) NOT NULL);\n",
+        "bio required",
+    );
+    assert!(
+        text.contains("fails if a row has NULL there"),
+        "{engine:?}: {text}"
+    );
+    let out = p.run(&["--url", url, "upgrade", "head"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{engine:?}: {}",
+        common::render(&out)
+    );
+    assert_eq!(
+        db.value(&format!(
+            "SELECT {} FROM users WHERE bio IS NULL",
+            engine.text("count(*)")
+        )),
+        "1",
+        "{engine:?}: the row was changed"
+    );
+}
+
+#[test]
+fn not_null_means_the_same_everywhere_sqlite() {
+    not_null_means_the_same_everywhere(Engine::Sqlite);
+}
+
+#[test]
+fn not_null_means_the_same_everywhere_postgres() {
+    not_null_means_the_same_everywhere(Engine::Postgres);
+}
+
+#[test]
+fn not_null_means_the_same_everywhere_mysql() {
+    not_null_means_the_same_everywhere(Engine::Mysql);
+}

@@ -766,7 +766,7 @@ async fn fingerprint(conn: &mut Connection) -> Result<String> {
 fn cache_key(parts: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(b"alembix-schema-cache-v2\0");
+    h.update(b"alembix-schema-cache-v3\0");
     h.update(crate::VERSION.as_bytes());
     for p in parts {
         h.update(b"\0");

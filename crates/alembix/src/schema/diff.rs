@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::{Change, Column, ForeignKey, Index, Schema, Table, View};
+use super::{Change, Check, Column, ForeignKey, Index, Schema, Table, View};
 
 /// Renames declared by the user (`-- alembix:renamed-from OLD` in the schema). Renames are never guessed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -130,6 +130,18 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             ..fk.clone()
         }
     };
+
+    // Enums recreated (values removed or reordered): what reads their columns must step aside for the swap.
+    let recreated_enums: Vec<&str> = to
+        .enums
+        .iter()
+        .filter(|e| {
+            from.enums
+                .iter()
+                .any(|x| x.name == e.name && !e.values.starts_with(&x.values))
+        })
+        .map(|e| e.name.as_str())
+        .collect();
 
     let mut touched_tables: BTreeSet<String> = BTreeSet::new();
     for t in &dropped {
@@ -275,9 +287,11 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 });
             }
         }
-        // Checks by expression.
+        // Checks by expression and level (MariaDB's column-level checks behave differently under `MODIFY`).
+        let same_check =
+            |a: &Check, b: &Check| a.expression == b.expression && a.column_level == b.column_level;
         for c in &f.checks {
-            if !t.checks.iter().any(|x| x.expression == c.expression) {
+            if !t.checks.iter().any(|x| same_check(x, c)) {
                 phases.drop_constraints.push(Change::DropCheck {
                     table: old.to_string(),
                     check: c.clone(),
@@ -285,11 +299,56 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             }
         }
         for c in &t.checks {
-            if !f.checks.iter().any(|x| x.expression == c.expression) {
+            if !f.checks.iter().any(|x| same_check(x, c)) {
                 phases.add_constraints.push(Change::AddCheck {
                     table: tn.to_string(),
                     check: c.clone(),
                 });
+            }
+        }
+        // An enum swapped under a column (rename the type, create it anew, cast the column) fails on an
+        // index predicate, an index expression or a check that compares the column with the old type's
+        // values: those are dropped before the swap and created again after it; views reading the table too.
+        let enum_columns: Vec<&str> = f
+            .columns
+            .iter()
+            .filter(|c| {
+                let ty = c.data_type.trim_end_matches("[]").trim_matches('"');
+                recreated_enums.contains(&ty)
+            })
+            .map(|c| c.name.as_str())
+            .collect();
+        if !enum_columns.is_empty() {
+            touched_tables.insert(f.name.clone());
+            let reads = |sql: &str| {
+                enum_columns.iter().any(|c| mentions(sql, c))
+                    || recreated_enums.iter().any(|e| mentions(sql, e))
+            };
+            for (i, k) in f.indexes.iter().zip(&from_idx) {
+                let uses = i.predicate.as_deref().is_some_and(reads)
+                    || i.parts.iter().any(|p| !p.is_column && reads(&p.expression));
+                if let Some(pos) = to_idx.iter().position(|x| x == k).filter(|_| uses) {
+                    phases.drop_constraints.push(Change::DropIndex {
+                        table: old.to_string(),
+                        index: i.clone(),
+                    });
+                    phases.add_constraints.push(Change::CreateIndex {
+                        table: tn.to_string(),
+                        index: t.indexes[pos].clone(),
+                    });
+                }
+            }
+            for c in f.checks.iter().filter(|c| reads(&c.expression)) {
+                if let Some(x) = t.checks.iter().find(|x| same_check(x, c)) {
+                    phases.drop_constraints.push(Change::DropCheck {
+                        table: old.to_string(),
+                        check: c.clone(),
+                    });
+                    phases.add_constraints.push(Change::AddCheck {
+                        table: tn.to_string(),
+                        check: x.clone(),
+                    });
+                }
             }
         }
         // Foreign keys by definition.

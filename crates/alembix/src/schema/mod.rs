@@ -154,6 +154,10 @@ pub struct Check {
     pub name: Option<String>,
     /// The condition, without `CHECK`, as the server prints it.
     pub expression: String,
+    /// Declared inside a column definition (MariaDB keeps the level: such a check carries the column's name
+    /// and a `MODIFY COLUMN` replaces it). Table-level everywhere else.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub column_level: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -353,10 +357,18 @@ impl Change {
                 "changes the type of {table}.{} from {} to {}; values that do not convert are lost or fail",
                 to.name, from.data_type, to.data_type
             )),
-            Change::AlterColumn { table, from, to } if from.nullable && !to.nullable => Some(format!(
-                "makes {table}.{} NOT NULL; fails if a row has NULL there",
-                to.name
-            )),
+            Change::AlterColumn { table, from, to } if from.nullable && !to.nullable => {
+                Some(match (&to.default, &to.generated) {
+                    (Some(d), None) => format!(
+                        "makes {table}.{} NOT NULL; rows with NULL there get its default ({d}) first",
+                        to.name
+                    ),
+                    _ => format!(
+                        "makes {table}.{} NOT NULL; fails if a row has NULL there",
+                        to.name
+                    ),
+                })
+            }
             Change::DropEnum(e) => Some(format!("drops enum type {}", e.name)),
             Change::RecreateEnum { from, to } => {
                 let removed: Vec<&String> = from.values.iter().filter(|v| !to.values.contains(v)).collect();

@@ -8,8 +8,10 @@
 //! - MariaDB stores `JSON` as `longtext` with a column-level `CHECK (json_valid(col))`; such a column is
 //!   reported as `json` and the check is left out.
 //! - a unique index made of plain columns is a unique constraint (`Unique`), not also an `Index`;
-//! - the index the server creates for a foreign key (named after the constraint, on exactly its columns) is
-//!   not listed: it comes and goes with the foreign key.
+//! - the index the server creates for a foreign key is listed like any other: it is named after the
+//!   constraint, or after the column when the constraint has no name, so the diff matches it by its columns;
+//!   hiding it made a model's `fk_x` and a database's `x` disagree, and hid the indexes a renderer had to
+//!   reckon with when it replaced the index a foreign key uses.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -228,15 +230,7 @@ pub async fn inspect_counted(
             });
             continue;
         }
-        let implicit_fk_index = !index.unique
-            && plain
-            && index.method.is_none()
-            && t.foreign_keys
-                .iter()
-                .any(|fk| fk.name.as_deref() == Some(name.as_str()) && fk.columns == columns);
-        if !implicit_fk_index {
-            t.indexes.push(index);
-        }
+        t.indexes.push(index);
     }
 
     // Checks.
@@ -254,7 +248,8 @@ pub async fn inspect_counted(
                 continue;
             };
             let Some(&ti) = pos.get(table) else { continue };
-            if cell(&row, 2) == Some("Column") {
+            let column_level = cell(&row, 2) == Some("Column");
+            if column_level {
                 // MariaDB's own check for a JSON column.
                 if let Some(c) = tables[ti]
                     .columns
@@ -268,6 +263,7 @@ pub async fn inspect_counted(
             tables[ti].checks.push(Check {
                 name: Some(name.to_string()),
                 expression: clause.to_string(),
+                column_level,
             });
         }
         for (ti, col) in json_columns {

@@ -9,6 +9,7 @@
 //!   `ALTER TABLE` as the column change that adds or removes `AUTO_INCREMENT`;
 //! - MariaDB keeps a column-level `CHECK` (named after the column) inside the column definition, which
 //!   `MODIFY COLUMN` replaces: such checks are dropped by modifying the column, and kept by repeating them;
+//!   a table-level check stays one even when it is named like a column (introspection reads the level);
 //! - the diff lists drops of constraints of a renamed table under its new name, before the rename; they are
 //!   rendered under the old name.
 
@@ -17,6 +18,7 @@ use std::collections::HashMap;
 use crate::dialect::literal;
 use crate::schema::{
     Change, Check, Column, ForeignKey, Identity, Index, IndexPart, PrimaryKey, Schema, Table,
+    Unique,
 };
 use crate::url::Dialect;
 
@@ -143,16 +145,31 @@ impl<'a> Renderer<'a> {
                 let old_name = self.old_column_name(table, &from.name);
                 if let (Some(ft), Some(tt)) = (self.current_table(table), self.to.table(table)) {
                     for c in &ft.checks {
-                        let named_after = c
-                            .name
-                            .as_deref()
-                            .is_some_and(|n| n == old_name || n == to.name);
+                        let named_after = c.column_level
+                            && c.name
+                                .as_deref()
+                                .is_some_and(|n| n == old_name || n == to.name);
                         if named_after && tt.checks.iter().any(|x| x.expression == c.expression) {
                             def.push_str(&format!(" CHECK ({})", c.expression));
                         }
                     }
                 }
                 let t = ident(self.name_at(table, i));
+                // NULLs take the declared default first, as on every engine; without one, NULLs make the
+                // `MODIFY` fail (in strict mode, MariaDB's and MySQL's default).
+                if let (true, false, Some(d), None) =
+                    (from.nullable, to.nullable, &to.default, &to.generated)
+                {
+                    let value = match d.to_ascii_lowercase().find(" on update ") {
+                        Some(at) => &d[..at],
+                        None => d,
+                    };
+                    out.push(format!(
+                        "UPDATE {t} SET {c} = {} WHERE {c} IS NULL",
+                        default_sql(value),
+                        c = ident(&to.name)
+                    ));
+                }
                 let mut sql = if needs_rebuild(from, to) {
                     self.rebuild_column(i, table, old_name, to, &def)
                 } else {
@@ -174,7 +191,9 @@ impl<'a> Renderer<'a> {
                 }
             }
             Change::CreateIndex { table, index } => {
-                out.push(create_index(self.name_at(table, i), index))
+                if !self.folded(i) {
+                    out.push(create_index(self.name_at(table, i), index))
+                }
             }
             Change::DropIndex { table, index } => {
                 let t = self.name_at(table, i);
@@ -186,15 +205,13 @@ impl<'a> Renderer<'a> {
                 ));
             }
             Change::AddUnique { table, unique } => {
-                let name = unique
-                    .name
-                    .as_ref()
-                    .map_or(String::new(), |n| format!("CONSTRAINT {} ", ident(n)));
-                out.push(format!(
-                    "ALTER TABLE {} ADD {name}UNIQUE ({})",
-                    ident(self.name_at(table, i)),
-                    idents(&unique.columns)
-                ));
+                if !self.folded(i) {
+                    out.push(format!(
+                        "ALTER TABLE {} ADD {}",
+                        ident(self.name_at(table, i)),
+                        unique_clause(unique)
+                    ));
+                }
             }
             Change::DropUnique { table, unique } => {
                 let t = self.name_at(table, i);
@@ -214,10 +231,11 @@ impl<'a> Renderer<'a> {
                 ));
             }
             Change::AddCheck { table, check } => {
-                // Named after a column: declared on the column (MariaDB), so declared there again.
+                // Declared on the column (MariaDB), so declared there again.
                 if let Some(col) = check
                     .name
                     .as_deref()
+                    .filter(|_| check.column_level)
                     .and_then(|n| self.to.table(table).and_then(|t| t.column(n)))
                 {
                     out.push(format!(
@@ -405,31 +423,106 @@ impl<'a> Renderer<'a> {
             .unwrap_or(name)
     }
 
-    /// When dropping index `name` (on `cols`) leaves a foreign key that stays without an index, an
-    /// `ADD INDEX` clause that gives it one (named after the constraint, as the server would).
-    fn keep_fk_index(&self, table: &str, at: usize, name: &str, cols: &[&str]) -> String {
+    /// When dropping index `name` (on `cols`) at change `at` leaves a foreign key that stays without an
+    /// index, what gives it one in the same `ALTER TABLE`: the later change of these that creates an index
+    /// or unique constraint starting with its columns (`Ok(position)`, folded in here and not rendered
+    /// again), else a stand-in index named after the constraint (`Err`).
+    fn fk_index_plan(
+        &self,
+        table: &str,
+        at: usize,
+        name: &str,
+        cols: &[&str],
+    ) -> Vec<Result<usize, &'a ForeignKey>> {
         let Some(ft) = self.current_table(table) else {
-            return String::new();
+            return Vec::new();
         };
-        let mut clauses = String::new();
+        let mut plan = Vec::new();
         for fk in &ft.foreign_keys {
-            let Some(fk_name) = &fk.name else { continue };
             let fk_cols: Vec<&str> = fk.columns.iter().map(String::as_str).collect();
             if !cols.starts_with(&fk_cols) || covered(ft, &fk_cols, Some(name)) {
                 continue;
             }
             let dropped_before = self.changes[..at].iter().any(|c| {
-                matches!(c, Change::DropForeignKey { table: t, foreign_key } if t == table && foreign_key.name.as_ref() == Some(fk_name))
+                matches!(c, Change::DropForeignKey { table: t, foreign_key } if t == table && foreign_key.name == fk.name)
             });
-            if !dropped_before {
-                clauses.push_str(&format!(
+            if dropped_before {
+                continue;
+            }
+            let starts =
+                |list: Vec<&str>| list.len() >= fk_cols.len() && list[..fk_cols.len()] == fk_cols;
+            let later = self
+                .changes
+                .iter()
+                .enumerate()
+                .skip(at + 1)
+                .find_map(|(c, ch)| {
+                    let covers = match ch {
+                        Change::CreateIndex { table: t, index } => {
+                            t == table && index.method.is_none() && starts(index_columns(index))
+                        }
+                        Change::AddUnique { table: t, unique } => {
+                            t == table
+                                && starts(unique.columns.iter().map(String::as_str).collect())
+                        }
+                        _ => false,
+                    };
+                    covers.then_some(c)
+                });
+            match later {
+                Some(c) => {
+                    if !plan.contains(&Ok(c)) {
+                        plan.push(Ok(c));
+                    }
+                }
+                None if fk.name.is_some() => plan.push(Err(fk)),
+                None => {}
+            }
+        }
+        plan
+    }
+
+    /// The `ADD ...` clauses (each followed by `, `) that `fk_index_plan` calls for.
+    fn keep_fk_index(&self, table: &str, at: usize, name: &str, cols: &[&str]) -> String {
+        let mut clauses = String::new();
+        for step in self.fk_index_plan(table, at, name, cols) {
+            match step {
+                Ok(c) => match &self.changes[c] {
+                    Change::CreateIndex { index, .. } => {
+                        clauses.push_str(&format!("ADD {}, ", inline_index(index)))
+                    }
+                    Change::AddUnique { unique, .. } => {
+                        clauses.push_str(&format!("ADD {}, ", unique_clause(unique)))
+                    }
+                    _ => {}
+                },
+                Err(fk) => clauses.push_str(&format!(
                     "ADD INDEX {} ({}), ",
-                    ident(fk_name),
+                    ident(fk.name.as_deref().unwrap_or_default()),
                     idents(&fk.columns)
-                ));
+                )),
             }
         }
         clauses
+    }
+
+    /// Whether change `at` (an index or unique constraint) was folded into an earlier drop's `ALTER TABLE`.
+    fn folded(&self, at: usize) -> bool {
+        self.changes[..at].iter().enumerate().any(|(d, ch)| {
+            let (table, name, cols): (&str, &str, Vec<&str>) = match ch {
+                Change::DropIndex { table, index } => (table, &index.name, index_columns(index)),
+                Change::DropUnique {
+                    table,
+                    unique:
+                        Unique {
+                            name: Some(n),
+                            columns,
+                        },
+                } => (table, n, columns.iter().map(String::as_str).collect()),
+                _ => return false,
+            };
+            self.fk_index_plan(table, d, name, &cols).contains(&Ok(at))
+        })
     }
 
     fn drop_check(&self, i: usize, table: &'a str, check: &Check) -> String {
@@ -441,7 +534,11 @@ impl<'a> Renderer<'a> {
             );
         };
         // MariaDB: a column-level check carries the column's name and goes away when the column is modified.
-        if let Some(col) = self.current_table(table).and_then(|ft| ft.column(name)) {
+        if let Some(col) = self
+            .current_table(table)
+            .filter(|_| check.column_level)
+            .and_then(|ft| ft.column(name))
+        {
             return format!("ALTER TABLE {} MODIFY COLUMN {}", ident(t), column_def(col));
         }
         format!("ALTER TABLE {} DROP CONSTRAINT {}", ident(t), ident(name))
@@ -498,8 +595,9 @@ fn pk_clauses(from: Option<&PrimaryKey>, to: Option<&PrimaryKey>) -> String {
 }
 
 fn create_table(t: &Table) -> String {
-    // A check named after a column was declared on it (MariaDB names column-level checks so).
-    let column_check = |c: &Check| c.name.as_deref().is_some_and(|n| t.column(n).is_some());
+    // A check declared on a column (MariaDB names it after the column) is declared there again.
+    let column_check =
+        |c: &Check| c.column_level && c.name.as_deref().is_some_and(|n| t.column(n).is_some());
     let mut lines: Vec<String> = t
         .columns
         .iter()
@@ -508,7 +606,7 @@ fn create_table(t: &Table) -> String {
             for c in t
                 .checks
                 .iter()
-                .filter(|c| c.name.as_deref() == Some(col.name.as_str()))
+                .filter(|c| column_check(c) && c.name.as_deref() == Some(col.name.as_str()))
             {
                 def.push_str(&format!(" CHECK ({})", c.expression));
             }
@@ -630,6 +728,15 @@ fn index_kind(i: &Index) -> (&'static str, &'static str) {
         Some("RTREE") => (if i.unique { "UNIQUE " } else { "" }, " USING RTREE"),
         _ => (if i.unique { "UNIQUE " } else { "" }, ""),
     }
+}
+
+/// `CONSTRAINT name UNIQUE (cols)`, as `ALTER TABLE ... ADD` takes it.
+fn unique_clause(u: &Unique) -> String {
+    let name = u
+        .name
+        .as_ref()
+        .map_or(String::new(), |n| format!("CONSTRAINT {} ", ident(n)));
+    format!("{name}UNIQUE ({})", idents(&u.columns))
 }
 
 fn inline_index(i: &Index) -> String {
@@ -1080,10 +1187,12 @@ mod tests {
         t.checks.push(Check {
             name: Some("ck".into()),
             expression: "`g` > 0".into(),
+            column_level: false,
         });
         t.checks.push(Check {
             name: Some("qty".into()),
             expression: "`qty` < 10".into(),
+            column_level: true,
         });
         t.foreign_keys.push(fk("fk_p", &["pid"], "parent"));
         t.comment = Some("all users".into());
@@ -1171,7 +1280,10 @@ mod tests {
                 from: col("a", "int"),
                 to: to_col
             }),
-            ["ALTER TABLE t MODIFY COLUMN a bigint(20) NOT NULL DEFAULT current_timestamp() ON UPDATE current_timestamp()"]
+            [
+                "UPDATE t SET a = current_timestamp() WHERE a IS NULL",
+                "ALTER TABLE t MODIFY COLUMN a bigint(20) NOT NULL DEFAULT current_timestamp() ON UPDATE current_timestamp()"
+            ]
         );
         let mut v = col("g", "int");
         v.generated = Some(Generated {
@@ -1321,6 +1433,7 @@ mod tests {
         let ck = Check {
             name: Some("ck".into()),
             expression: "`a` > 0".into(),
+            column_level: false,
         };
         assert_eq!(
             one(Change::AddCheck {
@@ -1341,6 +1454,7 @@ mod tests {
         let col_ck = Check {
             name: Some("a".into()),
             expression: "`a` > 0".into(),
+            column_level: true,
         };
         assert_eq!(
             render(
@@ -1438,6 +1552,7 @@ mod tests {
                 check: Check {
                     name: Some("ck".into()),
                     expression: "1".into(),
+                    column_level: false,
                 },
             },
             Change::RenameTable {

@@ -241,6 +241,7 @@ fn assemble(
             "c" => t.checks.push(Check {
                 name,
                 expression: check_expression(&text(row, 8)),
+                column_level: false,
             }),
             "f" => t.foreign_keys.push(ForeignKey {
                 name,

@@ -532,6 +532,13 @@ impl Renderer<'_> {
         }
     }
 
+    fn set_default(&mut self, alter: &str, col: &str, d: &str) {
+        if let Some(seq) = nextval_sequence(d) {
+            self.push(format!("CREATE SEQUENCE IF NOT EXISTS {seq}"));
+        }
+        self.push(format!("{alter} ALTER COLUMN {col} SET DEFAULT {d}"));
+    }
+
     fn alter_column(&mut self, table: &str, from: &Column, to: &Column) {
         let alter = self.alter(table);
         let col = ident(&to.name);
@@ -575,19 +582,30 @@ impl Renderer<'_> {
                 ));
             }
         }
+        let set_default = to
+            .default
+            .as_ref()
+            .filter(|_| dropped_default || from.default.is_none());
+        let mut default_set = false;
         if from.nullable && !to.nullable {
+            // NULLs take the declared default first, as on every engine; without one, NULLs make this fail.
+            if let Some(d) = &to.default {
+                if let Some(d) = set_default {
+                    self.set_default(&alter, &col, d);
+                    default_set = true;
+                }
+                self.push(format!(
+                    "UPDATE {} SET {col} = {d} WHERE {col} IS NULL",
+                    ident(self.now(table))
+                ));
+            }
             self.push(format!("{alter} ALTER COLUMN {col} SET NOT NULL"));
         }
         if !from.nullable && to.nullable {
             self.push(format!("{alter} ALTER COLUMN {col} DROP NOT NULL"));
         }
-        if let Some(d) = &to.default {
-            if dropped_default || from.default.is_none() {
-                if let Some(seq) = nextval_sequence(d) {
-                    self.push(format!("CREATE SEQUENCE IF NOT EXISTS {seq}"));
-                }
-                self.push(format!("{alter} ALTER COLUMN {col} SET DEFAULT {d}"));
-            }
+        if let Some(d) = set_default.filter(|_| !default_set) {
+            self.set_default(&alter, &col, d);
         }
         match (from.identity, to.identity) {
             (None, Some(Identity::Always)) => self.push(format!(
@@ -794,6 +812,7 @@ mod tests {
         t.checks = vec![Check {
             name: Some("posts_n_check".into()),
             expression: "(n > 0)".into(),
+            column_level: false,
         }];
         t.foreign_keys = vec![fk(Some("posts_user_id_fkey"))];
         t.primary_key = Some(PrimaryKey {
@@ -884,6 +903,7 @@ mod tests {
                 check: Check {
                     name: Some("users_c".into()),
                     expression: "true".into(),
+                    column_level: false,
                 },
             },
             Change::RenameTable {
@@ -954,8 +974,9 @@ mod tests {
             [
                 "ALTER TABLE users ALTER COLUMN age DROP DEFAULT",
                 "ALTER TABLE users ALTER COLUMN age TYPE bigint USING age::bigint",
-                "ALTER TABLE users ALTER COLUMN age SET NOT NULL",
                 "ALTER TABLE users ALTER COLUMN age SET DEFAULT 1",
+                "UPDATE users SET age = 1 WHERE age IS NULL",
+                "ALTER TABLE users ALTER COLUMN age SET NOT NULL",
                 "COMMENT ON COLUMN users.age IS 'years'",
             ]
         );
@@ -1247,6 +1268,7 @@ mod tests {
         let check = Check {
             name: None,
             expression: "(age >= 0)".into(),
+            column_level: false,
         };
         assert_eq!(
             one(Change::AddCheck {

@@ -687,6 +687,7 @@ fn parse_table_constraint(sql: &str, def: &[Token], out: &mut ParsedTable) {
             out.checks.push(Check {
                 name,
                 expression: normalize_tokens(sql, def.get(open + 1..close).unwrap_or(&[])),
+                column_level: false,
             });
         }
     } else if is_word(sql, kw, "FOREIGN") {
@@ -744,6 +745,7 @@ fn parse_column(sql: &str, def: &[Token], out: &mut ParsedTable) {
                 out.checks.push(Check {
                     name: pending.take(),
                     expression: normalize_tokens(sql, def.get(i + 2..close).unwrap_or(&[])),
+                    column_level: false,
                 });
                 i = close + 1;
                 continue;

@@ -1093,6 +1093,7 @@ mod tests {
         let check = Check {
             name: None,
             expression: "length(name) > 0".into(),
+            column_level: false,
         };
         to_t.checks.push(check.clone());
         let to = schema(vec![to_t]);
@@ -1313,6 +1314,7 @@ mod tests {
             checks: vec![Check {
                 name: None,
                 expression: "c > 0".into(),
+                column_level: false,
             }],
             foreign_keys: vec![ForeignKey {
                 name: Some("fk".into()),
@@ -1342,6 +1344,7 @@ mod tests {
         to_t.checks.push(Check {
             name: None,
             expression: "id > 0".into(),
+            column_level: false,
         });
         let mut to = schema(vec![to_t.clone()]);
         to.views.push(view("SELECT id, name FROM users"));
