@@ -129,7 +129,7 @@ fn not_null_means_the_same_everywhere(engine: Engine) {
             .into_iter()
             .find(|f| f.contains(&message.replace(' ', "_")))
             .unwrap();
-        p.read(&format!("migrations/{file}"))
+        p.read(&file)
     };
     generate(
         "CREATE TABLE users (id INTEGER PRIMARY KEY, nick VARCHAR(20), bio VARCHAR(50));\n",
@@ -158,12 +158,9 @@ fn not_null_means_the_same_everywhere(engine: Engine) {
         "{engine:?}: {text}"
     );
     let out = p.run(&["--url", url, "upgrade", "head"]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{engine:?}: {}",
-        common::render(&out)
-    );
+    let text = common::render(&out);
+    assert_eq!(out.status.code(), Some(2), "{engine:?}: {text}");
+    assert!(text.contains("failed at statement"), "{engine:?}: {text}");
     assert_eq!(
         db.value(&format!(
             "SELECT {} FROM users WHERE bio IS NULL",
@@ -187,4 +184,194 @@ fn not_null_means_the_same_everywhere_postgres() {
 #[test]
 fn not_null_means_the_same_everywhere_mysql() {
     not_null_means_the_same_everywhere(Engine::Mysql);
+}
+
+/// A trigger made by hand in a migration (Alembic's `op.execute`) is not in the models, so `check` proposed
+/// to drop it; `[compare] exclude` leaves it out of the comparison, by kind and name pattern.
+fn excluded_objects_are_not_compared(engine: Engine) {
+    let Some(db) = TestDb::create(engine, "compare_exclude") else {
+        return;
+    };
+    let (table, trigger) = match engine {
+        Engine::Postgres => (
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY, touched INTEGER NOT NULL DEFAULT 0)",
+            "CREATE FUNCTION trg_audit_runs_fn() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             NEW.touched := NEW.touched + 1; RETURN NEW; END $$;\n\
+             CREATE TRIGGER trg_audit_runs BEFORE UPDATE ON runs FOR EACH ROW EXECUTE FUNCTION trg_audit_runs_fn();",
+        ),
+        _ => (
+            "CREATE TABLE runs (id INTEGER PRIMARY KEY, touched INTEGER NOT NULL DEFAULT 0)",
+            "CREATE TRIGGER trg_audit_runs AFTER UPDATE ON runs BEGIN \
+             UPDATE runs SET touched = touched + 1 WHERE id = NEW.id AND NEW.touched = OLD.touched; END;",
+        ),
+    };
+    let p = Project::empty();
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write("schema.sql", &format!("{table};\n"));
+    p.write(
+        "migrations/0001_init.sql",
+        &format!(
+            "-- init\n--\n-- Revision ID: 0001\n-- Revises:\n-- Create Date: 2026-01-01 00:00:00\n\n\
+             -- migrate:up\n{table};\n\n{trigger}\n\n-- migrate:down\nDROP TABLE runs;\n"
+        ),
+    );
+    let config = "migrations = \"migrations\"\nschema = \"schema.sql\"\n";
+    p.write("alembix.toml", config);
+    let url = db.url.as_str();
+    p.ok(&["--url", url, "upgrade", "head"]);
+    let check = |args: &[&str]| {
+        let out = p
+            .cmd(&[&["--url", url, "check"][..], args].concat())
+            .env("ALEMBIX_NO_CACHE", "1")
+            .output()
+            .unwrap();
+        (out.status.code(), common::render(&out))
+    };
+    let (c, out) = check(&["--live"]);
+    assert_eq!(c, Some(1), "{engine:?}: {out}");
+    assert!(out.contains("drop trigger trg_audit_runs on runs"), "{out}");
+
+    p.write(
+        "alembix.toml",
+        &format!("{config}\n[compare]\nexclude = [\"trigger:trg_audit_*\"]\n"),
+    );
+    for args in [&["--live"][..], &[][..]] {
+        let (c, out) = check(args);
+        assert_eq!(c, Some(0), "{engine:?} {args:?}: {out}");
+    }
+
+    p.write(
+        "alembix.toml",
+        &format!("{config}\n[compare]\nexclude = [\"trigers:trg_audit_*\"]\n"),
+    );
+    let (c, out) = check(&["--live"]);
+    assert_eq!(c, Some(2), "{out}");
+    assert!(out.contains("unknown object kind `trigers`"), "{out}");
+}
+
+#[test]
+fn excluded_objects_are_not_compared_sqlite() {
+    excluded_objects_are_not_compared(Engine::Sqlite);
+}
+
+#[test]
+fn excluded_objects_are_not_compared_postgres() {
+    excluded_objects_are_not_compared(Engine::Postgres);
+}
+
+/// On SQLite `DEFAULT 0` and `DEFAULT '0'` store the same value in an INTEGER column (and `DEFAULT 1` and
+/// `DEFAULT '1'` in a TEXT one): `check` reported a change; it compares defaults as the column stores them.
+#[test]
+fn sqlite_defaults_compare_as_stored() {
+    let Some(db) = TestDb::create(Engine::Sqlite, "sqlite_defaults") else {
+        return;
+    };
+    let p = Project::empty();
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write(
+        "schema.sql",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0, code VARCHAR(5) DEFAULT 1, \
+         r REAL DEFAULT '2', s TEXT DEFAULT 'x');\n",
+    );
+    p.write(
+        "migrations/0001_init.sql",
+        "-- init\n--\n-- Revision ID: 0001\n-- Revises:\n-- Create Date: 2026-01-01 00:00:00\n\n\
+         -- migrate:up\nCREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT '0', \
+         code VARCHAR(5) DEFAULT '1', r REAL DEFAULT 2, s TEXT DEFAULT 'x');\n\n-- migrate:down\nDROP TABLE t;\n",
+    );
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nschema = \"schema.sql\"\n",
+    );
+    p.ok(&["--url", &db.url, "upgrade", "head"]);
+    for args in [&["check", "--live"][..], &["check"][..]] {
+        let out = p
+            .cmd(&[&["--url", db.url.as_str()][..], args].concat())
+            .env("ALEMBIX_NO_CACHE", "1")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            common::render(&out)
+        );
+    }
+}
+
+/// Real models that the scratch database rejects (a foreign key to a non-unique column, an index declared
+/// without columns) made `check --live` exit 2 with a bare SQL error. Now it names every rejected object
+/// with the model line that declares it and the server's reason.
+fn rejected_model_objects_are_named(engine: Engine) {
+    if !common::python_has("sqlalchemy", "models tests") {
+        return;
+    }
+    let Some(db) = TestDb::create(engine, "rejected_models") else {
+        return;
+    };
+    let p = Project::empty();
+    std::fs::create_dir_all(p.path("app")).unwrap();
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write("app/__init__.py", "");
+    p.write(
+        "app/models.py",
+        "from sqlalchemy import Column, ForeignKey, Index, Integer, String\n\
+         from sqlalchemy.orm import declarative_base\n\
+         \n\
+         Base = declarative_base()\n\
+         \n\
+         \n\
+         class Input(Base):\n    __tablename__ = \"inputs\"\n    id = Column(Integer, primary_key=True)\n    \
+         source_id = Column(String(36))\n\
+         \n\
+         \n\
+         class InputTag(Base):\n    __tablename__ = \"input_tags\"\n    id = Column(Integer, primary_key=True)\n    \
+         input_source = Column(String(36), ForeignKey(\"inputs.source_id\"))\n\
+         \n\
+         \n\
+         class TraceTag(Base):\n    __tablename__ = \"trace_tags\"\n    __table_args__ = (Index(\"ix_trace_tags_nothing\"),)\n    \
+         id = Column(Integer, primary_key=True)\n",
+    );
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nmodels = \"app.models\"\n",
+    );
+    let out = p
+        .cmd(&["--url", &db.url, "check", "--live"])
+        .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
+        .env_remove("VIRTUAL_ENV")
+        .output()
+        .unwrap();
+    let text = common::render(&out);
+    assert_eq!(out.status.code(), Some(2), "{engine:?}: {text}");
+    assert!(
+        text.contains("the scratch database rejected"),
+        "{engine:?}: {text}"
+    );
+    assert!(
+        text.contains("index ix_trace_tags_nothing on trace_tags (app/models.py:21)"),
+        "{engine:?}: {text}"
+    );
+    if engine != Engine::Sqlite {
+        // SQLite does not check a foreign key's target when the table is created.
+        assert!(
+            text.contains("table input_tags (app/models.py:14)"),
+            "{engine:?}: {text}"
+        );
+    }
+}
+
+#[test]
+fn rejected_model_objects_are_named_sqlite() {
+    rejected_model_objects_are_named(Engine::Sqlite);
+}
+
+#[test]
+fn rejected_model_objects_are_named_postgres() {
+    rejected_model_objects_are_named(Engine::Postgres);
+}
+
+#[test]
+fn rejected_model_objects_are_named_mysql() {
+    rejected_model_objects_are_named(Engine::Mysql);
 }

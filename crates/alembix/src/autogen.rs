@@ -19,6 +19,9 @@ pub struct DesiredSchema {
     /// (where it came from, DDL)
     pub sources: Vec<(String, String)>,
     pub hints: RenameHints,
+    /// The project whose SQLAlchemy models printed the DDL: where to look for the model line of an object
+    /// the scratch database rejects.
+    pub models_root: Option<PathBuf>,
 }
 
 /// Read `schema` (a file or a directory of `.sql` files) or run `schema_command`. The command learns the
@@ -85,7 +88,11 @@ pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> 
     for (_, text) in &sources {
         parse_hints(text, &mut hints);
     }
-    Ok(DesiredSchema { sources, hints })
+    Ok(DesiredSchema {
+        sources,
+        hints,
+        models_root: (!config.models.is_empty()).then(|| config.root.clone()),
+    })
 }
 
 /// Alembic's best-known trap: models that were not imported make autogenerate drop every table. Refuse when
@@ -608,12 +615,163 @@ pub async fn desired_schema(
     desired: &DesiredSchema,
     exclude: &[String],
 ) -> Result<Schema> {
+    // Every statement is tried, so that one message names every object the server rejects.
+    let mut rejected = Vec::new();
     for (origin, sql) in &desired.sources {
-        apply_ddl(&mut dev.conn, origin, sql).await?;
+        for st in split(sql, dev.conn.dialect()) {
+            if let Err(e) = dev.conn.execute(&st.sql).await {
+                rejected.push((origin.as_str(), st.line, st.sql.clone(), e.message));
+            }
+        }
+    }
+    if !rejected.is_empty() {
+        return Err(Error::Usage(rejected_message(
+            dev.dialect(),
+            &rejected,
+            desired.models_root.as_deref(),
+        )));
     }
     dialect::inspect(&mut dev.conn, exclude)
         .await
         .map_err(db("reading the declared schema"))
+}
+
+/// What the scratch database refused of the declared schema: each object, where it is declared (for
+/// models, the line of the model file that names it), the server's reason and the statement's first line.
+fn rejected_message(
+    dialect: Dialect,
+    rejected: &[(&str, usize, String, String)],
+    models_root: Option<&Path>,
+) -> String {
+    let mut out = format!(
+        "the declared schema does not build on {dialect}: the scratch database rejected {} statement{}, so \
+         nothing was compared",
+        rejected.len(),
+        if rejected.len() == 1 { "" } else { "s" }
+    );
+    let py_files = models_root.map(python_files).unwrap_or_default();
+    for (origin, line, sql, message) in rejected.iter().take(20) {
+        let object = statement_object(sql);
+        let place = match (models_root, &object) {
+            (Some(root), Some((_, name, table))) => {
+                model_line(root, &py_files, name, table.as_deref())
+                    .unwrap_or_else(|| format!("{origin}, statement at line {line}"))
+            }
+            _ => format!("{origin}:{line}"),
+        };
+        let what = object.map_or("statement".to_string(), |(kind, name, table)| match table {
+            Some(t) => format!("{kind} {name} on {t}"),
+            None => format!("{kind} {name}"),
+        });
+        let first = sql
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .trim();
+        out.push_str(&format!("\n  - {what} ({place}): {message}\n      {first}"));
+    }
+    if rejected.len() > 20 {
+        out.push_str(&format!("\n  ... and {} more", rejected.len() - 20));
+    }
+    out.push_str(
+        "\nhint: fix the declaration (a foreign key must reference a primary key or unique columns; an index \
+         needs at least one column); a later statement that names a rejected table fails with it",
+    );
+    out
+}
+
+/// (kind, name, table) of a `CREATE TABLE` / `CREATE [UNIQUE] INDEX ... ON` / `ALTER TABLE` statement.
+fn statement_object(sql: &str) -> Option<(&'static str, String, Option<String>)> {
+    let words: Vec<String> = sql
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .filter(|w| !w.is_empty())
+        .filter(|w| !w.starts_with("--"))
+        .take(12)
+        .map(|w| w.trim_matches(|c| c == '"' || c == '`').to_string())
+        .collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let at = |i: usize| upper.get(i).map(String::as_str);
+    let skip_if_not_exists = |i: usize| {
+        if at(i) == Some("IF") && at(i + 1) == Some("NOT") && at(i + 2) == Some("EXISTS") {
+            i + 3
+        } else {
+            i
+        }
+    };
+    match (at(0), at(1)) {
+        (Some("CREATE"), Some("TABLE")) => {
+            let i = skip_if_not_exists(2);
+            Some(("table", words.get(i)?.clone(), None))
+        }
+        (Some("CREATE"), Some("INDEX" | "UNIQUE")) => {
+            let mut i = if at(1) == Some("UNIQUE") { 3 } else { 2 };
+            i = skip_if_not_exists(i);
+            let on = upper.iter().position(|w| w == "ON")?;
+            let name = if i < on {
+                words[i].clone()
+            } else {
+                String::new()
+            };
+            Some(("index", name, Some(words.get(on + 1)?.clone())))
+        }
+        (Some("ALTER"), Some("TABLE")) => Some(("table", words.get(2)?.clone(), None)),
+        _ => None,
+    }
+}
+
+/// The project's `.py` files (not in virtualenvs or hidden directories), for `model_line`.
+fn python_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                let venv = path.join("pyvenv.cfg").exists();
+                if !name.starts_with('.')
+                    && !venv
+                    && name != "node_modules"
+                    && name != "__pycache__"
+                {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".py") && out.len() < 5000 {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `file:line` of the model that declares `name` (an index name, or a table's `__tablename__` /
+/// `Table("name", ...)`), else of the model of `table`.
+fn model_line(root: &Path, files: &[PathBuf], name: &str, table: Option<&str>) -> Option<String> {
+    let quoted = |n: &str| [format!("\"{n}\""), format!("'{n}'")];
+    let find = |n: &str, marks: &[&str]| {
+        if n.is_empty() {
+            return None;
+        }
+        let q = quoted(n);
+        files.iter().find_map(|f| {
+            let text = std::fs::read_to_string(f).ok()?;
+            let (i, _) = text.lines().enumerate().find(|(_, l)| {
+                q.iter().any(|q| l.contains(q.as_str())) && marks.iter().any(|m| l.contains(m))
+            })?;
+            let rel = f.strip_prefix(root).unwrap_or(f);
+            Some(format!("{}:{}", rel.display(), i + 1))
+        })
+    };
+    let table_marks = ["__tablename__", "Table("];
+    match table {
+        Some(t) => find(name, &["Index(", "UniqueConstraint(", "index=", "name="])
+            .or_else(|| find(t, &table_marks)),
+        None => find(name, &table_marks),
+    }
 }
 
 /// The schema the migrations produce, replayed on a scratch database.
@@ -1064,6 +1222,7 @@ mod tests {
         let desired = |ddl: &str| DesiredSchema {
             sources: vec![("schema.sql".into(), ddl.into())],
             hints: RenameHints::default(),
+            models_root: None,
         };
         let k1 = desired_key("PostgreSQL 15", &desired("CREATE TABLE a (x int);"), &[]);
         let k2 = desired_key("PostgreSQL 15", &desired("CREATE TABLE a (x bigint);"), &[]);

@@ -37,6 +37,15 @@ struct RawConfig {
     models: Option<OneOrMany>,
     python: Option<String>,
     dialects: Option<Vec<crate::url::Dialect>>,
+    compare: Option<RawCompare>,
+}
+
+/// `[compare]`: which objects `check` and `revision --autogenerate` compare.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCompare {
+    include: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
 }
 
 /// A key that takes one string or a list of them.
@@ -79,6 +88,11 @@ pub struct Config {
     /// `-x key=value` from the command line (Alembic's habit): `x.key` in script templates, and
     /// `ALEMBIX_X_KEY` (plus `ALEMBIX_X` with all of them) for `schema_command`.
     pub x_args: Vec<(String, String)>,
+    /// `[compare] include`: `kind:pattern` entries; when one names a kind, only matching objects of that
+    /// kind are compared (see `schema::ObjectFilter`).
+    pub compare_include: Vec<String>,
+    /// `[compare] exclude`: objects left out of the comparison, such as a trigger the models cannot declare.
+    pub compare_exclude: Vec<String>,
 }
 
 impl Config {
@@ -129,7 +143,23 @@ impl Config {
             python: raw.python.filter(|p| !p.trim().is_empty()),
             dialects,
             x_args: Vec::new(),
+            compare_include: raw
+                .compare
+                .as_ref()
+                .and_then(|c| c.include.clone())
+                .unwrap_or_default(),
+            compare_exclude: raw.compare.and_then(|c| c.exclude).unwrap_or_default(),
         }
+    }
+
+    /// The `[compare]` settings, compiled.
+    pub fn compare_filter(&self) -> Result<crate::schema::ObjectFilter> {
+        crate::schema::ObjectFilter::new(&self.compare_include, &self.compare_exclude).map_err(
+            |message| Error::Config {
+                path: self.path.clone().unwrap_or_default(),
+                message,
+            },
+        )
     }
 
     /// Parse config text; `path` is used for messages and to resolve relative paths.
@@ -183,6 +213,7 @@ impl Config {
             )));
         }
         crate::script::validate_file_template(&self.file_template).map_err(bad)?;
+        self.compare_filter()?;
         if self.url_env.is_empty() {
             return Err(bad("url_env must not be empty".into()));
         }

@@ -83,6 +83,11 @@ async fn both_sides(
             s
         }
     };
+    // What `[compare]` leaves out is on neither side.
+    let filter = config.compare_filter()?;
+    let (mut current, mut wanted) = (current, wanted);
+    filter.apply(&mut current);
+    filter.apply(&mut wanted);
     Ok((current, wanted))
 }
 

@@ -383,6 +383,13 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 to: t.comment.clone(),
             });
         }
+        if f.options != t.options {
+            phases.columns.push(Change::SetTableOptions {
+                table: tn.to_string(),
+                from: f.options.clone(),
+                to: t.options.clone(),
+            });
+        }
         // Triggers by name and text.
         for tr in &f.triggers {
             if !t.triggers.contains(tr) {

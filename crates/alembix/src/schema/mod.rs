@@ -3,10 +3,12 @@
 //! introspection code, so types, defaults and expressions arrive already normalised by the server.
 
 mod diff;
+mod filter;
 
 use serde::{Deserialize, Serialize};
 
 pub use diff::{diff, mentions, DiffOptions, RenameHints};
+pub use filter::ObjectFilter;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Schema {
@@ -64,6 +66,10 @@ pub struct Table {
     pub comment: Option<String>,
     /// Triggers on the table, kept verbatim (a SQLite table rebuild must recreate them).
     pub triggers: Vec<Trigger>,
+    /// Table options that change how rows are stored, upper-case and sorted: SQLite's `STRICT` and
+    /// `WITHOUT ROWID`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
 }
 
 impl Table {
@@ -308,6 +314,12 @@ pub enum Change {
         from: Option<String>,
         to: Option<String>,
     },
+    /// `Table::options` changed (SQLite: a rebuild).
+    SetTableOptions {
+        table: String,
+        from: Vec<String>,
+        to: Vec<String>,
+    },
     CreateTrigger {
         table: String,
         trigger: Trigger,
@@ -340,6 +352,7 @@ impl Change {
             | Change::AddForeignKey { table, .. }
             | Change::DropForeignKey { table, .. }
             | Change::SetTableComment { table, .. }
+            | Change::SetTableOptions { table, .. }
             | Change::CreateTrigger { table, .. }
             | Change::DropTrigger { table, .. } => table,
             _ => return None,
@@ -437,6 +450,13 @@ impl Change {
                 fk.ref_table
             ),
             Change::SetTableComment { table, .. } => format!("set the comment of {table}"),
+            Change::SetTableOptions { table, to, .. } => {
+                if to.is_empty() {
+                    format!("drop the table options of {table}")
+                } else {
+                    format!("set the table options of {table} to {}", to.join(", "))
+                }
+            }
             Change::CreateTrigger { table, trigger } => {
                 format!("create trigger {} on {table}", trigger.name)
             }

@@ -289,6 +289,8 @@ impl<'a> Renderer<'a> {
                 ident(self.name_at(table, i)),
                 literal(to.as_deref().unwrap_or(""), Dialect::Mysql)
             )),
+            // Not read on MySQL (SQLite's options).
+            Change::SetTableOptions { .. } => {}
             Change::CreateTrigger { trigger, .. } => out.push(trigger.sql.clone()),
             Change::DropTrigger { trigger, .. } => {
                 out.push(format!("DROP TRIGGER {}", ident(&trigger.name)))

@@ -468,6 +468,8 @@ impl Renderer<'_> {
             Change::SetTableComment { table, to, .. } => {
                 self.push(table_comment(self.now(table), to))
             }
+            // Not read on PostgreSQL (SQLite's options).
+            Change::SetTableOptions { .. } => {}
             Change::CreateTrigger { trigger, .. } => self.push(trigger.sql.clone()),
             Change::DropTrigger { table, trigger } => {
                 self.push(format!(

@@ -69,6 +69,74 @@ fn cell(row: &[Option<String>], i: usize) -> &str {
     row.get(i).and_then(|c| c.as_deref()).unwrap_or("")
 }
 
+/// `STRICT` and `WITHOUT ROWID`, from what follows the column list of `CREATE TABLE` (comments dropped).
+fn table_options(sql: &str) -> Vec<String> {
+    let Some(end) = sql.rfind(')') else {
+        return Vec::new();
+    };
+    let mut tail = String::new();
+    let mut rest = &sql[end + 1..];
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("--") {
+            rest = r.find('\n').map_or("", |i| &r[i..]);
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.find("*/").map_or("", |i| &r[i + 2..]);
+        } else {
+            let c = rest.chars().next().unwrap_or(' ');
+            tail.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    let mut options: Vec<String> = tail
+        .split(',')
+        .map(|o| {
+            o.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_ascii_uppercase()
+        })
+        .filter(|o| o == "STRICT" || o == "WITHOUT ROWID")
+        .collect();
+    options.sort();
+    options.dedup();
+    options
+}
+
+/// A literal default as the column stores it, so that `DEFAULT 0` and `DEFAULT '0'` on an INTEGER column
+/// (both store the integer 0) compare equal, as do `DEFAULT 1` and `DEFAULT '1'` on a TEXT column (both store
+/// the text '1'). SQLite's type affinity decides (https://sqlite.org/datatype3.html, 3.1); expressions,
+/// other literals and BLOB / untyped columns are left as written.
+fn stored_default(declared_type: &str, default: &str) -> String {
+    let ty = declared_type.to_ascii_uppercase();
+    let numeric = if ty.contains("INT") {
+        true
+    } else if ty.contains("CHAR") || ty.contains("CLOB") || ty.contains("TEXT") {
+        false
+    } else if ty.contains("BLOB") || ty.trim().is_empty() {
+        return default.to_string();
+    } else {
+        true // REAL and NUMERIC affinity
+    };
+    let integer = |s: &str| {
+        let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+        !digits.is_empty() && digits.len() < 19 && digits.bytes().all(|b| b.is_ascii_digit())
+    };
+    let quoted = default
+        .strip_prefix('\'')
+        .and_then(|s| s.strip_suffix('\''))
+        .filter(|s| !s.contains('\''));
+    match (numeric, quoted) {
+        (true, Some(inner)) if integer(inner) => inner
+            .parse::<i64>()
+            .map_or_else(|_| default.to_string(), |n| n.to_string()),
+        (true, None) if integer(default) => default
+            .parse::<i64>()
+            .map_or_else(|_| default.to_string(), |n| n.to_string()),
+        (false, None) if integer(default) => format!("'{default}'"),
+        _ => default.to_string(),
+    }
+}
+
 fn opt(row: &[Option<String>], i: usize) -> Option<&str> {
     row.get(i).and_then(|c| c.as_deref())
 }
@@ -106,6 +174,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
                     name.to_string(),
                     Table {
                         name: name.to_string(),
+                        options: table_options(sql),
                         ..Table::default()
                     },
                 );
@@ -165,7 +234,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
             },
             name,
             nullable: cell(row, 4) != "1",
-            default: opt(row, 5).map(str::to_string),
+            default: opt(row, 5).map(|d| stored_default(cell(row, 3), d)),
             generated,
             comment: None,
         });
@@ -863,6 +932,39 @@ fn view_definition(sql: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_table_options() {
+        use super::table_options;
+        assert_eq!(
+            table_options("CREATE TABLE t (a INT CHECK (a > 0)) strict ,  without   rowid -- x"),
+            ["STRICT", "WITHOUT ROWID"]
+        );
+        assert_eq!(table_options("CREATE TABLE t (a)"), Vec::<String>::new());
+        assert_eq!(
+            table_options("CREATE TABLE t (a TEXT PRIMARY KEY) /* c */ WITHOUT ROWID"),
+            ["WITHOUT ROWID"]
+        );
+    }
+
+    #[test]
+    fn defaults_compare_as_stored() {
+        use super::stored_default;
+        assert_eq!(stored_default("INTEGER", "'0'"), "0");
+        assert_eq!(stored_default("INTEGER", "0"), "0");
+        assert_eq!(stored_default("BIGINT", "'-12'"), "-12");
+        assert_eq!(stored_default("VARCHAR(10)", "1"), "'1'");
+        assert_eq!(stored_default("TEXT", "'1'"), "'1'");
+        assert_eq!(stored_default("TEXT", "'abc'"), "'abc'");
+        assert_eq!(stored_default("INTEGER", "'abc'"), "'abc'");
+        assert_eq!(stored_default("BLOB", "'0'"), "'0'");
+        assert_eq!(stored_default("", "0"), "0");
+        assert_eq!(
+            stored_default("INTEGER", "CURRENT_TIMESTAMP"),
+            "CURRENT_TIMESTAMP"
+        );
+        assert_eq!(stored_default("NUMERIC", "'5'"), "5");
+    }
+
     use super::*;
 
     #[test]

@@ -81,6 +81,7 @@ fn is_late(c: &Change) -> bool {
             | Change::AddForeignKey { .. }
             | Change::CreateIndex { .. }
             | Change::SetTableComment { .. }
+            | Change::SetTableOptions { .. }
             | Change::CreateTrigger { .. }
             | Change::CreateView(_)
             | Change::DropEnum(_)
@@ -202,7 +203,8 @@ impl<'a> Plan<'a> {
             | Change::DropUnique { .. }
             | Change::AddCheck { .. }
             | Change::DropCheck { .. }
-            | Change::DropForeignKey { .. } => true,
+            | Change::DropForeignKey { .. }
+            | Change::SetTableOptions { .. } => true,
             Change::AddForeignKey { foreign_key, .. } => {
                 foreign_key.columns.first().is_none_or(|col| {
                     self.inline_fks.get(&(table.to_string(), col.clone())) != Some(foreign_key)
@@ -347,6 +349,7 @@ impl<'a> Plan<'a> {
             Change::DropView(v) => out.push(format!("DROP VIEW {}", quote(&v.name))),
             // No comments, no enums in SQLite; the rest always rebuilds (see `needs_rebuild`).
             Change::SetTableComment { .. }
+            | Change::SetTableOptions { .. }
             | Change::CreateEnum(_)
             | Change::DropEnum(_)
             | Change::AddEnumValues { .. }
@@ -712,11 +715,16 @@ pub fn create_table_sql(t: &Table, name: &str) -> String {
             references_sql(fk, false)
         ));
     }
-    format!(
+    let mut sql = format!(
         "CREATE TABLE {} (\n    {}\n)",
         quote(name),
         lines.join(",\n    ")
-    )
+    );
+    if !t.options.is_empty() {
+        sql.push(' ');
+        sql.push_str(&t.options.join(", "));
+    }
+    sql
 }
 
 pub fn create_index_sql(table: &str, i: &Index) -> String {
