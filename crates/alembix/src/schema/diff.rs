@@ -220,7 +220,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         }
         // Indexes: matched by what they index, not by name (generated names differ between databases).
         let index_key = |i: &Index, map: bool| {
-            let parts: Vec<(String, bool, bool)> = i
+            let parts: Vec<(String, bool, bool, Option<String>)> = i
                 .parts
                 .iter()
                 .map(|p| {
@@ -229,7 +229,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                     } else {
                         p.expression.clone()
                     };
-                    (e, p.is_column, p.descending)
+                    (e, p.is_column, p.descending, p.opclass.clone())
                 })
                 .collect();
             let include: Vec<String> = i
@@ -266,7 +266,11 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         // Unique constraints by columns.
         for u in &f.uniques {
             let cols: Vec<String> = u.columns.iter().map(|c| rename_col(tn, c)).collect();
-            if !t.uniques.iter().any(|x| x.columns == cols) {
+            if !t
+                .uniques
+                .iter()
+                .any(|x| x.columns == cols && x.deferrable == u.deferrable)
+            {
                 phases.drop_constraints.push(Change::DropUnique {
                     table: old.to_string(),
                     unique: u.clone(),
@@ -280,6 +284,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                     .map(|c| rename_col(tn, c))
                     .collect::<Vec<_>>()
                     == u.columns
+                    && x.deferrable == u.deferrable
             }) {
                 phases.add_constraints.push(Change::AddUnique {
                     table: tn.to_string(),
@@ -358,6 +363,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 && a.ref_columns == b.ref_columns
                 && a.on_delete == b.on_delete
                 && a.on_update == b.on_update
+                && a.deferrable == b.deferrable
         };
         for fk in &f.foreign_keys {
             let mapped = map_fk(tn, fk);

@@ -89,6 +89,10 @@ pub struct Column {
     pub identity: Option<Identity>,
     pub generated: Option<Generated>,
     pub comment: Option<String>,
+    /// A collation other than the type's default (PostgreSQL) or the table's (MySQL); SQLite keeps
+    /// `COLLATE` in `data_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
 }
 
 impl Column {
@@ -101,6 +105,7 @@ impl Column {
             identity: None,
             generated: None,
             comment: None,
+            collation: None,
         }
     }
 }
@@ -147,12 +152,18 @@ pub struct IndexPart {
     pub expression: String,
     pub is_column: bool,
     pub descending: bool,
+    /// A PostgreSQL operator class other than the type's default (`text_pattern_ops`, `gin_trgm_ops`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unique {
     pub name: Option<String>,
     pub columns: Vec<String>,
+    /// PostgreSQL `DEFERRABLE [INITIALLY DEFERRED]`, as written there; `None`: not deferrable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferrable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +185,9 @@ pub struct ForeignKey {
     pub ref_columns: Vec<String>,
     pub on_delete: FkAction,
     pub on_update: FkAction,
+    /// `DEFERRABLE [INITIALLY DEFERRED]` (PostgreSQL); `None`: not deferrable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferrable: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

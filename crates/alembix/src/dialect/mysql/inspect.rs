@@ -111,6 +111,7 @@ pub async fn inspect_counted(
             default = Some(format!("{base} ON UPDATE {on_update}"));
         }
         tables[ti].columns.push(Column {
+            collation: None,
             name: name.to_string(),
             data_type: ty.to_string(),
             nullable: cell(&row, 3) == Some("YES"),
@@ -137,6 +138,7 @@ pub async fn inspect_counted(
         let Some(&ti) = pos.get(table) else { continue };
         let part = match (cell(&row, 3), cell(&row, 7)) {
             (Some(col), _) => IndexPart {
+                opclass: None,
                 expression: match cell(&row, 4) {
                     Some(len) => format!("{col}({len})"),
                     None => col.to_string(),
@@ -145,6 +147,7 @@ pub async fn inspect_counted(
                 descending: cell(&row, 5) == Some("D"),
             },
             (None, Some(expr)) => IndexPart {
+                opclass: None,
                 expression: expr.to_string(),
                 is_column: false,
                 descending: cell(&row, 5) == Some("D"),
@@ -179,6 +182,7 @@ pub async fn inspect_counted(
                 let fk = fks
                     .entry((ti, name.to_string()))
                     .or_insert_with(|| ForeignKey {
+                        deferrable: None,
                         name: Some(name.to_string()),
                         columns: Vec::new(),
                         ref_table: ref_table.to_string(),
@@ -225,6 +229,7 @@ pub async fn inspect_counted(
         let columns: Vec<String> = index.parts.iter().map(|p| p.expression.clone()).collect();
         if index.unique && plain && index.method.is_none() {
             t.uniques.push(Unique {
+                deferrable: None,
                 name: Some(name),
                 columns,
             });

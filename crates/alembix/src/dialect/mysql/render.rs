@@ -517,6 +517,7 @@ impl<'a> Renderer<'a> {
                     table,
                     unique:
                         Unique {
+                            deferrable: None,
                             name: Some(n),
                             columns,
                         },
@@ -1115,6 +1116,7 @@ mod tests {
 
     fn fk(name: &str, cols: &[&str], ref_table: &str) -> ForeignKey {
         ForeignKey {
+            deferrable: None,
             name: Some(name.into()),
             columns: cols.iter().map(|c| c.to_string()).collect(),
             ref_table: ref_table.into(),
@@ -1164,6 +1166,7 @@ mod tests {
             columns: vec!["id".into()],
         });
         t.uniques.push(Unique {
+            deferrable: None,
             name: Some("uq_name".into()),
             columns: vec!["name".into()],
         });
@@ -1172,11 +1175,13 @@ mod tests {
             name: "ix".into(),
             parts: vec![
                 IndexPart {
+                    opclass: None,
                     expression: "g".into(),
                     is_column: true,
                     descending: true,
                 },
                 IndexPart {
+                    opclass: None,
                     expression: "name(10)".into(),
                     is_column: true,
                     descending: false,
@@ -1372,11 +1377,13 @@ mod tests {
             name: "ix".into(),
             parts: vec![
                 IndexPart {
+                    opclass: None,
                     expression: "a".into(),
                     is_column: true,
                     descending: false,
                 },
                 IndexPart {
+                    opclass: None,
                     expression: "lower(`b`)".into(),
                     is_column: false,
                     descending: true,
@@ -1415,6 +1422,7 @@ mod tests {
             ["ALTER TABLE t DROP INDEX ix"]
         );
         let u = Unique {
+            deferrable: None,
             name: Some("uq".into()),
             columns: vec!["a".into(), "b".into()],
         };
@@ -1519,6 +1527,7 @@ mod tests {
             include: Vec::new(),
             name: "ix_pid".into(),
             parts: vec![IndexPart {
+                opclass: None,
                 expression: "pid".into(),
                 is_column: true,
                 descending: false,

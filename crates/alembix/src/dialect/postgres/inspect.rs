@@ -32,9 +32,12 @@ const TABLES_SQL: &str = "SELECT c.relname::text, d.description \
 /// Columns: type, nullability, default or generation expression, identity, comment.
 const COLUMNS_SQL: &str = "SELECT c.relname::text, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
        a.attnotnull::text, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
-       a.attgenerated::text, d.description \
+       a.attgenerated::text, d.description, \
+       (SELECT pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co \
+         WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation) \
      FROM pg_catalog.pg_attribute a \
      JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+     JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid \
      LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
      LEFT JOIN pg_catalog.pg_description d \
        ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = a.attnum \
@@ -52,7 +55,8 @@ const CONSTRAINTS_SQL: &str = "SELECT c.relname::text, con.conname::text, con.co
        (SELECT string_agg(a.attname::text, chr(31) ORDER BY k.i) \
           FROM unnest(con.confkey) WITH ORDINALITY AS k(n, i) \
           JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n), \
-       con.confupdtype::text, con.confdeltype::text, pg_catalog.pg_get_constraintdef(con.oid) \
+       con.confupdtype::text, con.confdeltype::text, pg_catalog.pg_get_constraintdef(con.oid), \
+       con.condeferrable::text, con.condeferred::text \
      FROM pg_catalog.pg_constraint con \
      JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
      LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid \
@@ -66,7 +70,9 @@ const INDEXES_SQL: &str = "SELECT c.relname::text, ic.relname::text, ix.indisuni
        pg_catalog.pg_get_indexdef(ix.indexrelid, k, true), ((ix.indoption[k - 1]::int & 1) = 1)::text, \
        (SELECT string_agg(ia.attname::text, chr(31) ORDER BY n) \
           FROM generate_series(ix.indnkeyatts::int + 1, ix.indnatts::int) AS n \
-          JOIN pg_catalog.pg_attribute ia ON ia.attrelid = ix.indrelid AND ia.attnum = ix.indkey[n - 1]) \
+          JOIN pg_catalog.pg_attribute ia ON ia.attrelid = ix.indrelid AND ia.attnum = ix.indkey[n - 1]), \
+       (SELECT oc.opcname::text FROM pg_catalog.pg_opclass oc \
+         WHERE oc.oid = ix.indclass[k - 1] AND NOT oc.opcdefault) \
      FROM pg_catalog.pg_index ix \
      JOIN pg_catalog.pg_class ic ON ic.oid = ix.indexrelid \
      JOIN pg_catalog.pg_class c ON c.oid = ix.indrelid \
@@ -218,6 +224,7 @@ fn assemble(
             identity,
             generated,
             comment: cell(row, 7),
+            collation: cell(row, 8),
         });
     }
 
@@ -227,6 +234,13 @@ fn assemble(
         };
         let name = Some(text(row, 1));
         let cols = list(row, 3);
+        let deferrable = flag(row, 9).then(|| {
+            if flag(row, 10) {
+                "DEFERRABLE INITIALLY DEFERRED".to_string()
+            } else {
+                "DEFERRABLE".to_string()
+            }
+        });
         match text(row, 2).as_str() {
             "p" => {
                 t.primary_key = Some(PrimaryKey {
@@ -235,6 +249,7 @@ fn assemble(
                 })
             }
             "u" => t.uniques.push(Unique {
+                deferrable: deferrable.clone(),
                 name,
                 columns: cols,
             }),
@@ -244,6 +259,7 @@ fn assemble(
                 column_level: false,
             }),
             "f" => t.foreign_keys.push(ForeignKey {
+                deferrable,
                 name,
                 columns: cols,
                 ref_table: text(row, 4),
@@ -262,6 +278,7 @@ fn assemble(
         let name = text(row, 1);
         let is_column = flag(row, 5);
         let part = IndexPart {
+            opclass: cell(row, 10),
             expression: if is_column {
                 text(row, 6)
             } else {

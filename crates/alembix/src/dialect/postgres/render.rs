@@ -106,6 +106,9 @@ fn column_def(table: &str, c: &Column) -> ColumnDef {
     let mut after = Vec::new();
     let serial = serial_type(table, c);
     let mut sql = format!("{} {}", ident(&c.name), serial.unwrap_or(&c.data_type));
+    if let Some(coll) = &c.collation {
+        sql.push_str(&format!(" COLLATE {coll}"));
+    }
     match c.identity {
         Some(Identity::Always) => sql.push_str(" GENERATED ALWAYS AS IDENTITY"),
         Some(Identity::ByDefault | Identity::AutoIncrement) => {
@@ -150,7 +153,12 @@ fn pk_clause(pk: &PrimaryKey) -> String {
 }
 
 fn unique_clause(u: &Unique) -> String {
-    format!("{}UNIQUE ({})", named(&u.name), idents(&u.columns))
+    let mut s = format!("{}UNIQUE ({})", named(&u.name), idents(&u.columns));
+    if let Some(d) = &u.deferrable {
+        s.push(' ');
+        s.push_str(d);
+    }
+    s
 }
 
 fn check_clause(c: &Check) -> String {
@@ -171,6 +179,10 @@ fn fk_clause(fk: &ForeignKey) -> String {
     if fk.on_delete != FkAction::NoAction {
         s.push_str(&format!(" ON DELETE {}", fk.on_delete.sql()));
     }
+    if let Some(d) = &fk.deferrable {
+        s.push(' ');
+        s.push_str(d);
+    }
     s
 }
 
@@ -179,11 +191,15 @@ fn create_index(table: &str, i: &Index) -> String {
         .parts
         .iter()
         .map(|p| {
-            let e = if p.is_column {
+            let mut e = if p.is_column {
                 ident(&p.expression)
             } else {
                 format!("({})", p.expression)
             };
+            if let Some(op) = &p.opclass {
+                e.push(' ');
+                e.push_str(op);
+            }
             if p.descending {
                 format!("{e} DESC")
             } else {
@@ -565,7 +581,7 @@ impl Renderer<'_> {
                 return;
             }
         }
-        let type_changes = from.data_type != to.data_type;
+        let type_changes = from.data_type != to.data_type || from.collation != to.collation;
         if from.identity.is_some() && to.identity.is_none() {
             self.push(format!("{alter} ALTER COLUMN {col} DROP IDENTITY"));
         }
@@ -578,8 +594,12 @@ impl Renderer<'_> {
             if to.generated.is_some() {
                 self.push(format!("{alter} ALTER COLUMN {col} TYPE {}", to.data_type));
             } else {
+                let collate = to
+                    .collation
+                    .as_ref()
+                    .map_or(String::new(), |c| format!(" COLLATE {c}"));
                 self.push(format!(
-                    "{alter} ALTER COLUMN {col} TYPE {ty} USING {col}::{ty}",
+                    "{alter} ALTER COLUMN {col} TYPE {ty}{collate} USING {col}::{ty}",
                     ty = to.data_type
                 ));
             }
@@ -767,6 +787,7 @@ mod tests {
 
     fn fk(name: Option<&str>) -> ForeignKey {
         ForeignKey {
+            deferrable: None,
             name: name.map(str::to_string),
             columns: vec!["user_id".into()],
             ref_table: "users".into(),
@@ -808,6 +829,7 @@ mod tests {
         state.comment = Some("it's the state".into());
         t.columns = vec![id, seq, total, state, not_null(col("user_id", "integer"))];
         t.uniques = vec![Unique {
+            deferrable: None,
             name: Some("posts_state_key".into()),
             columns: vec!["state".into(), "user_id".into()],
         }];
@@ -825,6 +847,7 @@ mod tests {
             include: Vec::new(),
             name: "posts_lower".into(),
             parts: vec![IndexPart {
+                opclass: None,
                 expression: "lower(state)".into(),
                 is_column: false,
                 descending: false,
@@ -1087,6 +1110,7 @@ mod tests {
             include: Vec::new(),
             name: "t_total_idx".into(),
             parts: vec![IndexPart {
+                opclass: None,
                 expression: "total".into(),
                 is_column: true,
                 descending: true,
@@ -1188,11 +1212,13 @@ mod tests {
             name: "ix_docs".into(),
             parts: vec![
                 IndexPart {
+                    opclass: None,
                     expression: "Body".into(),
                     is_column: true,
                     descending: false,
                 },
                 IndexPart {
+                    opclass: None,
                     expression: "(a + b)".into(),
                     is_column: false,
                     descending: true,
@@ -1213,6 +1239,7 @@ mod tests {
             include: Vec::new(),
             name: "docs_tags".into(),
             parts: vec![IndexPart {
+                opclass: None,
                 expression: "tags".into(),
                 is_column: true,
                 descending: false,
@@ -1240,6 +1267,7 @@ mod tests {
     #[test]
     fn constraints() {
         let unique = Unique {
+            deferrable: None,
             name: Some("u_email".into()),
             columns: vec!["email".into()],
         };
@@ -1261,6 +1289,7 @@ mod tests {
             one(Change::DropUnique {
                 table: "users".into(),
                 unique: Unique {
+                    deferrable: None,
                     name: None,
                     columns: vec!["a".into(), "b".into()]
                 }

@@ -224,6 +224,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
             _ => None,
         };
         table.columns.push(Column {
+            collation: None,
             identity: pc
                 .filter(|c| c.autoincrement && pk > 0)
                 .map(|_| Identity::AutoIncrement),
@@ -316,6 +317,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
             .and_then(|p| p.fk_name(&columns, &ref_table));
         if let Some(t) = tables.get_mut(&tname) {
             t.foreign_keys.push(ForeignKey {
+                deferrable: None,
                 name,
                 columns,
                 ref_table,
@@ -366,7 +368,11 @@ fn add_index(t: &mut Table, rows: &[&Vec<Option<String>>], parsed: Option<&Parse
         "u" => {
             let columns = cols();
             let name = parsed.and_then(|p| p.unique_name(&columns));
-            t.uniques.push(Unique { name, columns });
+            t.uniques.push(Unique {
+                deferrable: None,
+                name,
+                columns,
+            });
         }
         _ => {
             let sql = cell(first, 9);
@@ -383,6 +389,7 @@ fn add_index(t: &mut Table, rows: &[&Vec<Option<String>>], parsed: Option<&Parse
                     let descending = cell(r, 8) == "1";
                     match cid {
                         -2 => IndexPart {
+                            opclass: None,
                             expression: parsed_index
                                 .parts
                                 .get(i)
@@ -394,6 +401,7 @@ fn add_index(t: &mut Table, rows: &[&Vec<Option<String>>], parsed: Option<&Parse
                         // A column with an explicit collation: the model has no place for it, so the part
                         // is kept as the expression `col COLLATE x`.
                         _ if parsed_index.parts.get(i).is_some_and(|p| p.1) => IndexPart {
+                            opclass: None,
                             expression: parsed_index
                                 .parts
                                 .get(i)
@@ -403,11 +411,13 @@ fn add_index(t: &mut Table, rows: &[&Vec<Option<String>>], parsed: Option<&Parse
                             descending,
                         },
                         -1 => IndexPart {
+                            opclass: None,
                             expression: pk_alias.clone().unwrap_or_else(|| "rowid".into()),
                             is_column: true,
                             descending,
                         },
                         _ => IndexPart {
+                            opclass: None,
                             expression: cell(r, 7).to_string(),
                             is_column: true,
                             descending,

@@ -978,6 +978,7 @@ mod tests {
                 include: Vec::new(),
                 name: "ix_email".into(),
                 parts: vec![IndexPart {
+                    opclass: None,
                     expression: "email".into(),
                     is_column: true,
                     descending: false,
@@ -999,6 +1000,7 @@ mod tests {
 
     fn fk(col: &str, to: &str) -> ForeignKey {
         ForeignKey {
+            deferrable: None,
             name: None,
             columns: vec![col.into()],
             ref_table: to.into(),
@@ -1075,6 +1077,7 @@ mod tests {
         }));
         let mut with_unique = users();
         with_unique.uniques.push(Unique {
+            deferrable: None,
             name: None,
             columns: vec!["extra".into()],
         });
@@ -1316,6 +1319,7 @@ mod tests {
                 columns: vec!["a".into(), "b".into()],
             }),
             uniques: vec![Unique {
+                deferrable: None,
                 name: Some("uq".into()),
                 columns: vec!["c".into()],
             }],

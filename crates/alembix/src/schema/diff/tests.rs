@@ -21,6 +21,7 @@ fn table(name: &str, cols: &[(&str, &str)]) -> Table {
 
 fn fk(cols: &str, to: &str) -> ForeignKey {
     ForeignKey {
+        deferrable: None,
         name: None,
         columns: vec![cols.into()],
         ref_table: to.into(),
@@ -171,6 +172,7 @@ fn indexes_match_by_definition_not_name() {
         include: Vec::new(),
         name: "t_x_idx".into(),
         parts: vec![IndexPart {
+            opclass: None,
             expression: "x".into(),
             is_column: true,
             descending: false,
