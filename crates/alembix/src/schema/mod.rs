@@ -18,6 +18,11 @@ pub struct Schema {
     pub views: Vec<View>,
     /// PostgreSQL enum types, sorted by name.
     pub enums: Vec<EnumType>,
+    /// What `Table::options` are relative to (MySQL: the database's `ENGINE=`, `DEFAULT CHARSET=` and
+    /// `COLLATE=`): a table option equal to its default is not listed, and dropping one restores this.
+    /// Not compared: two databases may have different defaults and still hold the same tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defaults: Vec<String>,
 }
 
 impl Schema {

@@ -50,6 +50,15 @@ pub async fn inspect_counted(
     let check_has_table = flag(3);
     let check_has_level = flag(4);
     let has_checks = flag(5);
+    // Table options are listed where they differ from the database's defaults.
+    let default_collation = cell(caps, 6).unwrap_or("").to_string();
+    let default_charset = cell(caps, 7).unwrap_or("").to_string();
+    let default_engine = cell(caps, 8).unwrap_or("").to_string();
+    let defaults = vec![
+        format!("COLLATE={default_collation}"),
+        format!("DEFAULT CHARSET={default_charset}"),
+        format!("ENGINE={default_engine}"),
+    ];
 
     let excluded = |name: &str| {
         exclude
@@ -59,6 +68,7 @@ pub async fn inspect_counted(
 
     // Tables.
     let mut tables: Vec<Table> = Vec::new();
+    let mut table_collations: Vec<Option<String>> = Vec::new();
     for row in cat.rows(TABLES).await? {
         let (Some(name), Some(kind)) = (cell(&row, 0), cell(&row, 1)) else {
             continue;
@@ -66,7 +76,21 @@ pub async fn inspect_counted(
         if excluded(name) || !matches!(kind, "BASE TABLE" | "SYSTEM VERSIONED") {
             continue;
         }
+        let mut options = Vec::new();
+        if let Some(engine) = cell(&row, 3).filter(|e| !e.eq_ignore_ascii_case(&default_engine)) {
+            options.push(format!("ENGINE={engine}"));
+        }
+        let collation = cell(&row, 4).map(str::to_string);
+        if let (Some(coll), Some(cs)) = (&collation, cell(&row, 5)) {
+            if *coll != default_collation {
+                options.push(format!("COLLATE={coll}"));
+                options.push(format!("DEFAULT CHARSET={cs}"));
+            }
+        }
+        options.sort();
+        table_collations.push(collation);
         tables.push(Table {
+            options,
             name: name.to_string(),
             comment: cell(&row, 2).filter(|c| !c.is_empty()).map(str::to_string),
             ..Table::default()
@@ -110,8 +134,11 @@ pub async fn inspect_counted(
             let base = default.take().unwrap_or_else(|| "NULL".to_string());
             default = Some(format!("{base} ON UPDATE {on_update}"));
         }
+        let collation = cell(&row, 8)
+            .filter(|c| table_collations[ti].as_deref() != Some(*c))
+            .map(str::to_string);
         tables[ti].columns.push(Column {
-            collation: None,
+            collation,
             name: name.to_string(),
             data_type: ty.to_string(),
             nullable: cell(&row, 3) == Some("YES"),
@@ -275,6 +302,8 @@ pub async fn inspect_counted(
             if let Some(c) = tables[ti].columns.iter_mut().find(|c| c.name == col) {
                 if c.data_type.eq_ignore_ascii_case("longtext") {
                     c.data_type = "json".to_string();
+                    // JSON is utf8mb4_bin by definition.
+                    c.collation = None;
                 }
             }
         }
@@ -321,6 +350,7 @@ pub async fn inspect_counted(
 
     let queries = cat.queries;
     let mut schema = Schema {
+        defaults,
         tables,
         views,
         enums: Vec::new(),
@@ -391,14 +421,20 @@ const CAPABILITIES: &str = "SELECT VERSION(), DATABASE(), \
     CAST((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' \
           AND TABLE_NAME = 'CHECK_CONSTRAINTS' AND COLUMN_NAME = 'LEVEL') AS CHAR), \
     CAST((SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'information_schema' \
-          AND TABLE_NAME = 'CHECK_CONSTRAINTS') AS CHAR)";
+          AND TABLE_NAME = 'CHECK_CONSTRAINTS') AS CHAR), \
+    (SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()), \
+    (SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()), \
+    @@default_storage_engine";
 
-const TABLES: &str = "SELECT TABLE_NAME, TABLE_TYPE, TABLE_COMMENT FROM information_schema.TABLES \
-    WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME";
+const TABLES: &str =
+    "SELECT t.TABLE_NAME, t.TABLE_TYPE, t.TABLE_COMMENT, t.ENGINE, t.TABLE_COLLATION, \
+    (SELECT co.CHARACTER_SET_NAME FROM information_schema.COLLATIONS co \
+      WHERE co.COLLATION_NAME = t.TABLE_COLLATION) \
+    FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = DATABASE() ORDER BY t.TABLE_NAME";
 
 const COLUMNS: &str =
     "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, \
-    GENERATION_EXPRESSION, COLUMN_COMMENT FROM information_schema.COLUMNS \
+    GENERATION_EXPRESSION, COLUMN_COMMENT, COLLATION_NAME FROM information_schema.COLUMNS \
     WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION";
 
 const STATISTICS: &str = "SELECT TABLE_NAME, INDEX_NAME, CAST(NON_UNIQUE AS CHAR), COLUMN_NAME, \

@@ -289,8 +289,38 @@ impl<'a> Renderer<'a> {
                 ident(self.name_at(table, i)),
                 literal(to.as_deref().unwrap_or(""), Dialect::Mysql)
             )),
-            // Not read on MySQL (SQLite's options).
-            Change::SetTableOptions { .. } => {}
+            Change::SetTableOptions { table, from, to } => {
+                let t = self.name_at(table, i);
+                // Removed options go back to the database's defaults.
+                let want = |key: &str| option(to, key).or_else(|| option(&self.to.defaults, key));
+                let mut clauses = Vec::new();
+                if option(from, "ENGINE") != option(to, "ENGINE") {
+                    if let Some(e) = want("ENGINE") {
+                        clauses.push(format!("ENGINE={e}"));
+                    }
+                }
+                let collation_changes = option(from, "COLLATE") != option(to, "COLLATE");
+                if collation_changes {
+                    if let (Some(cs), Some(coll)) = (want("DEFAULT CHARSET"), want("COLLATE")) {
+                        clauses.push(format!("DEFAULT CHARSET={cs} COLLATE={coll}"));
+                    }
+                    // The columns keep their collation unless declared again (not `CONVERT TO`, which
+                    // can also change TEXT into MEDIUMTEXT).
+                    if let (Some(ft), Some(tt)) = (self.current_table(table), self.to.table(table))
+                    {
+                        for c in tt.columns.iter().filter(|c| {
+                            c.generated.is_none()
+                                && is_character_type(&c.data_type)
+                                && ft.column(self.old_column_name(table, &c.name)).is_some()
+                        }) {
+                            clauses.push(format!("MODIFY COLUMN {}", column_def(c)));
+                        }
+                    }
+                }
+                if !clauses.is_empty() {
+                    out.push(format!("ALTER TABLE {} {}", ident(t), clauses.join(", ")));
+                }
+            }
             Change::CreateTrigger { trigger, .. } => out.push(trigger.sql.clone()),
             Change::DropTrigger { trigger, .. } => {
                 out.push(format!("DROP TRIGGER {}", ident(&trigger.name)))
@@ -646,15 +676,39 @@ fn create_table(t: &Table) -> String {
         ident(&t.name),
         lines.join(",\n    ")
     );
+    for o in &t.options {
+        sql.push(' ');
+        sql.push_str(o);
+    }
     if let Some(c) = &t.comment {
         sql.push_str(&format!(" COMMENT = {}", literal(c, Dialect::Mysql)));
     }
     sql
 }
 
+/// The value of option `key=` in `options`, if there.
+fn option<'o>(options: &'o [String], key: &str) -> Option<&'o str> {
+    options
+        .iter()
+        .find_map(|o| o.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+}
+
+/// Whether a column of this type has a collation (what a change of the table's collation re-declares).
+fn is_character_type(data_type: &str) -> bool {
+    let t = data_type.to_ascii_lowercase();
+    let base = t.split(['(', ' ']).next().unwrap_or("");
+    matches!(
+        base,
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
+    )
+}
+
 /// A column definition as in `CREATE TABLE` / `ADD COLUMN` / `MODIFY COLUMN`.
 pub(crate) fn column_def(c: &Column) -> String {
     let mut sql = format!("{} {}", ident(&c.name), c.data_type);
+    if let Some(coll) = &c.collation {
+        sql.push_str(&format!(" COLLATE {coll}"));
+    }
     if let Some(g) = &c.generated {
         sql.push_str(&format!(
             " GENERATED ALWAYS AS ({}) {}",

@@ -336,6 +336,7 @@ fn assemble(
     }
 
     Schema {
+        defaults: Vec::new(),
         tables: by_name.into_values().collect(),
         views,
         enums: enum_list,

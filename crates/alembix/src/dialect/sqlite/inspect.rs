@@ -345,6 +345,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
         }
     }
     Schema {
+        defaults: Vec::new(),
         tables: tables.into_values().collect(),
         views,
         enums: Vec::new(),

@@ -211,11 +211,13 @@ fn views_reading_changed_tables_are_recreated() {
         sql: None,
     };
     let from = Schema {
+        defaults: Vec::new(),
         tables: vec![from_t],
         views: vec![v.clone()],
         enums: vec![],
     };
     let to = Schema {
+        defaults: Vec::new(),
         tables: vec![to_t],
         views: vec![v],
         enums: vec![],
