@@ -423,7 +423,8 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
     for v in &from.views {
         let target = to.view(&v.name);
         let depends_on_touched = touched_tables.iter().any(|t| mentions(&v.definition, t));
-        if target.is_none_or(|t| t.definition != v.definition) || depends_on_touched {
+        let changed = |t: &View| t.definition != v.definition || t.materialized != v.materialized;
+        if target.is_none_or(changed) || depends_on_touched {
             phases.drop_views.push(Change::DropView(v.clone()));
         }
     }

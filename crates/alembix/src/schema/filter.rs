@@ -178,6 +178,7 @@ mod tests {
                 },
             ],
             views: vec![View {
+                materialized: false,
                 name: "v_report".into(),
                 definition: "SELECT 1".into(),
                 sql: None,

@@ -242,6 +242,9 @@ pub struct View {
     pub definition: String,
     /// SQLite keeps the original statement; rebuilding a table recreates views from it.
     pub sql: Option<String>,
+    /// PostgreSQL `MATERIALIZED VIEW`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub materialized: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

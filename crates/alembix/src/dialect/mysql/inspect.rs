@@ -320,6 +320,7 @@ pub async fn inspect_counted(
             continue;
         }
         views.push(View {
+            materialized: false,
             name: name.to_string(),
             definition: definition.replace(&qualifier, ""),
             sql: None,

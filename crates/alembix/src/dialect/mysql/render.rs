@@ -1676,6 +1676,7 @@ mod tests {
             ["DROP TRIGGER tr"]
         );
         let v = View {
+            materialized: false,
             name: "v".into(),
             definition: "select `t`.`a` AS `a` from `t`".into(),
             sql: None,

@@ -85,10 +85,11 @@ const INDEXES_SQL: &str = "SELECT c.relname::text, ic.relname::text, ix.indisuni
                          AND con.contype IN ('p', 'u', 'x')) \
      ORDER BY c.relname, ic.relname, k";
 
-/// Views and their queries.
-const VIEWS_SQL: &str = "SELECT c.relname::text, pg_catalog.pg_get_viewdef(c.oid) \
+/// Views (and materialized views) and their queries.
+const VIEWS_SQL: &str =
+    "SELECT c.relname::text, pg_catalog.pg_get_viewdef(c.oid), (c.relkind = 'm')::text \
      FROM pg_catalog.pg_class c \
-     WHERE c.relnamespace = {NS} AND c.relkind = 'v' \
+     WHERE c.relnamespace = {NS} AND c.relkind IN ('v', 'm') \
      ORDER BY c.relname";
 
 /// Enum types and their values in order.
@@ -315,6 +316,7 @@ fn assemble(
     let views = views
         .iter()
         .map(|row| View {
+            materialized: flag(row, 2),
             name: text(row, 0),
             definition: view_definition(&text(row, 1)),
             sql: None,

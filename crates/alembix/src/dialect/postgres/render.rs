@@ -495,11 +495,16 @@ impl Renderer<'_> {
                 ));
             }
             Change::CreateView(v) => self.push(format!(
-                "CREATE VIEW {} AS\n{}",
+                "CREATE {}VIEW {} AS\n{}",
+                if v.materialized { "MATERIALIZED " } else { "" },
                 ident(&v.name),
                 v.definition
             )),
-            Change::DropView(v) => self.push(format!("DROP VIEW {}", ident(&v.name))),
+            Change::DropView(v) => self.push(format!(
+                "DROP {}VIEW {}",
+                if v.materialized { "MATERIALIZED " } else { "" },
+                ident(&v.name)
+            )),
         }
     }
 
@@ -1381,6 +1386,7 @@ mod tests {
             ["DROP TRIGGER touch ON users"]
         );
         let view = View {
+            materialized: false,
             name: "active".into(),
             definition: "SELECT users.id\n   FROM users".into(),
             sql: None,

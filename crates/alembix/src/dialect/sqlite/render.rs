@@ -1198,6 +1198,7 @@ mod tests {
         // A view or a trigger that mentions it: rebuild.
         let mut with_view = from.clone();
         with_view.views.push(View {
+            materialized: false,
             name: "v".into(),
             definition: "SELECT email FROM users".into(),
             sql: Some("CREATE VIEW v AS SELECT email FROM users".into()),
@@ -1346,6 +1347,7 @@ mod tests {
     #[test]
     fn views_on_rebuilt_tables_are_dropped_once_and_recreated_once() {
         let view = |def: &str| View {
+            materialized: false,
             name: "v".into(),
             definition: def.into(),
             sql: Some(format!("CREATE VIEW v AS {def}")),
