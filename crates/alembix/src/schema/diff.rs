@@ -466,6 +466,22 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             phases.drop_enums.push(Change::DropEnum(e.clone()));
         }
     }
+    // Sequences: created before the tables whose defaults read them, dropped after.
+    for s in &to.sequences {
+        match from.sequences.iter().find(|x| x.name == s.name) {
+            None => phases.create_enums.push(Change::CreateSequence(s.clone())),
+            Some(old) if old != s => phases.create_enums.push(Change::AlterSequence {
+                from: old.clone(),
+                to: s.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for s in &from.sequences {
+        if !to.sequences.iter().any(|x| x.name == s.name) {
+            phases.drop_enums.push(Change::DropSequence(s.clone()));
+        }
+    }
     phases.into_changes()
 }
 

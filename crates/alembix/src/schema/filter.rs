@@ -22,6 +22,7 @@ enum Kind {
     ForeignKey,
     Trigger,
     Enum,
+    Sequence,
 }
 
 const KINDS: &[(&str, Kind)] = &[
@@ -34,6 +35,7 @@ const KINDS: &[(&str, Kind)] = &[
     ("foreign_key", Kind::ForeignKey),
     ("trigger", Kind::Trigger),
     ("enum", Kind::Enum),
+    ("sequence", Kind::Sequence),
 ];
 
 #[derive(Debug, Clone)]
@@ -131,6 +133,9 @@ impl ObjectFilter {
         schema
             .enums
             .retain(|e| self.keeps(Kind::Enum, None, Some(&e.name)));
+        schema
+            .sequences
+            .retain(|q| self.keeps(Kind::Sequence, None, Some(&q.name)));
         for t in &mut schema.tables {
             let tn = t.name.clone();
             let on = Some(tn.as_str());
@@ -183,7 +188,7 @@ mod tests {
                 definition: "SELECT 1".into(),
                 sql: None,
             }],
-            enums: vec![],
+            ..Schema::default()
         }
     }
 

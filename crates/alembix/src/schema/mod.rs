@@ -18,6 +18,10 @@ pub struct Schema {
     pub views: Vec<View>,
     /// PostgreSQL enum types, sorted by name.
     pub enums: Vec<EnumType>,
+    /// PostgreSQL sequences that no column owns (a `serial` column's and an identity's are part of the
+    /// column), sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sequences: Vec<Sequence>,
     /// What `Table::options` are relative to (MySQL: the database's `ENGINE=`, `DEFAULT CHARSET=` and
     /// `COLLATE=`): a table option equal to its default is not listed, and dropping one restores this.
     /// Not compared: two databases may have different defaults and still hold the same tables.
@@ -39,6 +43,7 @@ impl Schema {
         self.tables.sort_by(|a, b| a.name.cmp(&b.name));
         self.views.sort_by(|a, b| a.name.cmp(&b.name));
         self.enums.sort_by(|a, b| a.name.cmp(&b.name));
+        self.sequences.sort_by(|a, b| a.name.cmp(&b.name));
         for t in &mut self.tables {
             t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
             t.uniques
@@ -247,6 +252,21 @@ pub struct View {
     pub materialized: bool,
 }
 
+/// A free-standing sequence (`CREATE SEQUENCE invoice_no START 1000`), with every option as the server
+/// reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequence {
+    pub name: String,
+    /// `bigint`, `integer`, `smallint`.
+    pub data_type: String,
+    pub start: i64,
+    pub increment: i64,
+    pub min: i64,
+    pub max: i64,
+    pub cache: i64,
+    pub cycle: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnumType {
     pub name: String,
@@ -259,6 +279,13 @@ pub struct EnumType {
 pub enum Change {
     CreateEnum(EnumType),
     DropEnum(EnumType),
+    CreateSequence(Sequence),
+    DropSequence(Sequence),
+    /// Options of a sequence changed (its current value is left alone).
+    AlterSequence {
+        from: Sequence,
+        to: Sequence,
+    },
     /// Values appended to an enum (PostgreSQL can add values, not remove them).
     AddEnumValues {
         name: String,
@@ -405,6 +432,10 @@ impl Change {
                 })
             }
             Change::DropEnum(e) => Some(format!("drops enum type {}", e.name)),
+            Change::DropSequence(s) => Some(format!(
+                "drops sequence {} and its current value",
+                s.name
+            )),
             Change::RecreateEnum { from, to } => {
                 let removed: Vec<&String> = from.values.iter().filter(|v| !to.values.contains(v)).collect();
                 (!removed.is_empty()).then(|| {
@@ -424,6 +455,9 @@ impl Change {
         match self {
             Change::CreateEnum(e) => format!("create enum {}", e.name),
             Change::DropEnum(e) => format!("drop enum {}", e.name),
+            Change::CreateSequence(s) => format!("create sequence {}", s.name),
+            Change::DropSequence(s) => format!("drop sequence {}", s.name),
+            Change::AlterSequence { to, .. } => format!("alter sequence {}", to.name),
             Change::AddEnumValues { name, values } => {
                 format!("add value(s) {} to enum {name}", values.join(", "))
             }

@@ -102,6 +102,9 @@ impl<'a> Renderer<'a> {
         match change {
             Change::CreateEnum(_)
             | Change::DropEnum(_)
+            | Change::CreateSequence(_)
+            | Change::DropSequence(_)
+            | Change::AlterSequence { .. }
             | Change::AddEnumValues { .. }
             | Change::RecreateEnum { .. } => {}
             Change::CreateTable(t) => {

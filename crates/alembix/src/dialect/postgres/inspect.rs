@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashSet};
 use crate::dialect::{Connection, DbError};
 use crate::schema::{
     Check, Column, EnumType, FkAction, ForeignKey, Generated, Identity, Index, IndexPart,
-    PrimaryKey, Schema, Table, Trigger, Unique, View,
+    PrimaryKey, Schema, Sequence, Table, Trigger, Unique, View,
 };
 
 /// The namespace being read.
@@ -107,8 +107,20 @@ const TRIGGERS_SQL: &str =
      WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND NOT tg.tgisinternal \
      ORDER BY c.relname, tg.tgname";
 
+/// Sequences no column owns (`serial` and identity sequences belong to their column).
+const SEQUENCES_SQL: &str = "SELECT s.relname::text, pg_catalog.format_type(q.seqtypid, NULL), \
+       q.seqstart::text, q.seqincrement::text, q.seqmin::text, q.seqmax::text, q.seqcache::text, \
+       q.seqcycle::text \
+     FROM pg_catalog.pg_sequence q \
+     JOIN pg_catalog.pg_class s ON s.oid = q.seqrelid \
+     WHERE s.relnamespace = {NS} \
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = s.oid \
+                         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i')) \
+     ORDER BY s.relname";
+
 /// Every catalog query introspection runs, each once: the count does not depend on the schema.
-pub const QUERIES: [&str; 7] = [
+pub const QUERIES: [&str; 8] = [
     TABLES_SQL,
     COLUMNS_SQL,
     CONSTRAINTS_SQL,
@@ -116,6 +128,7 @@ pub const QUERIES: [&str; 7] = [
     VIEWS_SQL,
     ENUMS_SQL,
     TRIGGERS_SQL,
+    SEQUENCES_SQL,
 ];
 
 /// How many queries [`inspect`] runs, whatever the size of the schema.
@@ -136,6 +149,7 @@ pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema
     let mut next = || it.next().unwrap_or_default();
     let (tables, columns, constraints, indexes, views, enums, triggers) =
         (next(), next(), next(), next(), next(), next(), next());
+    let sequences = next();
     Ok(assemble(
         exclude,
         tables,
@@ -145,6 +159,7 @@ pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema
         views,
         enums,
         triggers,
+        sequences,
     ))
 }
 
@@ -176,6 +191,7 @@ fn assemble(
     views: Rows,
     enums: Rows,
     triggers: Rows,
+    sequences: Rows,
 ) -> Schema {
     let excluded: HashSet<&str> = exclude
         .iter()
@@ -337,7 +353,22 @@ fn assemble(
         }
     }
 
+    let number = |row: &[Option<String>], i: usize| text(row, i).parse::<i64>().unwrap_or_default();
+    let sequences = sequences
+        .iter()
+        .map(|row| Sequence {
+            name: text(row, 0),
+            data_type: text(row, 1),
+            start: number(row, 2),
+            increment: number(row, 3),
+            min: number(row, 4),
+            max: number(row, 5),
+            cache: number(row, 6),
+            cycle: flag(row, 7),
+        })
+        .collect();
     Schema {
+        sequences,
         defaults: Vec::new(),
         tables: by_name.into_values().collect(),
         views,
@@ -554,7 +585,7 @@ mod tests {
 
     #[test]
     fn query_count_is_fixed() {
-        assert_eq!(inspect_query_count(), 7);
+        assert_eq!(inspect_query_count(), 8);
         for q in QUERIES {
             assert!(
                 !q.contains("ANY ($"),
@@ -706,7 +737,19 @@ mod tests {
                 Some("trg"),
                 Some("CREATE TRIGGER trg ..."),
             ])],
+            vec![row(&[
+                Some("invoice_no"),
+                Some("bigint"),
+                Some("1000"),
+                Some("1"),
+                Some("1"),
+                Some("9223372036854775807"),
+                Some("1"),
+                Some("false"),
+            ])],
         );
+        assert_eq!(schema.sequences.len(), 1);
+        assert_eq!(schema.sequences[0].start, 1000);
         assert_eq!(schema.tables.len(), 2);
         let items = &schema.tables[0];
         assert_eq!(items.comment.as_deref(), Some("things"));

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use crate::dialect::literal;
 use crate::schema::{
     Change, Check, Column, EnumType, FkAction, ForeignKey, Identity, Index, PrimaryKey, Schema,
-    Table, Unique,
+    Sequence, Table, Unique,
 };
 use crate::url::Dialect;
 
@@ -141,6 +141,20 @@ fn column_def(table: &str, c: &Column) -> ColumnDef {
         ));
     }
     ColumnDef { before, sql, after }
+}
+
+/// Every option of a sequence, so that the statement means the same on any server.
+fn sequence_options(s: &Sequence) -> String {
+    format!(
+        "AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {} {}",
+        s.data_type,
+        s.increment,
+        s.min,
+        s.max,
+        s.start,
+        s.cache,
+        if s.cycle { "CYCLE" } else { "NO CYCLE" }
+    )
 }
 
 fn named(name: &Option<String>) -> String {
@@ -321,6 +335,14 @@ pub fn render(changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
     for (i, c) in changes.iter().enumerate() {
         r.change(i, c);
     }
+    // A default's `CREATE SEQUENCE IF NOT EXISTS` is for a sequence the schema does not list; one it lists
+    // exists or is created by its own change.
+    let listed: HashSet<String> = to
+        .sequences
+        .iter()
+        .map(|s| format!("CREATE SEQUENCE IF NOT EXISTS {}", ident(&s.name)))
+        .collect();
+    r.out.retain(|s| !listed.contains(s));
     r.out
 }
 
@@ -357,6 +379,17 @@ impl Renderer<'_> {
         match c {
             Change::CreateEnum(e) => self.push(create_enum(e)),
             Change::DropEnum(e) => self.push(format!("DROP TYPE {}", ident(&e.name))),
+            Change::CreateSequence(s) => self.push(format!(
+                "CREATE SEQUENCE {} {}",
+                ident(&s.name),
+                sequence_options(s)
+            )),
+            Change::DropSequence(s) => self.push(format!("DROP SEQUENCE {}", ident(&s.name))),
+            Change::AlterSequence { to, .. } => self.push(format!(
+                "ALTER SEQUENCE {} {}",
+                ident(&to.name),
+                sequence_options(to)
+            )),
             Change::AddEnumValues { name, values } => {
                 for v in values {
                     self.push(format!("ALTER TYPE {} ADD VALUE {}", ident(name), lit(v)));

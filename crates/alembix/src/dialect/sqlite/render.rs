@@ -85,6 +85,7 @@ fn is_late(c: &Change) -> bool {
             | Change::CreateTrigger { .. }
             | Change::CreateView(_)
             | Change::DropEnum(_)
+            | Change::DropSequence(_)
     )
 }
 
@@ -352,6 +353,9 @@ impl<'a> Plan<'a> {
             | Change::SetTableOptions { .. }
             | Change::CreateEnum(_)
             | Change::DropEnum(_)
+            | Change::CreateSequence(_)
+            | Change::DropSequence(_)
+            | Change::AlterSequence { .. }
             | Change::AddEnumValues { .. }
             | Change::RecreateEnum { .. }
             | Change::AlterColumn { .. }

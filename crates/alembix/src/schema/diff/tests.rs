@@ -212,12 +212,14 @@ fn views_reading_changed_tables_are_recreated() {
         sql: None,
     };
     let from = Schema {
+        sequences: Vec::new(),
         defaults: Vec::new(),
         tables: vec![from_t],
         views: vec![v.clone()],
         enums: vec![],
     };
     let to = Schema {
+        sequences: Vec::new(),
         defaults: Vec::new(),
         tables: vec![to_t],
         views: vec![v],
