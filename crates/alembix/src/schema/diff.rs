@@ -356,6 +356,23 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 }
             }
         }
+        // Exclusion constraints by definition.
+        for x in &f.exclusions {
+            if !t.exclusions.iter().any(|y| y.definition == x.definition) {
+                phases.drop_constraints.push(Change::DropExclusion {
+                    table: old.to_string(),
+                    exclusion: x.clone(),
+                });
+            }
+        }
+        for x in &t.exclusions {
+            if !f.exclusions.iter().any(|y| y.definition == x.definition) {
+                phases.add_constraints.push(Change::AddExclusion {
+                    table: tn.to_string(),
+                    exclusion: x.clone(),
+                });
+            }
+        }
         // Foreign keys by definition.
         let same_fk = |a: &ForeignKey, b: &ForeignKey| {
             a.columns == b.columns
@@ -464,6 +481,26 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
     for e in &from.enums {
         if !to.enums.iter().any(|x| x.name == e.name) {
             phases.drop_enums.push(Change::DropEnum(e.clone()));
+        }
+    }
+    // Functions: created before the tables, checks, defaults and triggers that call them, dropped after.
+    for fnc in &to.functions {
+        match from.functions.iter().find(|x| x.signature == fnc.signature) {
+            None => phases
+                .create_enums
+                .push(Change::CreateFunction(fnc.clone())),
+            Some(old) if old.definition != fnc.definition => {
+                phases.create_enums.push(Change::ReplaceFunction {
+                    from: old.clone(),
+                    to: fnc.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    for fnc in &from.functions {
+        if !to.functions.iter().any(|x| x.signature == fnc.signature) {
+            phases.drop_enums.push(Change::DropFunction(fnc.clone()));
         }
     }
     // Sequences: created before the tables whose defaults read them, dropped after.

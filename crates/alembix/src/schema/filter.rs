@@ -23,6 +23,7 @@ enum Kind {
     Trigger,
     Enum,
     Sequence,
+    Function,
 }
 
 const KINDS: &[(&str, Kind)] = &[
@@ -36,6 +37,7 @@ const KINDS: &[(&str, Kind)] = &[
     ("trigger", Kind::Trigger),
     ("enum", Kind::Enum),
     ("sequence", Kind::Sequence),
+    ("function", Kind::Function),
 ];
 
 #[derive(Debug, Clone)]
@@ -136,6 +138,11 @@ impl ObjectFilter {
         schema
             .sequences
             .retain(|q| self.keeps(Kind::Sequence, None, Some(&q.name)));
+        // A function by its name, without the argument list.
+        schema.functions.retain(|f| {
+            let name = f.signature.split('(').next().unwrap_or(&f.signature);
+            self.keeps(Kind::Function, None, Some(name))
+        });
         for t in &mut schema.tables {
             let tn = t.name.clone();
             let on = Some(tn.as_str());

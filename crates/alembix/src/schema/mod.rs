@@ -22,6 +22,9 @@ pub struct Schema {
     /// column), sorted by name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sequences: Vec<Sequence>,
+    /// PostgreSQL functions and procedures (not an extension's), sorted by signature.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<Function>,
     /// What `Table::options` are relative to (MySQL: the database's `ENGINE=`, `DEFAULT CHARSET=` and
     /// `COLLATE=`): a table option equal to its default is not listed, and dropping one restores this.
     /// Not compared: two databases may have different defaults and still hold the same tables.
@@ -44,6 +47,7 @@ impl Schema {
         self.views.sort_by(|a, b| a.name.cmp(&b.name));
         self.enums.sort_by(|a, b| a.name.cmp(&b.name));
         self.sequences.sort_by(|a, b| a.name.cmp(&b.name));
+        self.functions.sort_by(|a, b| a.signature.cmp(&b.signature));
         for t in &mut self.tables {
             t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
             t.uniques
@@ -58,6 +62,7 @@ impl Schema {
                 ))
             });
             t.triggers.sort_by(|a, b| a.name.cmp(&b.name));
+            t.exclusions.sort_by(|a, b| a.name.cmp(&b.name));
         }
     }
 }
@@ -80,6 +85,16 @@ pub struct Table {
     /// `WITHOUT ROWID`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// PostgreSQL exclusion constraints, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<Exclusion>,
+}
+
+/// A PostgreSQL `EXCLUDE` constraint, kept as the server prints it (`EXCLUDE USING gist (during WITH &&)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exclusion {
+    pub name: String,
+    pub definition: String,
 }
 
 impl Table {
@@ -267,6 +282,15 @@ pub struct Sequence {
     pub cycle: bool,
 }
 
+/// A PostgreSQL function or procedure, kept opaque: its signature and its definition as
+/// `pg_get_functiondef` prints it (`CREATE OR REPLACE FUNCTION ...`), which reads back the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Function {
+    /// `touch_updated_at()`, `add(integer, integer)`.
+    pub signature: String,
+    pub definition: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnumType {
     pub name: String,
@@ -279,6 +303,13 @@ pub struct EnumType {
 pub enum Change {
     CreateEnum(EnumType),
     DropEnum(EnumType),
+    CreateFunction(Function),
+    DropFunction(Function),
+    /// A function's body or attributes changed (same signature): `CREATE OR REPLACE`.
+    ReplaceFunction {
+        from: Function,
+        to: Function,
+    },
     CreateSequence(Sequence),
     DropSequence(Sequence),
     /// Options of a sequence changed (its current value is left alone).
@@ -346,6 +377,14 @@ pub enum Change {
         table: String,
         check: Check,
     },
+    AddExclusion {
+        table: String,
+        exclusion: Exclusion,
+    },
+    DropExclusion {
+        table: String,
+        exclusion: Exclusion,
+    },
     DropCheck {
         table: String,
         check: Check,
@@ -397,6 +436,8 @@ impl Change {
             | Change::AddUnique { table, .. }
             | Change::DropUnique { table, .. }
             | Change::AddCheck { table, .. }
+            | Change::AddExclusion { table, .. }
+            | Change::DropExclusion { table, .. }
             | Change::DropCheck { table, .. }
             | Change::AddForeignKey { table, .. }
             | Change::DropForeignKey { table, .. }
@@ -432,6 +473,14 @@ impl Change {
                 })
             }
             Change::DropEnum(e) => Some(format!("drops enum type {}", e.name)),
+            Change::SetTableOptions { table, from, to }
+                if from.iter().chain(to).any(|o| o.starts_with("PARTITION BY")) =>
+            {
+                Some(format!(
+                    "changes how {table} is partitioned, which PostgreSQL cannot do in place: recreate the \
+                     table and move its rows by hand"
+                ))
+            }
             Change::DropSequence(s) => Some(format!(
                 "drops sequence {} and its current value",
                 s.name
@@ -456,6 +505,9 @@ impl Change {
             Change::CreateEnum(e) => format!("create enum {}", e.name),
             Change::DropEnum(e) => format!("drop enum {}", e.name),
             Change::CreateSequence(s) => format!("create sequence {}", s.name),
+            Change::CreateFunction(f) => format!("create function {}", f.signature),
+            Change::DropFunction(f) => format!("drop function {}", f.signature),
+            Change::ReplaceFunction { to, .. } => format!("replace function {}", to.signature),
             Change::DropSequence(s) => format!("drop sequence {}", s.name),
             Change::AlterSequence { to, .. } => format!("alter sequence {}", to.name),
             Change::AddEnumValues { name, values } => {
@@ -487,6 +539,18 @@ impl Change {
             }
             Change::DropCheck { table, check } => {
                 format!("drop check ({}) on {table}", check.expression)
+            }
+            Change::AddExclusion { table, exclusion } => {
+                format!(
+                    "add {} ({}) on {table}",
+                    exclusion.name, exclusion.definition
+                )
+            }
+            Change::DropExclusion { table, exclusion } => {
+                format!(
+                    "drop {} ({}) on {table}",
+                    exclusion.name, exclusion.definition
+                )
             }
             Change::AddForeignKey {
                 table,

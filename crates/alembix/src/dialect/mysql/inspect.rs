@@ -351,6 +351,7 @@ pub async fn inspect_counted(
 
     let queries = cat.queries;
     let mut schema = Schema {
+        functions: Vec::new(),
         sequences: Vec::new(),
         defaults,
         tables,

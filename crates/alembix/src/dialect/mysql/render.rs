@@ -105,6 +105,11 @@ impl<'a> Renderer<'a> {
             | Change::CreateSequence(_)
             | Change::DropSequence(_)
             | Change::AlterSequence { .. }
+            | Change::AddExclusion { .. }
+            | Change::DropExclusion { .. }
+            | Change::CreateFunction(_)
+            | Change::DropFunction(_)
+            | Change::ReplaceFunction { .. }
             | Change::AddEnumValues { .. }
             | Change::RecreateEnum { .. } => {}
             Change::CreateTable(t) => {

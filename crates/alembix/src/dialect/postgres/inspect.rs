@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::dialect::{Connection, DbError};
 use crate::schema::{
-    Check, Column, EnumType, FkAction, ForeignKey, Generated, Identity, Index, IndexPart,
-    PrimaryKey, Schema, Sequence, Table, Trigger, Unique, View,
+    Check, Column, EnumType, Exclusion, FkAction, ForeignKey, Function, Generated, Identity, Index,
+    IndexPart, PrimaryKey, Schema, Sequence, Table, Trigger, Unique, View,
 };
 
 /// The namespace being read.
@@ -21,8 +21,9 @@ const SEP: char = '\u{1f}';
 /// Plain and partitioned tables, not partitions.
 const TABLE_KINDS: &str = "c.relkind IN ('r', 'p') AND NOT c.relispartition";
 
-/// Tables and their comments.
-const TABLES_SQL: &str = "SELECT c.relname::text, d.description \
+/// Tables, their comments and partition keys.
+const TABLES_SQL: &str = "SELECT c.relname::text, d.description, \
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END \
      FROM pg_catalog.pg_class c \
      LEFT JOIN pg_catalog.pg_description d \
        ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 \
@@ -61,7 +62,7 @@ const CONSTRAINTS_SQL: &str = "SELECT c.relname::text, con.conname::text, con.co
      JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
      LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid \
      LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace \
-     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND con.contype IN ('p', 'u', 'c', 'f') \
+     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND con.contype IN ('p', 'u', 'c', 'f', 'x') \
      ORDER BY c.relname, con.conname";
 
 /// Indexes not backing a constraint, one row per key part.
@@ -119,8 +120,18 @@ const SEQUENCES_SQL: &str = "SELECT s.relname::text, pg_catalog.format_type(q.se
                          AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i')) \
      ORDER BY s.relname";
 
+/// Functions and procedures of the schema that no extension brought.
+const FUNCTIONS_SQL: &str =
+    "SELECT p.oid::regprocedure::text, pg_catalog.pg_get_functiondef(p.oid) \
+     FROM pg_catalog.pg_proc p \
+     WHERE p.pronamespace = {NS} AND p.prokind IN ('f', 'p') \
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                       WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid \
+                         AND d.deptype = 'e') \
+     ORDER BY 1";
+
 /// Every catalog query introspection runs, each once: the count does not depend on the schema.
-pub const QUERIES: [&str; 8] = [
+pub const QUERIES: [&str; 9] = [
     TABLES_SQL,
     COLUMNS_SQL,
     CONSTRAINTS_SQL,
@@ -129,6 +140,7 @@ pub const QUERIES: [&str; 8] = [
     ENUMS_SQL,
     TRIGGERS_SQL,
     SEQUENCES_SQL,
+    FUNCTIONS_SQL,
 ];
 
 /// How many queries [`inspect`] runs, whatever the size of the schema.
@@ -150,6 +162,7 @@ pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema
     let (tables, columns, constraints, indexes, views, enums, triggers) =
         (next(), next(), next(), next(), next(), next(), next());
     let sequences = next();
+    let functions = next();
     Ok(assemble(
         exclude,
         tables,
@@ -160,6 +173,7 @@ pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema
         enums,
         triggers,
         sequences,
+        functions,
     ))
 }
 
@@ -192,6 +206,7 @@ fn assemble(
     enums: Rows,
     triggers: Rows,
     sequences: Rows,
+    functions: Rows,
 ) -> Schema {
     let excluded: HashSet<&str> = exclude
         .iter()
@@ -208,6 +223,9 @@ fn assemble(
             Table {
                 name,
                 comment: cell(row, 1),
+                options: cell(row, 2)
+                    .map(|k| vec![format!("PARTITION BY {k}")])
+                    .unwrap_or_default(),
                 ..Table::default()
             },
         );
@@ -283,6 +301,10 @@ fn assemble(
                 ref_columns: list(row, 5),
                 on_update: FkAction::parse(&text(row, 6)),
                 on_delete: FkAction::parse(&text(row, 7)),
+            }),
+            "x" => t.exclusions.push(Exclusion {
+                name: text(row, 1),
+                definition: text(row, 8),
             }),
             _ => {}
         }
@@ -367,7 +389,15 @@ fn assemble(
             cycle: flag(row, 7),
         })
         .collect();
+    let functions = functions
+        .iter()
+        .map(|row| Function {
+            signature: text(row, 0),
+            definition: text(row, 1),
+        })
+        .collect();
     Schema {
+        functions,
         sequences,
         defaults: Vec::new(),
         tables: by_name.into_values().collect(),
@@ -585,7 +615,7 @@ mod tests {
 
     #[test]
     fn query_count_is_fixed() {
-        assert_eq!(inspect_query_count(), 8);
+        assert_eq!(inspect_query_count(), 9);
         for q in QUERIES {
             assert!(
                 !q.contains("ANY ($"),
@@ -747,6 +777,7 @@ mod tests {
                 Some("1"),
                 Some("false"),
             ])],
+            vec![],
         );
         assert_eq!(schema.sequences.len(), 1);
         assert_eq!(schema.sequences[0].start, 1000);

@@ -286,11 +286,21 @@ fn create_table(t: &Table, out: &mut Vec<String>) {
     lines.extend(t.uniques.iter().map(unique_clause));
     lines.extend(t.checks.iter().map(check_clause));
     lines.extend(t.foreign_keys.iter().map(fk_clause));
-    out.push(format!(
+    lines.extend(
+        t.exclusions
+            .iter()
+            .map(|x| format!("CONSTRAINT {} {}", ident(&x.name), x.definition)),
+    );
+    let mut sql = format!(
         "CREATE TABLE {} (\n    {}\n)",
         ident(&t.name),
         lines.join(",\n    ")
-    ));
+    );
+    for o in &t.options {
+        sql.push(' ');
+        sql.push_str(o);
+    }
+    out.push(sql);
     out.extend(after);
     out.extend(t.indexes.iter().map(|i| create_index(&t.name, i)));
     if t.comment.is_some() {
@@ -379,6 +389,17 @@ impl Renderer<'_> {
         match c {
             Change::CreateEnum(e) => self.push(create_enum(e)),
             Change::DropEnum(e) => self.push(format!("DROP TYPE {}", ident(&e.name))),
+            Change::CreateFunction(f) | Change::ReplaceFunction { to: f, .. } => {
+                self.push(f.definition.trim_end().trim_end_matches(';').to_string())
+            }
+            Change::DropFunction(f) => {
+                let kind = if f.definition.contains(" PROCEDURE ") {
+                    "PROCEDURE"
+                } else {
+                    "FUNCTION"
+                };
+                self.push(format!("DROP {kind} {}", f.signature))
+            }
             Change::CreateSequence(s) => self.push(format!(
                 "CREATE SEQUENCE {} {}",
                 ident(&s.name),
@@ -517,8 +538,32 @@ impl Renderer<'_> {
             Change::SetTableComment { table, to, .. } => {
                 self.push(table_comment(self.now(table), to))
             }
-            // Not read on PostgreSQL (SQLite's options).
-            Change::SetTableOptions { .. } => {}
+            // The partition key: PostgreSQL cannot change it in place (the warning says so).
+            Change::SetTableOptions { table, from, to } => self.push(format!(
+                "-- alembix: {} is partitioned {}; it was {}: recreate it by hand",
+                self.now(table),
+                if to.is_empty() {
+                    "no more".to_string()
+                } else {
+                    format!("as {}", to.join(" "))
+                },
+                if from.is_empty() {
+                    "not partitioned".to_string()
+                } else {
+                    from.join(" ")
+                }
+            )),
+            Change::AddExclusion { table, exclusion } => self.push(format!(
+                "{} ADD CONSTRAINT {} {}",
+                self.alter(table),
+                ident(&exclusion.name),
+                exclusion.definition
+            )),
+            Change::DropExclusion { table, exclusion } => self.push(format!(
+                "{} DROP CONSTRAINT {}",
+                self.alter(table),
+                ident(&exclusion.name)
+            )),
             Change::CreateTrigger { trigger, .. } => self.push(trigger.sql.clone()),
             Change::DropTrigger { table, trigger } => {
                 self.push(format!(

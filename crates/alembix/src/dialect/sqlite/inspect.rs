@@ -346,6 +346,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
         }
     }
     Schema {
+        functions: Vec::new(),
         sequences: Vec::new(),
         defaults: Vec::new(),
         tables: tables.into_values().collect(),

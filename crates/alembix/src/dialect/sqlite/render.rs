@@ -86,6 +86,7 @@ fn is_late(c: &Change) -> bool {
             | Change::CreateView(_)
             | Change::DropEnum(_)
             | Change::DropSequence(_)
+            | Change::DropFunction(_)
     )
 }
 
@@ -356,6 +357,11 @@ impl<'a> Plan<'a> {
             | Change::CreateSequence(_)
             | Change::DropSequence(_)
             | Change::AlterSequence { .. }
+            | Change::AddExclusion { .. }
+            | Change::DropExclusion { .. }
+            | Change::CreateFunction(_)
+            | Change::DropFunction(_)
+            | Change::ReplaceFunction { .. }
             | Change::AddEnumValues { .. }
             | Change::RecreateEnum { .. }
             | Change::AlterColumn { .. }

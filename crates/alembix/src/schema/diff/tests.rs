@@ -212,6 +212,7 @@ fn views_reading_changed_tables_are_recreated() {
         sql: None,
     };
     let from = Schema {
+        functions: Vec::new(),
         sequences: Vec::new(),
         defaults: Vec::new(),
         tables: vec![from_t],
@@ -219,6 +220,7 @@ fn views_reading_changed_tables_are_recreated() {
         enums: vec![],
     };
     let to = Schema {
+        functions: Vec::new(),
         sequences: Vec::new(),
         defaults: Vec::new(),
         tables: vec![to_t],
