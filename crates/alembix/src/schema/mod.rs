@@ -112,6 +112,10 @@ pub struct Column {
     /// The default expression as the server reports it.
     pub default: Option<String>,
     pub identity: Option<Identity>,
+    /// PostgreSQL identity sequence options that differ from their defaults, each as written in
+    /// `GENERATED ... AS IDENTITY (...)`: `START WITH 1000`, `INCREMENT BY 10`, `CYCLE`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_options: Vec<String>,
     pub generated: Option<Generated>,
     pub comment: Option<String>,
     /// A collation other than the type's default (PostgreSQL) or the table's (MySQL); SQLite keeps
@@ -123,6 +127,7 @@ pub struct Column {
 impl Column {
     pub fn new(name: impl Into<String>, data_type: impl Into<String>) -> Column {
         Column {
+            identity_options: Vec::new(),
             name: name.into(),
             data_type: data_type.into(),
             nullable: true,

@@ -138,6 +138,7 @@ pub async fn inspect_counted(
             .filter(|c| table_collations[ti].as_deref() != Some(*c))
             .map(str::to_string);
         tables[ti].columns.push(Column {
+            identity_options: Vec::new(),
             collation,
             name: name.to_string(),
             data_type: ty.to_string(),

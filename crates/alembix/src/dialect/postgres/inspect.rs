@@ -35,7 +35,11 @@ const COLUMNS_SQL: &str = "SELECT c.relname::text, a.attname::text, pg_catalog.f
        a.attnotnull::text, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
        a.attgenerated::text, d.description, \
        (SELECT pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co \
-         WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation) \
+         WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation), \
+       (SELECT concat_ws(',', q.seqstart, q.seqincrement, q.seqmin, q.seqmax, q.seqcache, q.seqcycle) \
+          FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_sequence q ON q.seqrelid = dep.objid \
+         WHERE dep.classid = 'pg_catalog.pg_class'::regclass AND dep.refclassid = 'pg_catalog.pg_class'::regclass \
+           AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i') \
      FROM pg_catalog.pg_attribute a \
      JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
      JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid \
@@ -251,7 +255,11 @@ fn assemble(
             ),
             _ => (if identity.is_some() { None } else { expr }, None),
         };
+        let identity_options = cell(row, 9)
+            .map(|s| identity_options(&text(row, 2), &s))
+            .unwrap_or_default();
         t.columns.push(Column {
+            identity_options,
             name: text(row, 1),
             data_type: text(row, 2),
             nullable: !flag(row, 3),
@@ -404,6 +412,50 @@ fn assemble(
         views,
         enums: enum_list,
     }
+}
+
+/// The options of an identity's sequence (`start,increment,min,max,cache,cycle`) that differ from what
+/// `GENERATED ... AS IDENTITY` gives a column of `data_type` by default.
+fn identity_options(data_type: &str, seq: &str) -> Vec<String> {
+    let v: Vec<&str> = seq.split(',').collect();
+    let n = |i: usize| {
+        v.get(i)
+            .and_then(|x| x.parse::<i128>().ok())
+            .unwrap_or_default()
+    };
+    let (start, increment, min, max, cache) = (n(0), n(1), n(2), n(3), n(4));
+    let cycle = v.get(5).is_some_and(|c| *c == "t" || *c == "true");
+    let (type_min, type_max): (i128, i128) = match data_type {
+        "smallint" => (i16::MIN.into(), i16::MAX.into()),
+        "integer" => (i32::MIN.into(), i32::MAX.into()),
+        _ => (i64::MIN.into(), i64::MAX.into()),
+    };
+    let (default_min, default_max) = if increment > 0 {
+        (1, type_max)
+    } else {
+        (type_min, -1)
+    };
+    let default_start = if increment > 0 { min } else { max };
+    let mut out = Vec::new();
+    if increment != 1 {
+        out.push(format!("INCREMENT BY {increment}"));
+    }
+    if min != default_min {
+        out.push(format!("MINVALUE {min}"));
+    }
+    if max != default_max {
+        out.push(format!("MAXVALUE {max}"));
+    }
+    if start != default_start {
+        out.push(format!("START WITH {start}"));
+    }
+    if cache != 1 {
+        out.push(format!("CACHE {cache}"));
+    }
+    if cycle {
+        out.push("CYCLE".to_string());
+    }
+    out
 }
 
 /// The condition of `CHECK (cond) [NOT VALID | NO INHERIT]` as `pg_get_constraintdef` prints it.

@@ -225,6 +225,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
             _ => None,
         };
         table.columns.push(Column {
+            identity_options: Vec::new(),
             collation: None,
             identity: pc
                 .filter(|c| c.autoincrement && pk > 0)
