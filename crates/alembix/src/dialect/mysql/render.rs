@@ -510,11 +510,8 @@ impl<'a> Renderer<'a> {
                     covers.then_some(c)
                 });
             match later {
-                Some(c) => {
-                    if !plan.contains(&Ok(c)) {
-                        plan.push(Ok(c));
-                    }
-                }
+                Some(c) if !plan.contains(&Ok(c)) => plan.push(Ok(c)),
+                Some(_) => {}
                 None if fk.name.is_some() => plan.push(Err(fk)),
                 None => {}
             }
