@@ -453,9 +453,48 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             _ => None,
         })
         .collect();
+    // A materialized view's indexes: with the view when it is created, else compared like a table's.
+    let view_index_key = |i: &Index| {
+        (
+            i.parts.clone(),
+            i.unique,
+            i.predicate.clone(),
+            i.method.clone(),
+            i.include.clone(),
+        )
+    };
     for v in &to.views {
         if from.view(&v.name).is_none() || dropped_views.contains(v.name.as_str()) {
             phases.create_views.push(Change::CreateView(v.clone()));
+            for i in &v.indexes {
+                phases.create_view_indexes.push(Change::CreateIndex {
+                    table: v.name.clone(),
+                    index: i.clone(),
+                });
+            }
+        } else if let Some(fv) = from.view(&v.name) {
+            let to_keys: Vec<_> = v.indexes.iter().map(view_index_key).collect();
+            let from_keys: Vec<_> = fv.indexes.iter().map(view_index_key).collect();
+            for i in fv
+                .indexes
+                .iter()
+                .filter(|i| !to_keys.contains(&view_index_key(i)))
+            {
+                phases.drop_constraints.push(Change::DropIndex {
+                    table: v.name.clone(),
+                    index: i.clone(),
+                });
+            }
+            for i in v
+                .indexes
+                .iter()
+                .filter(|i| !from_keys.contains(&view_index_key(i)))
+            {
+                phases.add_constraints.push(Change::CreateIndex {
+                    table: v.name.clone(),
+                    index: i.clone(),
+                });
+            }
         }
     }
     order_views(&mut phases.drop_views, true);
@@ -540,6 +579,7 @@ struct Phases {
     comments: Vec<Change>,
     create_triggers: Vec<Change>,
     create_views: Vec<Change>,
+    create_view_indexes: Vec<Change>,
     drop_enums: Vec<Change>,
 }
 
@@ -562,6 +602,7 @@ impl Phases {
             self.comments,
             self.create_triggers,
             self.create_views,
+            self.create_view_indexes,
             self.drop_enums,
         ]
         .into_iter()

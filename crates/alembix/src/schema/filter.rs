@@ -190,6 +190,7 @@ mod tests {
                 },
             ],
             views: vec![View {
+                indexes: Vec::new(),
                 materialized: false,
                 name: "v_report".into(),
                 definition: "SELECT 1".into(),

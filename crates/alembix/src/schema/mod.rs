@@ -45,6 +45,9 @@ impl Schema {
     pub fn normalise(&mut self) {
         self.tables.sort_by(|a, b| a.name.cmp(&b.name));
         self.views.sort_by(|a, b| a.name.cmp(&b.name));
+        for v in &mut self.views {
+            v.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         self.enums.sort_by(|a, b| a.name.cmp(&b.name));
         self.sequences.sort_by(|a, b| a.name.cmp(&b.name));
         self.functions.sort_by(|a, b| a.signature.cmp(&b.signature));
@@ -270,6 +273,9 @@ pub struct View {
     /// PostgreSQL `MATERIALIZED VIEW`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub materialized: bool,
+    /// A materialized view's indexes (a unique one lets `REFRESH ... CONCURRENTLY` run), sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Index>,
 }
 
 /// A free-standing sequence (`CREATE SEQUENCE invoice_no START 1000`), with every option as the server

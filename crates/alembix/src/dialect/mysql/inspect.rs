@@ -321,6 +321,7 @@ pub async fn inspect_counted(
             continue;
         }
         views.push(View {
+            indexes: Vec::new(),
             materialized: false,
             name: name.to_string(),
             definition: definition.replace(&qualifier, ""),

@@ -1681,6 +1681,7 @@ mod tests {
             ["DROP TRIGGER tr"]
         );
         let v = View {
+            indexes: Vec::new(),
             materialized: false,
             name: "v".into(),
             definition: "select `t`.`a` AS `a` from `t`".into(),

@@ -84,7 +84,7 @@ const INDEXES_SQL: &str = "SELECT c.relname::text, ic.relname::text, ix.indisuni
      JOIN pg_catalog.pg_am am ON am.oid = ic.relam \
      CROSS JOIN LATERAL generate_series(1, ix.indnkeyatts::int) AS k \
      LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k - 1] \
-     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND NOT ix.indisprimary \
+     WHERE c.relnamespace = {NS} AND ({TABLE_KINDS} OR c.relkind = 'm') AND NOT ix.indisprimary \
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con \
                        WHERE con.conindid = ix.indexrelid AND con.conrelid = ix.indrelid \
                          AND con.contype IN ('p', 'u', 'x')) \
@@ -318,9 +318,13 @@ fn assemble(
         }
     }
 
+    // Indexes of tables, and of materialized views (kept with the view).
+    let mut view_indexes: BTreeMap<String, Vec<Index>> = BTreeMap::new();
     for row in &indexes {
-        let Some(t) = by_name.get_mut(&text(row, 0)) else {
-            continue;
+        let owner = text(row, 0);
+        let list = match by_name.get_mut(&owner) {
+            Some(t) => &mut t.indexes,
+            None => view_indexes.entry(owner).or_default(),
         };
         let name = text(row, 1);
         let is_column = flag(row, 5);
@@ -334,9 +338,9 @@ fn assemble(
             is_column,
             descending: flag(row, 8),
         };
-        match t.indexes.last_mut() {
+        match list.last_mut() {
             Some(last) if last.name == name => last.parts.push(part),
-            _ => t.indexes.push(Index {
+            _ => list.push(Index {
                 name,
                 parts: vec![part],
                 unique: flag(row, 2),
@@ -362,6 +366,7 @@ fn assemble(
     let views = views
         .iter()
         .map(|row| View {
+            indexes: view_indexes.remove(&text(row, 0)).unwrap_or_default(),
             materialized: flag(row, 2),
             name: text(row, 0),
             definition: view_definition(&text(row, 1)),

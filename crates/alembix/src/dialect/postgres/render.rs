@@ -1518,6 +1518,7 @@ mod tests {
             ["DROP TRIGGER touch ON users"]
         );
         let view = View {
+            indexes: Vec::new(),
             materialized: false,
             name: "active".into(),
             definition: "SELECT users.id\n   FROM users".into(),

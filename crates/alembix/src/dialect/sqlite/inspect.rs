@@ -180,6 +180,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
                 );
             }
             "view" => views.push(View {
+                indexes: Vec::new(),
                 materialized: false,
                 name: name.to_string(),
                 definition: view_definition(sql),

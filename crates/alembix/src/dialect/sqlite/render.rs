@@ -1208,6 +1208,7 @@ mod tests {
         // A view or a trigger that mentions it: rebuild.
         let mut with_view = from.clone();
         with_view.views.push(View {
+            indexes: Vec::new(),
             materialized: false,
             name: "v".into(),
             definition: "SELECT email FROM users".into(),
@@ -1357,6 +1358,7 @@ mod tests {
     #[test]
     fn views_on_rebuilt_tables_are_dropped_once_and_recreated_once() {
         let view = |def: &str| View {
+            indexes: Vec::new(),
             materialized: false,
             name: "v".into(),
             definition: def.into(),

@@ -206,6 +206,7 @@ fn views_reading_changed_tables_are_recreated() {
     let mut to_t = from_t.clone();
     to_t.columns[1].data_type = "bigint".into();
     let v = View {
+        indexes: Vec::new(),
         materialized: false,
         name: "v".into(),
         definition: "SELECT id, x FROM t".into(),
