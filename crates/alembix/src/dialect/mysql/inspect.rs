@@ -13,6 +13,21 @@
 //!   hiding it made a model's `fk_x` and a database's `x` disagree, and hid the indexes a renderer had to
 //!   reckon with when it replaced the index a foreign key uses.
 
+//!
+//! MySQL 8 where it differs from MariaDB (read from MySQL's reference manual; no MySQL 8 server runs in
+//! these tests, so these paths are checked on paper):
+//! - generated columns: `EXTRA` says `VIRTUAL GENERATED` / `STORED GENERATED` (MariaDB: `VIRTUAL GENERATED`
+//!   / `STORED GENERATED`, older ones `PERSISTENT GENERATED`); `GENERATION_EXPRESSION` carries charset
+//!   introducers (`_utf8mb4'x'`) on MySQL, which both sides print alike;
+//! - CHECK: `CHECK_CONSTRAINTS` has no `TABLE_NAME` or `LEVEL` (the table comes from `TABLE_CONSTRAINTS`);
+//!   names are unique per schema and a column-level check becomes a table-level one named `<table>_chk_<n>`,
+//!   so `column_level` is always false there, which is what MySQL itself does;
+//! - functional indexes (8.0.13+): `STATISTICS.EXPRESSION` holds the expression and the hidden column
+//!   behind it is not listed in `COLUMNS`; MariaDB has no functional index parts (a test skips there);
+//! - `JSON` is a type of its own with no collation (MariaDB: `longtext` + `json_valid` check, handled above);
+//! - a foreign key's own index is named after the constraint, or after the first column without a name, as
+//!   on MariaDB; the default collation is `utf8mb4_0900_ai_ci`, which the table options are relative to.
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::render::ident;
