@@ -615,6 +615,26 @@ pub async fn desired_schema(
     desired: &DesiredSchema,
     exclude: &[String],
 ) -> Result<Schema> {
+    // PostgreSQL: the whole declared schema in one transaction (one commit instead of one per statement,
+    // which was most of the time on hundreds of tables). A statement that cannot run there, or that fails,
+    // sends it back to the statement-by-statement way below, which names every rejected object.
+    if dev.conn.dialect() == Dialect::Postgres && dev.conn.execute("BEGIN").await.is_ok() {
+        let mut ok = true;
+        'all: for (_, sql) in &desired.sources {
+            for st in split(sql, Dialect::Postgres) {
+                if dev.conn.execute(&st.sql).await.is_err() {
+                    ok = false;
+                    break 'all;
+                }
+            }
+        }
+        if ok && dev.conn.execute("COMMIT").await.is_ok() {
+            return dialect::inspect(&mut dev.conn, exclude)
+                .await
+                .map_err(db("reading the declared schema"));
+        }
+        let _ = dev.conn.execute("ROLLBACK").await;
+    }
     // Every statement is tried, so that one message names every object the server rejects.
     let mut rejected = Vec::new();
     for (origin, sql) in &desired.sources {
