@@ -794,8 +794,17 @@ fn model_line(root: &Path, files: &[PathBuf], name: &str, table: Option<&str>) -
     }
 }
 
+/// A scratch database is thrown away: on PostgreSQL its commits (one per revision) need not wait for the
+/// disk. Only this session's commits are affected; nothing is lost but the scratch database on a crash.
+async fn relax_durability(conn: &mut Connection) {
+    if conn.dialect() == Dialect::Postgres {
+        let _ = conn.execute("SET synchronous_commit TO off").await;
+    }
+}
+
 /// The schema the migrations produce, replayed on a scratch database.
 pub async fn migrations_schema(m: &Migrator, dev: &mut DevDatabase) -> Result<Schema> {
+    relax_durability(&mut dev.conn).await;
     m.run_on(
         &mut dev.conn,
         &Operation::Upgrade("heads".into()),
@@ -1121,6 +1130,7 @@ pub async fn verify(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Option<VerifyFinding>> {
     let mut dev = DevDatabase::create(server, dev_url).await?;
+    relax_durability(&mut dev.conn).await;
     let result = verify_on(m, &mut dev, progress).await;
     dev.dispose().await;
     result
