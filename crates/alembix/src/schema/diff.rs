@@ -247,16 +247,49 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         };
         let to_idx: Vec<_> = t.indexes.iter().map(|i| index_key(i, false)).collect();
         let from_idx: Vec<_> = f.indexes.iter().map(|i| index_key(i, true)).collect();
-        for (i, k) in f.indexes.iter().zip(&from_idx) {
-            if !to_idx.contains(k) {
-                phases.drop_constraints.push(Change::DropIndex {
-                    table: old.to_string(),
-                    index: i.clone(),
+        // One to one: two indexes on the same columns are two indexes. The same name is preferred, then
+        // any index of the same definition (a rename).
+        let mut pair: Vec<Option<usize>> = vec![None; f.indexes.len()];
+        let mut taken = vec![false; t.indexes.len()];
+        for same_name in [true, false] {
+            for (fi, k) in from_idx.iter().enumerate() {
+                if pair[fi].is_some() {
+                    continue;
+                }
+                let found = (0..t.indexes.len()).find(|&ti| {
+                    !taken[ti]
+                        && to_idx[ti] == *k
+                        && (!same_name || t.indexes[ti].name == f.indexes[fi].name)
                 });
+                if let Some(ti) = found {
+                    pair[fi] = Some(ti);
+                    taken[ti] = true;
+                }
             }
         }
-        for (i, k) in t.indexes.iter().zip(&to_idx) {
-            if !from_idx.contains(k) {
+        for (fi, i) in f.indexes.iter().enumerate() {
+            match pair[fi] {
+                None => phases.drop_constraints.push(Change::DropIndex {
+                    table: old.to_string(),
+                    index: i.clone(),
+                }),
+                // Renamed in the declaration; the names the server gives a foreign key's index are its own.
+                Some(ti)
+                    if t.indexes[ti].name != i.name
+                        && !server_named(f, i)
+                        && !server_named(t, &t.indexes[ti]) =>
+                {
+                    phases.columns.push(Change::RenameIndex {
+                        table: tn.to_string(),
+                        from: i.name.clone(),
+                        index: t.indexes[ti].clone(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        for (ti, i) in t.indexes.iter().enumerate() {
+            if !taken[ti] {
                 phases.add_constraints.push(Change::CreateIndex {
                     table: tn.to_string(),
                     index: i.clone(),
@@ -329,10 +362,10 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 enum_columns.iter().any(|c| mentions(sql, c))
                     || recreated_enums.iter().any(|e| mentions(sql, e))
             };
-            for (i, k) in f.indexes.iter().zip(&from_idx) {
+            for (fi, i) in f.indexes.iter().enumerate() {
                 let uses = i.predicate.as_deref().is_some_and(reads)
                     || i.parts.iter().any(|p| !p.is_column && reads(&p.expression));
-                if let Some(pos) = to_idx.iter().position(|x| x == k).filter(|_| uses) {
+                if let Some(pos) = pair[fi].filter(|_| uses) {
                     phases.drop_constraints.push(Change::DropIndex {
                         table: old.to_string(),
                         index: i.clone(),
@@ -736,6 +769,24 @@ pub fn mentions(sql: &str, name: &str) -> bool {
         start = at + name.len();
     }
     false
+}
+
+/// Whether `index` is one the server made and named for a foreign key of `t` (MySQL/MariaDB: after the
+/// constraint, or after its first column, `_2`, `_3` on a clash), on exactly its columns.
+fn server_named(t: &Table, index: &Index) -> bool {
+    !index.unique
+        && index.parts.iter().all(|p| p.is_column)
+        && t.foreign_keys.iter().any(|fk| {
+            let cols: Vec<&str> = index.parts.iter().map(|p| p.expression.as_str()).collect();
+            let first = fk.columns.first().map(String::as_str).unwrap_or("");
+            cols == fk.columns.iter().map(String::as_str).collect::<Vec<_>>()
+                && (fk.name.as_deref() == Some(index.name.as_str())
+                    || index.name == first
+                    || index.name.strip_prefix(first).is_some_and(|rest| {
+                        rest.strip_prefix('_')
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    }))
+        })
 }
 
 /// Views that read other views: create the read ones first, drop them last.

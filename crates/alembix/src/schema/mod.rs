@@ -376,6 +376,12 @@ pub enum Change {
         table: String,
         index: Index,
     },
+    /// The same index under a new name (`index` as it is to be).
+    RenameIndex {
+        table: String,
+        from: String,
+        index: Index,
+    },
     AddUnique {
         table: String,
         unique: Unique,
@@ -444,6 +450,7 @@ impl Change {
             | Change::SetPrimaryKey { table, .. }
             | Change::CreateIndex { table, .. }
             | Change::DropIndex { table, .. }
+            | Change::RenameIndex { table, .. }
             | Change::AddUnique { table, .. }
             | Change::DropUnique { table, .. }
             | Change::AddCheck { table, .. }
@@ -539,6 +546,9 @@ impl Change {
                 format!("create index {} on {table}", index.name)
             }
             Change::DropIndex { table, index } => format!("drop index {} on {table}", index.name),
+            Change::RenameIndex { table, from, index } => {
+                format!("rename index {from} on {table} to {}", index.name)
+            }
             Change::AddUnique { table, unique } => {
                 format!("add unique ({}) on {table}", unique.columns.join(", "))
             }

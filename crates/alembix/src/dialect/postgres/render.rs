@@ -527,6 +527,11 @@ impl Renderer<'_> {
             Change::DropIndex { index, .. } => {
                 self.push(format!("DROP INDEX {}", ident(&index.name)))
             }
+            Change::RenameIndex { from, index, .. } => self.push(format!(
+                "ALTER INDEX {} RENAME TO {}",
+                ident(from),
+                ident(&index.name)
+            )),
             Change::AddUnique { table, unique } => {
                 self.push(format!(
                     "{} ADD {}",

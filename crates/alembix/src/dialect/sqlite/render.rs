@@ -80,6 +80,7 @@ fn is_late(c: &Change) -> bool {
             | Change::AddCheck { .. }
             | Change::AddForeignKey { .. }
             | Change::CreateIndex { .. }
+            | Change::RenameIndex { .. }
             | Change::SetTableComment { .. }
             | Change::SetTableOptions { .. }
             | Change::CreateTrigger { .. }
@@ -342,6 +343,11 @@ impl<'a> Plan<'a> {
             Change::CreateIndex { table, index } => out.push(create_index_sql(table, index)),
             Change::DropIndex { index, .. } => {
                 out.push(format!("DROP INDEX {}", quote(&index.name)))
+            }
+            // SQLite cannot rename an index: the same index is made again under the new name.
+            Change::RenameIndex { table, from, index } => {
+                out.push(format!("DROP INDEX {}", quote(from)));
+                out.push(create_index_sql(table, index));
             }
             Change::CreateTrigger { trigger, .. } => out.push(trigger.sql.clone()),
             Change::DropTrigger { trigger, .. } => {
