@@ -233,7 +233,9 @@ fn excluded_objects_are_not_compared(engine: Engine) {
 
     p.write(
         "alembix.toml",
-        &format!("{config}\n[compare]\nexclude = [\"trigger:trg_audit_*\"]\n"),
+        &format!(
+            "{config}\n[compare]\nexclude = [\"trigger:trg_audit_*\", \"function:trg_audit_*\"]\n"
+        ),
     );
     for args in [&["--live"][..], &[][..]] {
         let (c, out) = check(args);

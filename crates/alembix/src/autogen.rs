@@ -615,6 +615,26 @@ pub async fn desired_schema(
     desired: &DesiredSchema,
     exclude: &[String],
 ) -> Result<Schema> {
+    // PostgreSQL: the whole declared schema in one transaction (one commit instead of one per statement,
+    // which was most of the time on hundreds of tables). A statement that cannot run there, or that fails,
+    // sends it back to the statement-by-statement way below, which names every rejected object.
+    if dev.conn.dialect() == Dialect::Postgres && dev.conn.execute("BEGIN").await.is_ok() {
+        let mut ok = true;
+        'all: for (_, sql) in &desired.sources {
+            for st in split(sql, Dialect::Postgres) {
+                if dev.conn.execute(&st.sql).await.is_err() {
+                    ok = false;
+                    break 'all;
+                }
+            }
+        }
+        if ok && dev.conn.execute("COMMIT").await.is_ok() {
+            return dialect::inspect(&mut dev.conn, exclude)
+                .await
+                .map_err(db("reading the declared schema"));
+        }
+        let _ = dev.conn.execute("ROLLBACK").await;
+    }
     // Every statement is tried, so that one message names every object the server rejects.
     let mut rejected = Vec::new();
     for (origin, sql) in &desired.sources {
@@ -774,8 +794,17 @@ fn model_line(root: &Path, files: &[PathBuf], name: &str, table: Option<&str>) -
     }
 }
 
+/// A scratch database is thrown away: on PostgreSQL its commits (one per revision) need not wait for the
+/// disk. Only this session's commits are affected; nothing is lost but the scratch database on a crash.
+async fn relax_durability(conn: &mut Connection) {
+    if conn.dialect() == Dialect::Postgres {
+        let _ = conn.execute("SET synchronous_commit TO off").await;
+    }
+}
+
 /// The schema the migrations produce, replayed on a scratch database.
 pub async fn migrations_schema(m: &Migrator, dev: &mut DevDatabase) -> Result<Schema> {
+    relax_durability(&mut dev.conn).await;
     m.run_on(
         &mut dev.conn,
         &Operation::Upgrade("heads".into()),
@@ -1101,6 +1130,7 @@ pub async fn verify(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Option<VerifyFinding>> {
     let mut dev = DevDatabase::create(server, dev_url).await?;
+    relax_durability(&mut dev.conn).await;
     let result = verify_on(m, &mut dev, progress).await;
     dev.dispose().await;
     result

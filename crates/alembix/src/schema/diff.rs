@@ -220,7 +220,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         }
         // Indexes: matched by what they index, not by name (generated names differ between databases).
         let index_key = |i: &Index, map: bool| {
-            let parts: Vec<(String, bool, bool)> = i
+            let parts: Vec<(String, bool, bool, Option<String>)> = i
                 .parts
                 .iter()
                 .map(|p| {
@@ -229,7 +229,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                     } else {
                         p.expression.clone()
                     };
-                    (e, p.is_column, p.descending)
+                    (e, p.is_column, p.descending, p.opclass.clone())
                 })
                 .collect();
             let include: Vec<String> = i
@@ -247,16 +247,49 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         };
         let to_idx: Vec<_> = t.indexes.iter().map(|i| index_key(i, false)).collect();
         let from_idx: Vec<_> = f.indexes.iter().map(|i| index_key(i, true)).collect();
-        for (i, k) in f.indexes.iter().zip(&from_idx) {
-            if !to_idx.contains(k) {
-                phases.drop_constraints.push(Change::DropIndex {
-                    table: old.to_string(),
-                    index: i.clone(),
+        // One to one: two indexes on the same columns are two indexes. The same name is preferred, then
+        // any index of the same definition (a rename).
+        let mut pair: Vec<Option<usize>> = vec![None; f.indexes.len()];
+        let mut taken = vec![false; t.indexes.len()];
+        for same_name in [true, false] {
+            for (fi, k) in from_idx.iter().enumerate() {
+                if pair[fi].is_some() {
+                    continue;
+                }
+                let found = (0..t.indexes.len()).find(|&ti| {
+                    !taken[ti]
+                        && to_idx[ti] == *k
+                        && (!same_name || t.indexes[ti].name == f.indexes[fi].name)
                 });
+                if let Some(ti) = found {
+                    pair[fi] = Some(ti);
+                    taken[ti] = true;
+                }
             }
         }
-        for (i, k) in t.indexes.iter().zip(&to_idx) {
-            if !from_idx.contains(k) {
+        for (fi, i) in f.indexes.iter().enumerate() {
+            match pair[fi] {
+                None => phases.drop_constraints.push(Change::DropIndex {
+                    table: old.to_string(),
+                    index: i.clone(),
+                }),
+                // Renamed in the declaration; the names the server gives a foreign key's index are its own.
+                Some(ti)
+                    if t.indexes[ti].name != i.name
+                        && !server_named(f, i)
+                        && !server_named(t, &t.indexes[ti]) =>
+                {
+                    phases.columns.push(Change::RenameIndex {
+                        table: tn.to_string(),
+                        from: i.name.clone(),
+                        index: t.indexes[ti].clone(),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
+        for (ti, i) in t.indexes.iter().enumerate() {
+            if !taken[ti] {
                 phases.add_constraints.push(Change::CreateIndex {
                     table: tn.to_string(),
                     index: i.clone(),
@@ -266,7 +299,11 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         // Unique constraints by columns.
         for u in &f.uniques {
             let cols: Vec<String> = u.columns.iter().map(|c| rename_col(tn, c)).collect();
-            if !t.uniques.iter().any(|x| x.columns == cols) {
+            if !t
+                .uniques
+                .iter()
+                .any(|x| x.columns == cols && x.deferrable == u.deferrable)
+            {
                 phases.drop_constraints.push(Change::DropUnique {
                     table: old.to_string(),
                     unique: u.clone(),
@@ -280,6 +317,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                     .map(|c| rename_col(tn, c))
                     .collect::<Vec<_>>()
                     == u.columns
+                    && x.deferrable == u.deferrable
             }) {
                 phases.add_constraints.push(Change::AddUnique {
                     table: tn.to_string(),
@@ -324,10 +362,10 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 enum_columns.iter().any(|c| mentions(sql, c))
                     || recreated_enums.iter().any(|e| mentions(sql, e))
             };
-            for (i, k) in f.indexes.iter().zip(&from_idx) {
+            for (fi, i) in f.indexes.iter().enumerate() {
                 let uses = i.predicate.as_deref().is_some_and(reads)
                     || i.parts.iter().any(|p| !p.is_column && reads(&p.expression));
-                if let Some(pos) = to_idx.iter().position(|x| x == k).filter(|_| uses) {
+                if let Some(pos) = pair[fi].filter(|_| uses) {
                     phases.drop_constraints.push(Change::DropIndex {
                         table: old.to_string(),
                         index: i.clone(),
@@ -351,6 +389,23 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 }
             }
         }
+        // Exclusion constraints by definition.
+        for x in &f.exclusions {
+            if !t.exclusions.iter().any(|y| y.definition == x.definition) {
+                phases.drop_constraints.push(Change::DropExclusion {
+                    table: old.to_string(),
+                    exclusion: x.clone(),
+                });
+            }
+        }
+        for x in &t.exclusions {
+            if !f.exclusions.iter().any(|y| y.definition == x.definition) {
+                phases.add_constraints.push(Change::AddExclusion {
+                    table: tn.to_string(),
+                    exclusion: x.clone(),
+                });
+            }
+        }
         // Foreign keys by definition.
         let same_fk = |a: &ForeignKey, b: &ForeignKey| {
             a.columns == b.columns
@@ -358,6 +413,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 && a.ref_columns == b.ref_columns
                 && a.on_delete == b.on_delete
                 && a.on_update == b.on_update
+                && a.deferrable == b.deferrable
         };
         for fk in &f.foreign_keys {
             let mapped = map_fk(tn, fk);
@@ -417,7 +473,8 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
     for v in &from.views {
         let target = to.view(&v.name);
         let depends_on_touched = touched_tables.iter().any(|t| mentions(&v.definition, t));
-        if target.is_none_or(|t| t.definition != v.definition) || depends_on_touched {
+        let changed = |t: &View| t.definition != v.definition || t.materialized != v.materialized;
+        if target.is_none_or(changed) || depends_on_touched {
             phases.drop_views.push(Change::DropView(v.clone()));
         }
     }
@@ -429,9 +486,48 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             _ => None,
         })
         .collect();
+    // A materialized view's indexes: with the view when it is created, else compared like a table's.
+    let view_index_key = |i: &Index| {
+        (
+            i.parts.clone(),
+            i.unique,
+            i.predicate.clone(),
+            i.method.clone(),
+            i.include.clone(),
+        )
+    };
     for v in &to.views {
         if from.view(&v.name).is_none() || dropped_views.contains(v.name.as_str()) {
             phases.create_views.push(Change::CreateView(v.clone()));
+            for i in &v.indexes {
+                phases.create_view_indexes.push(Change::CreateIndex {
+                    table: v.name.clone(),
+                    index: i.clone(),
+                });
+            }
+        } else if let Some(fv) = from.view(&v.name) {
+            let to_keys: Vec<_> = v.indexes.iter().map(view_index_key).collect();
+            let from_keys: Vec<_> = fv.indexes.iter().map(view_index_key).collect();
+            for i in fv
+                .indexes
+                .iter()
+                .filter(|i| !to_keys.contains(&view_index_key(i)))
+            {
+                phases.drop_constraints.push(Change::DropIndex {
+                    table: v.name.clone(),
+                    index: i.clone(),
+                });
+            }
+            for i in v
+                .indexes
+                .iter()
+                .filter(|i| !from_keys.contains(&view_index_key(i)))
+            {
+                phases.add_constraints.push(Change::CreateIndex {
+                    table: v.name.clone(),
+                    index: i.clone(),
+                });
+            }
         }
     }
     order_views(&mut phases.drop_views, true);
@@ -459,6 +555,42 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             phases.drop_enums.push(Change::DropEnum(e.clone()));
         }
     }
+    // Functions: created before the tables, checks, defaults and triggers that call them, dropped after.
+    for fnc in &to.functions {
+        match from.functions.iter().find(|x| x.signature == fnc.signature) {
+            None => phases
+                .create_enums
+                .push(Change::CreateFunction(fnc.clone())),
+            Some(old) if old.definition != fnc.definition => {
+                phases.create_enums.push(Change::ReplaceFunction {
+                    from: old.clone(),
+                    to: fnc.clone(),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    for fnc in &from.functions {
+        if !to.functions.iter().any(|x| x.signature == fnc.signature) {
+            phases.drop_enums.push(Change::DropFunction(fnc.clone()));
+        }
+    }
+    // Sequences: created before the tables whose defaults read them, dropped after.
+    for s in &to.sequences {
+        match from.sequences.iter().find(|x| x.name == s.name) {
+            None => phases.create_enums.push(Change::CreateSequence(s.clone())),
+            Some(old) if old != s => phases.create_enums.push(Change::AlterSequence {
+                from: old.clone(),
+                to: s.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for s in &from.sequences {
+        if !to.sequences.iter().any(|x| x.name == s.name) {
+            phases.drop_enums.push(Change::DropSequence(s.clone()));
+        }
+    }
     phases.into_changes()
 }
 
@@ -480,6 +612,7 @@ struct Phases {
     comments: Vec<Change>,
     create_triggers: Vec<Change>,
     create_views: Vec<Change>,
+    create_view_indexes: Vec<Change>,
     drop_enums: Vec<Change>,
 }
 
@@ -502,6 +635,7 @@ impl Phases {
             self.comments,
             self.create_triggers,
             self.create_views,
+            self.create_view_indexes,
             self.drop_enums,
         ]
         .into_iter()
@@ -635,6 +769,24 @@ pub fn mentions(sql: &str, name: &str) -> bool {
         start = at + name.len();
     }
     false
+}
+
+/// Whether `index` is one the server made and named for a foreign key of `t` (MySQL/MariaDB: after the
+/// constraint, or after its first column, `_2`, `_3` on a clash), on exactly its columns.
+fn server_named(t: &Table, index: &Index) -> bool {
+    !index.unique
+        && index.parts.iter().all(|p| p.is_column)
+        && t.foreign_keys.iter().any(|fk| {
+            let cols: Vec<&str> = index.parts.iter().map(|p| p.expression.as_str()).collect();
+            let first = fk.columns.first().map(String::as_str).unwrap_or("");
+            cols == fk.columns.iter().map(String::as_str).collect::<Vec<_>>()
+                && (fk.name.as_deref() == Some(index.name.as_str())
+                    || index.name == first
+                    || index.name.strip_prefix(first).is_some_and(|rest| {
+                        rest.strip_prefix('_')
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                    }))
+        })
 }
 
 /// Views that read other views: create the read ones first, drop them last.

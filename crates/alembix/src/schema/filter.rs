@@ -22,6 +22,8 @@ enum Kind {
     ForeignKey,
     Trigger,
     Enum,
+    Sequence,
+    Function,
 }
 
 const KINDS: &[(&str, Kind)] = &[
@@ -34,6 +36,8 @@ const KINDS: &[(&str, Kind)] = &[
     ("foreign_key", Kind::ForeignKey),
     ("trigger", Kind::Trigger),
     ("enum", Kind::Enum),
+    ("sequence", Kind::Sequence),
+    ("function", Kind::Function),
 ];
 
 #[derive(Debug, Clone)]
@@ -131,6 +135,14 @@ impl ObjectFilter {
         schema
             .enums
             .retain(|e| self.keeps(Kind::Enum, None, Some(&e.name)));
+        schema
+            .sequences
+            .retain(|q| self.keeps(Kind::Sequence, None, Some(&q.name)));
+        // A function by its name, without the argument list.
+        schema.functions.retain(|f| {
+            let name = f.signature.split('(').next().unwrap_or(&f.signature);
+            self.keeps(Kind::Function, None, Some(name))
+        });
         for t in &mut schema.tables {
             let tn = t.name.clone();
             let on = Some(tn.as_str());
@@ -178,11 +190,13 @@ mod tests {
                 },
             ],
             views: vec![View {
+                indexes: Vec::new(),
+                materialized: false,
                 name: "v_report".into(),
                 definition: "SELECT 1".into(),
                 sql: None,
             }],
-            enums: vec![],
+            ..Schema::default()
         }
     }
 

@@ -18,6 +18,18 @@ pub struct Schema {
     pub views: Vec<View>,
     /// PostgreSQL enum types, sorted by name.
     pub enums: Vec<EnumType>,
+    /// PostgreSQL sequences that no column owns (a `serial` column's and an identity's are part of the
+    /// column), sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sequences: Vec<Sequence>,
+    /// PostgreSQL functions and procedures (not an extension's), sorted by signature.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<Function>,
+    /// What `Table::options` are relative to (MySQL: the database's `ENGINE=`, `DEFAULT CHARSET=` and
+    /// `COLLATE=`): a table option equal to its default is not listed, and dropping one restores this.
+    /// Not compared: two databases may have different defaults and still hold the same tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub defaults: Vec<String>,
 }
 
 impl Schema {
@@ -33,7 +45,12 @@ impl Schema {
     pub fn normalise(&mut self) {
         self.tables.sort_by(|a, b| a.name.cmp(&b.name));
         self.views.sort_by(|a, b| a.name.cmp(&b.name));
+        for v in &mut self.views {
+            v.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        }
         self.enums.sort_by(|a, b| a.name.cmp(&b.name));
+        self.sequences.sort_by(|a, b| a.name.cmp(&b.name));
+        self.functions.sort_by(|a, b| a.signature.cmp(&b.signature));
         for t in &mut self.tables {
             t.indexes.sort_by(|a, b| a.name.cmp(&b.name));
             t.uniques
@@ -48,6 +65,7 @@ impl Schema {
                 ))
             });
             t.triggers.sort_by(|a, b| a.name.cmp(&b.name));
+            t.exclusions.sort_by(|a, b| a.name.cmp(&b.name));
         }
     }
 }
@@ -70,6 +88,16 @@ pub struct Table {
     /// `WITHOUT ROWID`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
+    /// PostgreSQL exclusion constraints, sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclusions: Vec<Exclusion>,
+}
+
+/// A PostgreSQL `EXCLUDE` constraint, kept as the server prints it (`EXCLUDE USING gist (during WITH &&)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exclusion {
+    pub name: String,
+    pub definition: String,
 }
 
 impl Table {
@@ -87,13 +115,22 @@ pub struct Column {
     /// The default expression as the server reports it.
     pub default: Option<String>,
     pub identity: Option<Identity>,
+    /// PostgreSQL identity sequence options that differ from their defaults, each as written in
+    /// `GENERATED ... AS IDENTITY (...)`: `START WITH 1000`, `INCREMENT BY 10`, `CYCLE`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_options: Vec<String>,
     pub generated: Option<Generated>,
     pub comment: Option<String>,
+    /// A collation other than the type's default (PostgreSQL) or the table's (MySQL); SQLite keeps
+    /// `COLLATE` in `data_type`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collation: Option<String>,
 }
 
 impl Column {
     pub fn new(name: impl Into<String>, data_type: impl Into<String>) -> Column {
         Column {
+            identity_options: Vec::new(),
             name: name.into(),
             data_type: data_type.into(),
             nullable: true,
@@ -101,6 +138,7 @@ impl Column {
             identity: None,
             generated: None,
             comment: None,
+            collation: None,
         }
     }
 }
@@ -147,12 +185,18 @@ pub struct IndexPart {
     pub expression: String,
     pub is_column: bool,
     pub descending: bool,
+    /// A PostgreSQL operator class other than the type's default (`text_pattern_ops`, `gin_trgm_ops`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opclass: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Unique {
     pub name: Option<String>,
     pub columns: Vec<String>,
+    /// PostgreSQL `DEFERRABLE [INITIALLY DEFERRED]`, as written there; `None`: not deferrable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferrable: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +218,9 @@ pub struct ForeignKey {
     pub ref_columns: Vec<String>,
     pub on_delete: FkAction,
     pub on_update: FkAction,
+    /// `DEFERRABLE [INITIALLY DEFERRED]` (PostgreSQL); `None`: not deferrable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deferrable: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -223,6 +270,36 @@ pub struct View {
     pub definition: String,
     /// SQLite keeps the original statement; rebuilding a table recreates views from it.
     pub sql: Option<String>,
+    /// PostgreSQL `MATERIALIZED VIEW`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub materialized: bool,
+    /// A materialized view's indexes (a unique one lets `REFRESH ... CONCURRENTLY` run), sorted by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Index>,
+}
+
+/// A free-standing sequence (`CREATE SEQUENCE invoice_no START 1000`), with every option as the server
+/// reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequence {
+    pub name: String,
+    /// `bigint`, `integer`, `smallint`.
+    pub data_type: String,
+    pub start: i64,
+    pub increment: i64,
+    pub min: i64,
+    pub max: i64,
+    pub cache: i64,
+    pub cycle: bool,
+}
+
+/// A PostgreSQL function or procedure, kept opaque: its signature and its definition as
+/// `pg_get_functiondef` prints it (`CREATE OR REPLACE FUNCTION ...`), which reads back the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Function {
+    /// `touch_updated_at()`, `add(integer, integer)`.
+    pub signature: String,
+    pub definition: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,6 +314,20 @@ pub struct EnumType {
 pub enum Change {
     CreateEnum(EnumType),
     DropEnum(EnumType),
+    CreateFunction(Function),
+    DropFunction(Function),
+    /// A function's body or attributes changed (same signature): `CREATE OR REPLACE`.
+    ReplaceFunction {
+        from: Function,
+        to: Function,
+    },
+    CreateSequence(Sequence),
+    DropSequence(Sequence),
+    /// Options of a sequence changed (its current value is left alone).
+    AlterSequence {
+        from: Sequence,
+        to: Sequence,
+    },
     /// Values appended to an enum (PostgreSQL can add values, not remove them).
     AddEnumValues {
         name: String,
@@ -285,6 +376,12 @@ pub enum Change {
         table: String,
         index: Index,
     },
+    /// The same index under a new name (`index` as it is to be).
+    RenameIndex {
+        table: String,
+        from: String,
+        index: Index,
+    },
     AddUnique {
         table: String,
         unique: Unique,
@@ -296,6 +393,14 @@ pub enum Change {
     AddCheck {
         table: String,
         check: Check,
+    },
+    AddExclusion {
+        table: String,
+        exclusion: Exclusion,
+    },
+    DropExclusion {
+        table: String,
+        exclusion: Exclusion,
     },
     DropCheck {
         table: String,
@@ -345,9 +450,12 @@ impl Change {
             | Change::SetPrimaryKey { table, .. }
             | Change::CreateIndex { table, .. }
             | Change::DropIndex { table, .. }
+            | Change::RenameIndex { table, .. }
             | Change::AddUnique { table, .. }
             | Change::DropUnique { table, .. }
             | Change::AddCheck { table, .. }
+            | Change::AddExclusion { table, .. }
+            | Change::DropExclusion { table, .. }
             | Change::DropCheck { table, .. }
             | Change::AddForeignKey { table, .. }
             | Change::DropForeignKey { table, .. }
@@ -383,6 +491,18 @@ impl Change {
                 })
             }
             Change::DropEnum(e) => Some(format!("drops enum type {}", e.name)),
+            Change::SetTableOptions { table, from, to }
+                if from.iter().chain(to).any(|o| o.starts_with("PARTITION BY")) =>
+            {
+                Some(format!(
+                    "changes how {table} is partitioned, which PostgreSQL cannot do in place: recreate the \
+                     table and move its rows by hand"
+                ))
+            }
+            Change::DropSequence(s) => Some(format!(
+                "drops sequence {} and its current value",
+                s.name
+            )),
             Change::RecreateEnum { from, to } => {
                 let removed: Vec<&String> = from.values.iter().filter(|v| !to.values.contains(v)).collect();
                 (!removed.is_empty()).then(|| {
@@ -402,6 +522,12 @@ impl Change {
         match self {
             Change::CreateEnum(e) => format!("create enum {}", e.name),
             Change::DropEnum(e) => format!("drop enum {}", e.name),
+            Change::CreateSequence(s) => format!("create sequence {}", s.name),
+            Change::CreateFunction(f) => format!("create function {}", f.signature),
+            Change::DropFunction(f) => format!("drop function {}", f.signature),
+            Change::ReplaceFunction { to, .. } => format!("replace function {}", to.signature),
+            Change::DropSequence(s) => format!("drop sequence {}", s.name),
+            Change::AlterSequence { to, .. } => format!("alter sequence {}", to.name),
             Change::AddEnumValues { name, values } => {
                 format!("add value(s) {} to enum {name}", values.join(", "))
             }
@@ -420,6 +546,9 @@ impl Change {
                 format!("create index {} on {table}", index.name)
             }
             Change::DropIndex { table, index } => format!("drop index {} on {table}", index.name),
+            Change::RenameIndex { table, from, index } => {
+                format!("rename index {from} on {table} to {}", index.name)
+            }
             Change::AddUnique { table, unique } => {
                 format!("add unique ({}) on {table}", unique.columns.join(", "))
             }
@@ -431,6 +560,18 @@ impl Change {
             }
             Change::DropCheck { table, check } => {
                 format!("drop check ({}) on {table}", check.expression)
+            }
+            Change::AddExclusion { table, exclusion } => {
+                format!(
+                    "add {} ({}) on {table}",
+                    exclusion.name, exclusion.definition
+                )
+            }
+            Change::DropExclusion { table, exclusion } => {
+                format!(
+                    "drop {} ({}) on {table}",
+                    exclusion.name, exclusion.definition
+                )
             }
             Change::AddForeignKey {
                 table,

@@ -13,6 +13,21 @@
 //!   hiding it made a model's `fk_x` and a database's `x` disagree, and hid the indexes a renderer had to
 //!   reckon with when it replaced the index a foreign key uses.
 
+//!
+//! MySQL 8 where it differs from MariaDB (read from MySQL's reference manual; no MySQL 8 server runs in
+//! these tests, so these paths are checked on paper):
+//! - generated columns: `EXTRA` says `VIRTUAL GENERATED` / `STORED GENERATED` (MariaDB: `VIRTUAL GENERATED`
+//!   / `STORED GENERATED`, older ones `PERSISTENT GENERATED`); `GENERATION_EXPRESSION` carries charset
+//!   introducers (`_utf8mb4'x'`) on MySQL, which both sides print alike;
+//! - CHECK: `CHECK_CONSTRAINTS` has no `TABLE_NAME` or `LEVEL` (the table comes from `TABLE_CONSTRAINTS`);
+//!   names are unique per schema and a column-level check becomes a table-level one named `<table>_chk_<n>`,
+//!   so `column_level` is always false there, which is what MySQL itself does;
+//! - functional indexes (8.0.13+): `STATISTICS.EXPRESSION` holds the expression and the hidden column
+//!   behind it is not listed in `COLUMNS`; MariaDB has no functional index parts (a test skips there);
+//! - `JSON` is a type of its own with no collation (MariaDB: `longtext` + `json_valid` check, handled above);
+//! - a foreign key's own index is named after the constraint, or after the first column without a name, as
+//!   on MariaDB; the default collation is `utf8mb4_0900_ai_ci`, which the table options are relative to.
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::render::ident;
@@ -50,6 +65,15 @@ pub async fn inspect_counted(
     let check_has_table = flag(3);
     let check_has_level = flag(4);
     let has_checks = flag(5);
+    // Table options are listed where they differ from the database's defaults.
+    let default_collation = cell(caps, 6).unwrap_or("").to_string();
+    let default_charset = cell(caps, 7).unwrap_or("").to_string();
+    let default_engine = cell(caps, 8).unwrap_or("").to_string();
+    let defaults = vec![
+        format!("COLLATE={default_collation}"),
+        format!("DEFAULT CHARSET={default_charset}"),
+        format!("ENGINE={default_engine}"),
+    ];
 
     let excluded = |name: &str| {
         exclude
@@ -59,6 +83,7 @@ pub async fn inspect_counted(
 
     // Tables.
     let mut tables: Vec<Table> = Vec::new();
+    let mut table_collations: Vec<Option<String>> = Vec::new();
     for row in cat.rows(TABLES).await? {
         let (Some(name), Some(kind)) = (cell(&row, 0), cell(&row, 1)) else {
             continue;
@@ -66,7 +91,21 @@ pub async fn inspect_counted(
         if excluded(name) || !matches!(kind, "BASE TABLE" | "SYSTEM VERSIONED") {
             continue;
         }
+        let mut options = Vec::new();
+        if let Some(engine) = cell(&row, 3).filter(|e| !e.eq_ignore_ascii_case(&default_engine)) {
+            options.push(format!("ENGINE={engine}"));
+        }
+        let collation = cell(&row, 4).map(str::to_string);
+        if let (Some(coll), Some(cs)) = (&collation, cell(&row, 5)) {
+            if *coll != default_collation {
+                options.push(format!("COLLATE={coll}"));
+                options.push(format!("DEFAULT CHARSET={cs}"));
+            }
+        }
+        options.sort();
+        table_collations.push(collation);
         tables.push(Table {
+            options,
             name: name.to_string(),
             comment: cell(&row, 2).filter(|c| !c.is_empty()).map(str::to_string),
             ..Table::default()
@@ -110,7 +149,12 @@ pub async fn inspect_counted(
             let base = default.take().unwrap_or_else(|| "NULL".to_string());
             default = Some(format!("{base} ON UPDATE {on_update}"));
         }
+        let collation = cell(&row, 8)
+            .filter(|c| table_collations[ti].as_deref() != Some(*c))
+            .map(str::to_string);
         tables[ti].columns.push(Column {
+            identity_options: Vec::new(),
+            collation,
             name: name.to_string(),
             data_type: ty.to_string(),
             nullable: cell(&row, 3) == Some("YES"),
@@ -137,6 +181,7 @@ pub async fn inspect_counted(
         let Some(&ti) = pos.get(table) else { continue };
         let part = match (cell(&row, 3), cell(&row, 7)) {
             (Some(col), _) => IndexPart {
+                opclass: None,
                 expression: match cell(&row, 4) {
                     Some(len) => format!("{col}({len})"),
                     None => col.to_string(),
@@ -145,6 +190,7 @@ pub async fn inspect_counted(
                 descending: cell(&row, 5) == Some("D"),
             },
             (None, Some(expr)) => IndexPart {
+                opclass: None,
                 expression: expr.to_string(),
                 is_column: false,
                 descending: cell(&row, 5) == Some("D"),
@@ -179,6 +225,7 @@ pub async fn inspect_counted(
                 let fk = fks
                     .entry((ti, name.to_string()))
                     .or_insert_with(|| ForeignKey {
+                        deferrable: None,
                         name: Some(name.to_string()),
                         columns: Vec::new(),
                         ref_table: ref_table.to_string(),
@@ -225,6 +272,7 @@ pub async fn inspect_counted(
         let columns: Vec<String> = index.parts.iter().map(|p| p.expression.clone()).collect();
         if index.unique && plain && index.method.is_none() {
             t.uniques.push(Unique {
+                deferrable: None,
                 name: Some(name),
                 columns,
             });
@@ -270,6 +318,8 @@ pub async fn inspect_counted(
             if let Some(c) = tables[ti].columns.iter_mut().find(|c| c.name == col) {
                 if c.data_type.eq_ignore_ascii_case("longtext") {
                     c.data_type = "json".to_string();
+                    // JSON is utf8mb4_bin by definition.
+                    c.collation = None;
                 }
             }
         }
@@ -286,6 +336,8 @@ pub async fn inspect_counted(
             continue;
         }
         views.push(View {
+            indexes: Vec::new(),
+            materialized: false,
             name: name.to_string(),
             definition: definition.replace(&qualifier, ""),
             sql: None,
@@ -316,6 +368,9 @@ pub async fn inspect_counted(
 
     let queries = cat.queries;
     let mut schema = Schema {
+        functions: Vec::new(),
+        sequences: Vec::new(),
+        defaults,
         tables,
         views,
         enums: Vec::new(),
@@ -386,14 +441,20 @@ const CAPABILITIES: &str = "SELECT VERSION(), DATABASE(), \
     CAST((SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'information_schema' \
           AND TABLE_NAME = 'CHECK_CONSTRAINTS' AND COLUMN_NAME = 'LEVEL') AS CHAR), \
     CAST((SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'information_schema' \
-          AND TABLE_NAME = 'CHECK_CONSTRAINTS') AS CHAR)";
+          AND TABLE_NAME = 'CHECK_CONSTRAINTS') AS CHAR), \
+    (SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()), \
+    (SELECT DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()), \
+    @@default_storage_engine";
 
-const TABLES: &str = "SELECT TABLE_NAME, TABLE_TYPE, TABLE_COMMENT FROM information_schema.TABLES \
-    WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME";
+const TABLES: &str =
+    "SELECT t.TABLE_NAME, t.TABLE_TYPE, t.TABLE_COMMENT, t.ENGINE, t.TABLE_COLLATION, \
+    (SELECT co.CHARACTER_SET_NAME FROM information_schema.COLLATIONS co \
+      WHERE co.COLLATION_NAME = t.TABLE_COLLATION) \
+    FROM information_schema.TABLES t WHERE t.TABLE_SCHEMA = DATABASE() ORDER BY t.TABLE_NAME";
 
 const COLUMNS: &str =
     "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, \
-    GENERATION_EXPRESSION, COLUMN_COMMENT FROM information_schema.COLUMNS \
+    GENERATION_EXPRESSION, COLUMN_COMMENT, COLLATION_NAME FROM information_schema.COLUMNS \
     WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION";
 
 const STATISTICS: &str = "SELECT TABLE_NAME, INDEX_NAME, CAST(NON_UNIQUE AS CHAR), COLUMN_NAME, \

@@ -102,6 +102,14 @@ impl<'a> Renderer<'a> {
         match change {
             Change::CreateEnum(_)
             | Change::DropEnum(_)
+            | Change::CreateSequence(_)
+            | Change::DropSequence(_)
+            | Change::AlterSequence { .. }
+            | Change::AddExclusion { .. }
+            | Change::DropExclusion { .. }
+            | Change::CreateFunction(_)
+            | Change::DropFunction(_)
+            | Change::ReplaceFunction { .. }
             | Change::AddEnumValues { .. }
             | Change::RecreateEnum { .. } => {}
             Change::CreateTable(t) => {
@@ -191,13 +199,25 @@ impl<'a> Renderer<'a> {
                 }
             }
             Change::CreateIndex { table, index } => {
-                if !self.folded(i) {
+                if let Some(sql) = self.add_with_deferred_drops(table, i) {
+                    out.push(sql);
+                } else if !self.folded(i) {
                     out.push(create_index(self.name_at(table, i), index))
                 }
             }
+            Change::RenameIndex { table, from, index } => out.push(format!(
+                "ALTER TABLE {} RENAME INDEX {} TO {}",
+                ident(self.name_at(table, i)),
+                ident(from),
+                ident(&index.name)
+            )),
             Change::DropIndex { table, index } => {
                 let t = self.name_at(table, i);
-                let keep = self.keep_fk_index(table, i, &index.name, &index_columns(index));
+                // Moved to the change that adds the index replacing it (see `fk_index_plan`).
+                let Some(keep) = self.keep_fk_index(table, i, &index.name, &index_columns(index))
+                else {
+                    return;
+                };
                 out.push(format!(
                     "ALTER TABLE {} {keep}DROP INDEX {}",
                     ident(t),
@@ -205,7 +225,9 @@ impl<'a> Renderer<'a> {
                 ));
             }
             Change::AddUnique { table, unique } => {
-                if !self.folded(i) {
+                if let Some(sql) = self.add_with_deferred_drops(table, i) {
+                    out.push(sql);
+                } else if !self.folded(i) {
                     out.push(format!(
                         "ALTER TABLE {} ADD {}",
                         ident(self.name_at(table, i)),
@@ -223,7 +245,9 @@ impl<'a> Renderer<'a> {
                     return;
                 };
                 let cols: Vec<&str> = unique.columns.iter().map(String::as_str).collect();
-                let keep = self.keep_fk_index(table, i, name, &cols);
+                let Some(keep) = self.keep_fk_index(table, i, name, &cols) else {
+                    return;
+                };
                 out.push(format!(
                     "ALTER TABLE {} {keep}DROP INDEX {}",
                     ident(t),
@@ -289,8 +313,38 @@ impl<'a> Renderer<'a> {
                 ident(self.name_at(table, i)),
                 literal(to.as_deref().unwrap_or(""), Dialect::Mysql)
             )),
-            // Not read on MySQL (SQLite's options).
-            Change::SetTableOptions { .. } => {}
+            Change::SetTableOptions { table, from, to } => {
+                let t = self.name_at(table, i);
+                // Removed options go back to the database's defaults.
+                let want = |key: &str| option(to, key).or_else(|| option(&self.to.defaults, key));
+                let mut clauses = Vec::new();
+                if option(from, "ENGINE") != option(to, "ENGINE") {
+                    if let Some(e) = want("ENGINE") {
+                        clauses.push(format!("ENGINE={e}"));
+                    }
+                }
+                let collation_changes = option(from, "COLLATE") != option(to, "COLLATE");
+                if collation_changes {
+                    if let (Some(cs), Some(coll)) = (want("DEFAULT CHARSET"), want("COLLATE")) {
+                        clauses.push(format!("DEFAULT CHARSET={cs} COLLATE={coll}"));
+                    }
+                    // The columns keep their collation unless declared again (not `CONVERT TO`, which
+                    // can also change TEXT into MEDIUMTEXT).
+                    if let (Some(ft), Some(tt)) = (self.current_table(table), self.to.table(table))
+                    {
+                        for c in tt.columns.iter().filter(|c| {
+                            c.generated.is_none()
+                                && is_character_type(&c.data_type)
+                                && ft.column(self.old_column_name(table, &c.name)).is_some()
+                        }) {
+                            clauses.push(format!("MODIFY COLUMN {}", column_def(c)));
+                        }
+                    }
+                }
+                if !clauses.is_empty() {
+                    out.push(format!("ALTER TABLE {} {}", ident(t), clauses.join(", ")));
+                }
+            }
             Change::CreateTrigger { trigger, .. } => out.push(trigger.sql.clone()),
             Change::DropTrigger { trigger, .. } => {
                 out.push(format!("DROP TRIGGER {}", ident(&trigger.name)))
@@ -427,15 +481,16 @@ impl<'a> Renderer<'a> {
 
     /// When dropping index `name` (on `cols`) at change `at` leaves a foreign key that stays without an
     /// index, what gives it one in the same `ALTER TABLE`: the later change of these that creates an index
-    /// or unique constraint starting with its columns (`Ok(position)`, folded in here and not rendered
-    /// again), else a stand-in index named after the constraint (`Err`).
+    /// or unique constraint starting with its columns, folded in here (`Fold`) or, when that index needs
+    /// columns added later, the drop moved to that change (`Defer`); else a stand-in index named after the
+    /// constraint (`StandIn`).
     fn fk_index_plan(
         &self,
         table: &str,
         at: usize,
         name: &str,
         cols: &[&str],
-    ) -> Vec<Result<usize, &'a ForeignKey>> {
+    ) -> Vec<FkIndexStep<'a>> {
         let Some(ft) = self.current_table(table) else {
             return Vec::new();
         };
@@ -452,65 +507,81 @@ impl<'a> Renderer<'a> {
                 continue;
             }
             let starts =
-                |list: Vec<&str>| list.len() >= fk_cols.len() && list[..fk_cols.len()] == fk_cols;
-            let later = self
-                .changes
-                .iter()
-                .enumerate()
-                .skip(at + 1)
-                .find_map(|(c, ch)| {
-                    let covers = match ch {
-                        Change::CreateIndex { table: t, index } => {
-                            t == table && index.method.is_none() && starts(index_columns(index))
-                        }
-                        Change::AddUnique { table: t, unique } => {
-                            t == table
-                                && starts(unique.columns.iter().map(String::as_str).collect())
-                        }
-                        _ => false,
-                    };
-                    covers.then_some(c)
-                });
-            match later {
-                Some(c) => {
-                    if !plan.contains(&Ok(c)) {
-                        plan.push(Ok(c));
+                |list: &[&str]| list.len() >= fk_cols.len() && list[..fk_cols.len()] == fk_cols;
+            let later = self.changes.iter().enumerate().skip(at + 1).find_map(|(c, ch)| {
+                let covering: Vec<&str> = match ch {
+                    Change::CreateIndex { table: t, index } if t == table && index.method.is_none() => {
+                        index_columns(index)
                     }
+                    Change::AddUnique { table: t, unique } if t == table => {
+                        unique.columns.iter().map(String::as_str).collect()
+                    }
+                    _ => return None,
+                };
+                if !starts(&covering) {
+                    return None;
                 }
-                None if fk.name.is_some() => plan.push(Err(fk)),
+                // Its columns exist now (not added or renamed later in these changes): folded in here.
+                let renamed = |col: &str| {
+                    self.changes.iter().any(|x| {
+                        matches!(x, Change::RenameColumn { table: t, to, .. } if t == table && to == col)
+                    })
+                };
+                let present = covering
+                    .iter()
+                    .all(|col| ft.column(col).is_some() && !renamed(col));
+                Some(if present {
+                    FkIndexStep::Fold(c)
+                } else {
+                    FkIndexStep::Defer(c)
+                })
+            });
+            match later {
+                Some(step) if !plan.contains(&step) => plan.push(step),
+                Some(_) => {}
+                None if fk.name.is_some() => plan.push(FkIndexStep::StandIn(fk)),
                 None => {}
             }
         }
         plan
     }
 
-    /// The `ADD ...` clauses (each followed by `, `) that `fk_index_plan` calls for.
-    fn keep_fk_index(&self, table: &str, at: usize, name: &str, cols: &[&str]) -> String {
+    /// For the drop of index `name` at change `at`: `None` when the drop moves to a later change (see
+    /// `fk_index_plan`), else the `ADD ...` clauses (each followed by `, `) that go before it.
+    fn keep_fk_index(&self, table: &str, at: usize, name: &str, cols: &[&str]) -> Option<String> {
+        let plan = self.fk_index_plan(table, at, name, cols);
+        if plan.iter().any(|s| matches!(s, FkIndexStep::Defer(_))) {
+            return None;
+        }
         let mut clauses = String::new();
-        for step in self.fk_index_plan(table, at, name, cols) {
+        for step in plan {
             match step {
-                Ok(c) => match &self.changes[c] {
-                    Change::CreateIndex { index, .. } => {
-                        clauses.push_str(&format!("ADD {}, ", inline_index(index)))
-                    }
-                    Change::AddUnique { unique, .. } => {
-                        clauses.push_str(&format!("ADD {}, ", unique_clause(unique)))
-                    }
-                    _ => {}
-                },
-                Err(fk) => clauses.push_str(&format!(
+                FkIndexStep::Fold(c) => clauses.push_str(&format!("ADD {}, ", self.add_clause(c))),
+                FkIndexStep::StandIn(fk) => clauses.push_str(&format!(
                     "ADD INDEX {} ({}), ",
                     ident(fk.name.as_deref().unwrap_or_default()),
                     idents(&fk.columns)
                 )),
+                FkIndexStep::Defer(_) => {}
             }
         }
-        clauses
+        Some(clauses)
     }
 
-    /// Whether change `at` (an index or unique constraint) was folded into an earlier drop's `ALTER TABLE`.
-    fn folded(&self, at: usize) -> bool {
-        self.changes[..at].iter().enumerate().any(|(d, ch)| {
+    /// The `ADD` clause (without `ADD`) of the index or unique constraint that change `at` creates.
+    fn add_clause(&self, at: usize) -> String {
+        match &self.changes[at] {
+            Change::CreateIndex { index, .. } => inline_index(index),
+            Change::AddUnique { unique, .. } => unique_clause(unique),
+            _ => String::new(),
+        }
+    }
+
+    /// The index drops of earlier changes that `step(at)` names: folded into them (`Fold`), or moved here
+    /// (`Defer`).
+    fn drops_naming(&self, at: usize, deferred: bool) -> Vec<String> {
+        let mut names = Vec::new();
+        for (d, ch) in self.changes[..at].iter().enumerate() {
             let (table, name, cols): (&str, &str, Vec<&str>) = match ch {
                 Change::DropIndex { table, index } => (table, &index.name, index_columns(index)),
                 Change::DropUnique {
@@ -519,12 +590,43 @@ impl<'a> Renderer<'a> {
                         Unique {
                             name: Some(n),
                             columns,
+                            ..
                         },
                 } => (table, n, columns.iter().map(String::as_str).collect()),
-                _ => return false,
+                _ => continue,
             };
-            self.fk_index_plan(table, d, name, &cols).contains(&Ok(at))
-        })
+            let step = if deferred {
+                FkIndexStep::Defer(at)
+            } else {
+                FkIndexStep::Fold(at)
+            };
+            if self.fk_index_plan(table, d, name, &cols).contains(&step) {
+                names.push(name.to_string());
+            }
+        }
+        names
+    }
+
+    /// Whether change `at` (an index or unique constraint) was folded into an earlier drop's `ALTER TABLE`.
+    fn folded(&self, at: usize) -> bool {
+        !self.drops_naming(at, false).is_empty()
+    }
+
+    /// `ALTER TABLE` for change `at` that adds an index or unique constraint, with the drops moved to it.
+    fn add_with_deferred_drops(&self, table: &'a str, at: usize) -> Option<String> {
+        let drops = self.drops_naming(at, true);
+        if drops.is_empty() {
+            return None;
+        }
+        let mut sql = format!(
+            "ALTER TABLE {} ADD {}",
+            ident(self.name_at(table, at)),
+            self.add_clause(at)
+        );
+        for d in drops {
+            sql.push_str(&format!(", DROP INDEX {}", ident(&d)));
+        }
+        Some(sql)
     }
 
     fn drop_check(&self, i: usize, table: &'a str, check: &Check) -> String {
@@ -545,6 +647,17 @@ impl<'a> Renderer<'a> {
         }
         format!("ALTER TABLE {} DROP CONSTRAINT {}", ident(t), ident(name))
     }
+}
+
+/// How an index drop keeps a foreign key served (see `Renderer::fk_index_plan`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FkIndexStep<'a> {
+    /// The later change at this position is added in the drop's `ALTER TABLE`.
+    Fold(usize),
+    /// The drop goes into the `ALTER TABLE` of the later change at this position.
+    Defer(usize),
+    /// An index named after the constraint, on its columns.
+    StandIn(&'a ForeignKey),
 }
 
 /// Whether the server refuses to `MODIFY` `from` into `to`: a virtual generated column becoming stored or
@@ -645,15 +758,39 @@ fn create_table(t: &Table) -> String {
         ident(&t.name),
         lines.join(",\n    ")
     );
+    for o in &t.options {
+        sql.push(' ');
+        sql.push_str(o);
+    }
     if let Some(c) = &t.comment {
         sql.push_str(&format!(" COMMENT = {}", literal(c, Dialect::Mysql)));
     }
     sql
 }
 
+/// The value of option `key=` in `options`, if there.
+fn option<'o>(options: &'o [String], key: &str) -> Option<&'o str> {
+    options
+        .iter()
+        .find_map(|o| o.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+}
+
+/// Whether a column of this type has a collation (what a change of the table's collation re-declares).
+fn is_character_type(data_type: &str) -> bool {
+    let t = data_type.to_ascii_lowercase();
+    let base = t.split(['(', ' ']).next().unwrap_or("");
+    matches!(
+        base,
+        "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
+    )
+}
+
 /// A column definition as in `CREATE TABLE` / `ADD COLUMN` / `MODIFY COLUMN`.
 pub(crate) fn column_def(c: &Column) -> String {
     let mut sql = format!("{} {}", ident(&c.name), c.data_type);
+    if let Some(coll) = &c.collation {
+        sql.push_str(&format!(" COLLATE {coll}"));
+    }
     if let Some(g) = &c.generated {
         sql.push_str(&format!(
             " GENERATED ALWAYS AS ({}) {}",
@@ -1115,6 +1252,7 @@ mod tests {
 
     fn fk(name: &str, cols: &[&str], ref_table: &str) -> ForeignKey {
         ForeignKey {
+            deferrable: None,
             name: Some(name.into()),
             columns: cols.iter().map(|c| c.to_string()).collect(),
             ref_table: ref_table.into(),
@@ -1164,6 +1302,7 @@ mod tests {
             columns: vec!["id".into()],
         });
         t.uniques.push(Unique {
+            deferrable: None,
             name: Some("uq_name".into()),
             columns: vec!["name".into()],
         });
@@ -1172,11 +1311,13 @@ mod tests {
             name: "ix".into(),
             parts: vec![
                 IndexPart {
+                    opclass: None,
                     expression: "g".into(),
                     is_column: true,
                     descending: true,
                 },
                 IndexPart {
+                    opclass: None,
                     expression: "name(10)".into(),
                     is_column: true,
                     descending: false,
@@ -1372,11 +1513,13 @@ mod tests {
             name: "ix".into(),
             parts: vec![
                 IndexPart {
+                    opclass: None,
                     expression: "a".into(),
                     is_column: true,
                     descending: false,
                 },
                 IndexPart {
+                    opclass: None,
                     expression: "lower(`b`)".into(),
                     is_column: false,
                     descending: true,
@@ -1415,6 +1558,7 @@ mod tests {
             ["ALTER TABLE t DROP INDEX ix"]
         );
         let u = Unique {
+            deferrable: None,
             name: Some("uq".into()),
             columns: vec!["a".into(), "b".into()],
         };
@@ -1519,6 +1663,7 @@ mod tests {
             include: Vec::new(),
             name: "ix_pid".into(),
             parts: vec![IndexPart {
+                opclass: None,
                 expression: "pid".into(),
                 is_column: true,
                 descending: false,
@@ -1613,6 +1758,8 @@ mod tests {
             ["DROP TRIGGER tr"]
         );
         let v = View {
+            indexes: Vec::new(),
+            materialized: false,
             name: "v".into(),
             definition: "select `t`.`a` AS `a` from `t`".into(),
             sql: None,

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::dialect::{Connection, DbError};
 use crate::schema::{
-    Check, Column, EnumType, FkAction, ForeignKey, Generated, Identity, Index, IndexPart,
-    PrimaryKey, Schema, Table, Trigger, Unique, View,
+    Check, Column, EnumType, Exclusion, FkAction, ForeignKey, Function, Generated, Identity, Index,
+    IndexPart, PrimaryKey, Schema, Sequence, Table, Trigger, Unique, View,
 };
 
 /// The namespace being read.
@@ -21,8 +21,9 @@ const SEP: char = '\u{1f}';
 /// Plain and partitioned tables, not partitions.
 const TABLE_KINDS: &str = "c.relkind IN ('r', 'p') AND NOT c.relispartition";
 
-/// Tables and their comments.
-const TABLES_SQL: &str = "SELECT c.relname::text, d.description \
+/// Tables, their comments and partition keys.
+const TABLES_SQL: &str = "SELECT c.relname::text, d.description, \
+       CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END \
      FROM pg_catalog.pg_class c \
      LEFT JOIN pg_catalog.pg_description d \
        ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = 0 \
@@ -32,9 +33,16 @@ const TABLES_SQL: &str = "SELECT c.relname::text, d.description \
 /// Columns: type, nullability, default or generation expression, identity, comment.
 const COLUMNS_SQL: &str = "SELECT c.relname::text, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
        a.attnotnull::text, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, \
-       a.attgenerated::text, d.description \
+       a.attgenerated::text, d.description, \
+       (SELECT pg_catalog.quote_ident(co.collname) FROM pg_catalog.pg_collation co \
+         WHERE co.oid = a.attcollation AND a.attcollation <> ty.typcollation), \
+       (SELECT concat_ws(',', q.seqstart, q.seqincrement, q.seqmin, q.seqmax, q.seqcache, q.seqcycle) \
+          FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_sequence q ON q.seqrelid = dep.objid \
+         WHERE dep.classid = 'pg_catalog.pg_class'::regclass AND dep.refclassid = 'pg_catalog.pg_class'::regclass \
+           AND dep.refobjid = c.oid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i') \
      FROM pg_catalog.pg_attribute a \
      JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+     JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid \
      LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum \
      LEFT JOIN pg_catalog.pg_description d \
        ON d.objoid = c.oid AND d.classoid = 'pg_catalog.pg_class'::regclass AND d.objsubid = a.attnum \
@@ -52,12 +60,13 @@ const CONSTRAINTS_SQL: &str = "SELECT c.relname::text, con.conname::text, con.co
        (SELECT string_agg(a.attname::text, chr(31) ORDER BY k.i) \
           FROM unnest(con.confkey) WITH ORDINALITY AS k(n, i) \
           JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n), \
-       con.confupdtype::text, con.confdeltype::text, pg_catalog.pg_get_constraintdef(con.oid) \
+       con.confupdtype::text, con.confdeltype::text, pg_catalog.pg_get_constraintdef(con.oid), \
+       con.condeferrable::text, con.condeferred::text \
      FROM pg_catalog.pg_constraint con \
      JOIN pg_catalog.pg_class c ON c.oid = con.conrelid \
      LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid \
      LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace \
-     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND con.contype IN ('p', 'u', 'c', 'f') \
+     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND con.contype IN ('p', 'u', 'c', 'f', 'x') \
      ORDER BY c.relname, con.conname";
 
 /// Indexes not backing a constraint, one row per key part.
@@ -66,23 +75,26 @@ const INDEXES_SQL: &str = "SELECT c.relname::text, ic.relname::text, ix.indisuni
        pg_catalog.pg_get_indexdef(ix.indexrelid, k, true), ((ix.indoption[k - 1]::int & 1) = 1)::text, \
        (SELECT string_agg(ia.attname::text, chr(31) ORDER BY n) \
           FROM generate_series(ix.indnkeyatts::int + 1, ix.indnatts::int) AS n \
-          JOIN pg_catalog.pg_attribute ia ON ia.attrelid = ix.indrelid AND ia.attnum = ix.indkey[n - 1]) \
+          JOIN pg_catalog.pg_attribute ia ON ia.attrelid = ix.indrelid AND ia.attnum = ix.indkey[n - 1]), \
+       (SELECT oc.opcname::text FROM pg_catalog.pg_opclass oc \
+         WHERE oc.oid = ix.indclass[k - 1] AND NOT oc.opcdefault) \
      FROM pg_catalog.pg_index ix \
      JOIN pg_catalog.pg_class ic ON ic.oid = ix.indexrelid \
      JOIN pg_catalog.pg_class c ON c.oid = ix.indrelid \
      JOIN pg_catalog.pg_am am ON am.oid = ic.relam \
      CROSS JOIN LATERAL generate_series(1, ix.indnkeyatts::int) AS k \
      LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = ix.indkey[k - 1] \
-     WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND NOT ix.indisprimary \
+     WHERE c.relnamespace = {NS} AND ({TABLE_KINDS} OR c.relkind = 'm') AND NOT ix.indisprimary \
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint con \
                        WHERE con.conindid = ix.indexrelid AND con.conrelid = ix.indrelid \
                          AND con.contype IN ('p', 'u', 'x')) \
      ORDER BY c.relname, ic.relname, k";
 
-/// Views and their queries.
-const VIEWS_SQL: &str = "SELECT c.relname::text, pg_catalog.pg_get_viewdef(c.oid) \
+/// Views (and materialized views) and their queries.
+const VIEWS_SQL: &str =
+    "SELECT c.relname::text, pg_catalog.pg_get_viewdef(c.oid), (c.relkind = 'm')::text \
      FROM pg_catalog.pg_class c \
-     WHERE c.relnamespace = {NS} AND c.relkind = 'v' \
+     WHERE c.relnamespace = {NS} AND c.relkind IN ('v', 'm') \
      ORDER BY c.relname";
 
 /// Enum types and their values in order.
@@ -100,8 +112,30 @@ const TRIGGERS_SQL: &str =
      WHERE c.relnamespace = {NS} AND {TABLE_KINDS} AND NOT tg.tgisinternal \
      ORDER BY c.relname, tg.tgname";
 
+/// Sequences no column owns (`serial` and identity sequences belong to their column).
+const SEQUENCES_SQL: &str = "SELECT s.relname::text, pg_catalog.format_type(q.seqtypid, NULL), \
+       q.seqstart::text, q.seqincrement::text, q.seqmin::text, q.seqmax::text, q.seqcache::text, \
+       q.seqcycle::text \
+     FROM pg_catalog.pg_sequence q \
+     JOIN pg_catalog.pg_class s ON s.oid = q.seqrelid \
+     WHERE s.relnamespace = {NS} \
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                       WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = s.oid \
+                         AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i')) \
+     ORDER BY s.relname";
+
+/// Functions and procedures of the schema that no extension brought.
+const FUNCTIONS_SQL: &str =
+    "SELECT p.oid::regprocedure::text, pg_catalog.pg_get_functiondef(p.oid) \
+     FROM pg_catalog.pg_proc p \
+     WHERE p.pronamespace = {NS} AND p.prokind IN ('f', 'p') \
+       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                       WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid \
+                         AND d.deptype = 'e') \
+     ORDER BY 1";
+
 /// Every catalog query introspection runs, each once: the count does not depend on the schema.
-pub const QUERIES: [&str; 7] = [
+pub const QUERIES: [&str; 9] = [
     TABLES_SQL,
     COLUMNS_SQL,
     CONSTRAINTS_SQL,
@@ -109,6 +143,8 @@ pub const QUERIES: [&str; 7] = [
     VIEWS_SQL,
     ENUMS_SQL,
     TRIGGERS_SQL,
+    SEQUENCES_SQL,
+    FUNCTIONS_SQL,
 ];
 
 /// How many queries [`inspect`] runs, whatever the size of the schema.
@@ -129,6 +165,8 @@ pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema
     let mut next = || it.next().unwrap_or_default();
     let (tables, columns, constraints, indexes, views, enums, triggers) =
         (next(), next(), next(), next(), next(), next(), next());
+    let sequences = next();
+    let functions = next();
     Ok(assemble(
         exclude,
         tables,
@@ -138,6 +176,8 @@ pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema
         views,
         enums,
         triggers,
+        sequences,
+        functions,
     ))
 }
 
@@ -169,6 +209,8 @@ fn assemble(
     views: Rows,
     enums: Rows,
     triggers: Rows,
+    sequences: Rows,
+    functions: Rows,
 ) -> Schema {
     let excluded: HashSet<&str> = exclude
         .iter()
@@ -185,6 +227,9 @@ fn assemble(
             Table {
                 name,
                 comment: cell(row, 1),
+                options: cell(row, 2)
+                    .map(|k| vec![format!("PARTITION BY {k}")])
+                    .unwrap_or_default(),
                 ..Table::default()
             },
         );
@@ -210,7 +255,11 @@ fn assemble(
             ),
             _ => (if identity.is_some() { None } else { expr }, None),
         };
+        let identity_options = cell(row, 9)
+            .map(|s| identity_options(&text(row, 2), &s))
+            .unwrap_or_default();
         t.columns.push(Column {
+            identity_options,
             name: text(row, 1),
             data_type: text(row, 2),
             nullable: !flag(row, 3),
@@ -218,6 +267,7 @@ fn assemble(
             identity,
             generated,
             comment: cell(row, 7),
+            collation: cell(row, 8),
         });
     }
 
@@ -227,6 +277,13 @@ fn assemble(
         };
         let name = Some(text(row, 1));
         let cols = list(row, 3);
+        let deferrable = flag(row, 9).then(|| {
+            if flag(row, 10) {
+                "DEFERRABLE INITIALLY DEFERRED".to_string()
+            } else {
+                "DEFERRABLE".to_string()
+            }
+        });
         match text(row, 2).as_str() {
             "p" => {
                 t.primary_key = Some(PrimaryKey {
@@ -235,6 +292,7 @@ fn assemble(
                 })
             }
             "u" => t.uniques.push(Unique {
+                deferrable: deferrable.clone(),
                 name,
                 columns: cols,
             }),
@@ -244,6 +302,7 @@ fn assemble(
                 column_level: false,
             }),
             "f" => t.foreign_keys.push(ForeignKey {
+                deferrable,
                 name,
                 columns: cols,
                 ref_table: text(row, 4),
@@ -251,17 +310,26 @@ fn assemble(
                 on_update: FkAction::parse(&text(row, 6)),
                 on_delete: FkAction::parse(&text(row, 7)),
             }),
+            "x" => t.exclusions.push(Exclusion {
+                name: text(row, 1),
+                definition: text(row, 8),
+            }),
             _ => {}
         }
     }
 
+    // Indexes of tables, and of materialized views (kept with the view).
+    let mut view_indexes: BTreeMap<String, Vec<Index>> = BTreeMap::new();
     for row in &indexes {
-        let Some(t) = by_name.get_mut(&text(row, 0)) else {
-            continue;
+        let owner = text(row, 0);
+        let list = match by_name.get_mut(&owner) {
+            Some(t) => &mut t.indexes,
+            None => view_indexes.entry(owner).or_default(),
         };
         let name = text(row, 1);
         let is_column = flag(row, 5);
         let part = IndexPart {
+            opclass: cell(row, 10),
             expression: if is_column {
                 text(row, 6)
             } else {
@@ -270,9 +338,9 @@ fn assemble(
             is_column,
             descending: flag(row, 8),
         };
-        match t.indexes.last_mut() {
+        match list.last_mut() {
             Some(last) if last.name == name => last.parts.push(part),
-            _ => t.indexes.push(Index {
+            _ => list.push(Index {
                 name,
                 parts: vec![part],
                 unique: flag(row, 2),
@@ -298,6 +366,8 @@ fn assemble(
     let views = views
         .iter()
         .map(|row| View {
+            indexes: view_indexes.remove(&text(row, 0)).unwrap_or_default(),
+            materialized: flag(row, 2),
             name: text(row, 0),
             definition: view_definition(&text(row, 1)),
             sql: None,
@@ -318,11 +388,79 @@ fn assemble(
         }
     }
 
+    let number = |row: &[Option<String>], i: usize| text(row, i).parse::<i64>().unwrap_or_default();
+    let sequences = sequences
+        .iter()
+        .map(|row| Sequence {
+            name: text(row, 0),
+            data_type: text(row, 1),
+            start: number(row, 2),
+            increment: number(row, 3),
+            min: number(row, 4),
+            max: number(row, 5),
+            cache: number(row, 6),
+            cycle: flag(row, 7),
+        })
+        .collect();
+    let functions = functions
+        .iter()
+        .map(|row| Function {
+            signature: text(row, 0),
+            definition: text(row, 1),
+        })
+        .collect();
     Schema {
+        functions,
+        sequences,
+        defaults: Vec::new(),
         tables: by_name.into_values().collect(),
         views,
         enums: enum_list,
     }
+}
+
+/// The options of an identity's sequence (`start,increment,min,max,cache,cycle`) that differ from what
+/// `GENERATED ... AS IDENTITY` gives a column of `data_type` by default.
+fn identity_options(data_type: &str, seq: &str) -> Vec<String> {
+    let v: Vec<&str> = seq.split(',').collect();
+    let n = |i: usize| {
+        v.get(i)
+            .and_then(|x| x.parse::<i128>().ok())
+            .unwrap_or_default()
+    };
+    let (start, increment, min, max, cache) = (n(0), n(1), n(2), n(3), n(4));
+    let cycle = v.get(5).is_some_and(|c| *c == "t" || *c == "true");
+    let (type_min, type_max): (i128, i128) = match data_type {
+        "smallint" => (i16::MIN.into(), i16::MAX.into()),
+        "integer" => (i32::MIN.into(), i32::MAX.into()),
+        _ => (i64::MIN.into(), i64::MAX.into()),
+    };
+    let (default_min, default_max) = if increment > 0 {
+        (1, type_max)
+    } else {
+        (type_min, -1)
+    };
+    let default_start = if increment > 0 { min } else { max };
+    let mut out = Vec::new();
+    if increment != 1 {
+        out.push(format!("INCREMENT BY {increment}"));
+    }
+    if min != default_min {
+        out.push(format!("MINVALUE {min}"));
+    }
+    if max != default_max {
+        out.push(format!("MAXVALUE {max}"));
+    }
+    if start != default_start {
+        out.push(format!("START WITH {start}"));
+    }
+    if cache != 1 {
+        out.push(format!("CACHE {cache}"));
+    }
+    if cycle {
+        out.push("CYCLE".to_string());
+    }
+    out
 }
 
 /// The condition of `CHECK (cond) [NOT VALID | NO INHERIT]` as `pg_get_constraintdef` prints it.
@@ -534,7 +672,7 @@ mod tests {
 
     #[test]
     fn query_count_is_fixed() {
-        assert_eq!(inspect_query_count(), 7);
+        assert_eq!(inspect_query_count(), 9);
         for q in QUERIES {
             assert!(
                 !q.contains("ANY ($"),
@@ -686,7 +824,20 @@ mod tests {
                 Some("trg"),
                 Some("CREATE TRIGGER trg ..."),
             ])],
+            vec![row(&[
+                Some("invoice_no"),
+                Some("bigint"),
+                Some("1000"),
+                Some("1"),
+                Some("1"),
+                Some("9223372036854775807"),
+                Some("1"),
+                Some("false"),
+            ])],
+            vec![],
         );
+        assert_eq!(schema.sequences.len(), 1);
+        assert_eq!(schema.sequences[0].start, 1000);
         assert_eq!(schema.tables.len(), 2);
         let items = &schema.tables[0];
         assert_eq!(items.comment.as_deref(), Some("things"));

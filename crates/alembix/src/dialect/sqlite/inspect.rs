@@ -180,6 +180,8 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
                 );
             }
             "view" => views.push(View {
+                indexes: Vec::new(),
+                materialized: false,
                 name: name.to_string(),
                 definition: view_definition(sql),
                 sql: Some(sql.to_string()),
@@ -224,6 +226,8 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
             _ => None,
         };
         table.columns.push(Column {
+            identity_options: Vec::new(),
+            collation: None,
             identity: pc
                 .filter(|c| c.autoincrement && pk > 0)
                 .map(|_| Identity::AutoIncrement),
@@ -316,6 +320,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
             .and_then(|p| p.fk_name(&columns, &ref_table));
         if let Some(t) = tables.get_mut(&tname) {
             t.foreign_keys.push(ForeignKey {
+                deferrable: None,
                 name,
                 columns,
                 ref_table,
@@ -343,6 +348,9 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
         }
     }
     Schema {
+        functions: Vec::new(),
+        sequences: Vec::new(),
+        defaults: Vec::new(),
         tables: tables.into_values().collect(),
         views,
         enums: Vec::new(),
@@ -366,7 +374,11 @@ fn add_index(t: &mut Table, rows: &[&Vec<Option<String>>], parsed: Option<&Parse
         "u" => {
             let columns = cols();
             let name = parsed.and_then(|p| p.unique_name(&columns));
-            t.uniques.push(Unique { name, columns });
+            t.uniques.push(Unique {
+                deferrable: None,
+                name,
+                columns,
+            });
         }
         _ => {
             let sql = cell(first, 9);
@@ -383,6 +395,7 @@ fn add_index(t: &mut Table, rows: &[&Vec<Option<String>>], parsed: Option<&Parse
                     let descending = cell(r, 8) == "1";
                     match cid {
                         -2 => IndexPart {
+                            opclass: None,
                             expression: parsed_index
                                 .parts
                                 .get(i)
@@ -394,6 +407,7 @@ fn add_index(t: &mut Table, rows: &[&Vec<Option<String>>], parsed: Option<&Parse
                         // A column with an explicit collation: the model has no place for it, so the part
                         // is kept as the expression `col COLLATE x`.
                         _ if parsed_index.parts.get(i).is_some_and(|p| p.1) => IndexPart {
+                            opclass: None,
                             expression: parsed_index
                                 .parts
                                 .get(i)
@@ -403,11 +417,13 @@ fn add_index(t: &mut Table, rows: &[&Vec<Option<String>>], parsed: Option<&Parse
                             descending,
                         },
                         -1 => IndexPart {
+                            opclass: None,
                             expression: pk_alias.clone().unwrap_or_else(|| "rowid".into()),
                             is_column: true,
                             descending,
                         },
                         _ => IndexPart {
+                            opclass: None,
                             expression: cell(r, 7).to_string(),
                             is_column: true,
                             descending,

@@ -80,11 +80,14 @@ fn is_late(c: &Change) -> bool {
             | Change::AddCheck { .. }
             | Change::AddForeignKey { .. }
             | Change::CreateIndex { .. }
+            | Change::RenameIndex { .. }
             | Change::SetTableComment { .. }
             | Change::SetTableOptions { .. }
             | Change::CreateTrigger { .. }
             | Change::CreateView(_)
             | Change::DropEnum(_)
+            | Change::DropSequence(_)
+            | Change::DropFunction(_)
     )
 }
 
@@ -341,6 +344,11 @@ impl<'a> Plan<'a> {
             Change::DropIndex { index, .. } => {
                 out.push(format!("DROP INDEX {}", quote(&index.name)))
             }
+            // SQLite cannot rename an index: the same index is made again under the new name.
+            Change::RenameIndex { table, from, index } => {
+                out.push(format!("DROP INDEX {}", quote(from)));
+                out.push(create_index_sql(table, index));
+            }
             Change::CreateTrigger { trigger, .. } => out.push(trigger.sql.clone()),
             Change::DropTrigger { trigger, .. } => {
                 out.push(format!("DROP TRIGGER {}", quote(&trigger.name)))
@@ -352,6 +360,14 @@ impl<'a> Plan<'a> {
             | Change::SetTableOptions { .. }
             | Change::CreateEnum(_)
             | Change::DropEnum(_)
+            | Change::CreateSequence(_)
+            | Change::DropSequence(_)
+            | Change::AlterSequence { .. }
+            | Change::AddExclusion { .. }
+            | Change::DropExclusion { .. }
+            | Change::CreateFunction(_)
+            | Change::DropFunction(_)
+            | Change::ReplaceFunction { .. }
             | Change::AddEnumValues { .. }
             | Change::RecreateEnum { .. }
             | Change::AlterColumn { .. }
@@ -978,6 +994,7 @@ mod tests {
                 include: Vec::new(),
                 name: "ix_email".into(),
                 parts: vec![IndexPart {
+                    opclass: None,
                     expression: "email".into(),
                     is_column: true,
                     descending: false,
@@ -999,6 +1016,7 @@ mod tests {
 
     fn fk(col: &str, to: &str) -> ForeignKey {
         ForeignKey {
+            deferrable: None,
             name: None,
             columns: vec![col.into()],
             ref_table: to.into(),
@@ -1075,6 +1093,7 @@ mod tests {
         }));
         let mut with_unique = users();
         with_unique.uniques.push(Unique {
+            deferrable: None,
             name: None,
             columns: vec!["extra".into()],
         });
@@ -1195,6 +1214,8 @@ mod tests {
         // A view or a trigger that mentions it: rebuild.
         let mut with_view = from.clone();
         with_view.views.push(View {
+            indexes: Vec::new(),
+            materialized: false,
             name: "v".into(),
             definition: "SELECT email FROM users".into(),
             sql: Some("CREATE VIEW v AS SELECT email FROM users".into()),
@@ -1316,6 +1337,7 @@ mod tests {
                 columns: vec!["a".into(), "b".into()],
             }),
             uniques: vec![Unique {
+                deferrable: None,
                 name: Some("uq".into()),
                 columns: vec!["c".into()],
             }],
@@ -1342,6 +1364,8 @@ mod tests {
     #[test]
     fn views_on_rebuilt_tables_are_dropped_once_and_recreated_once() {
         let view = |def: &str| View {
+            indexes: Vec::new(),
+            materialized: false,
             name: "v".into(),
             definition: def.into(),
             sql: Some(format!("CREATE VIEW v AS {def}")),

@@ -21,6 +21,7 @@ fn table(name: &str, cols: &[(&str, &str)]) -> Table {
 
 fn fk(cols: &str, to: &str) -> ForeignKey {
     ForeignKey {
+        deferrable: None,
         name: None,
         columns: vec![cols.into()],
         ref_table: to.into(),
@@ -165,12 +166,13 @@ fn tables_are_created_in_dependency_order_and_cycles_defer_foreign_keys() {
 }
 
 #[test]
-fn indexes_match_by_definition_not_name() {
+fn indexes_match_by_definition_then_rename() {
     let mut from_t = table("t", &[("id", "integer"), ("x", "integer")]);
     from_t.indexes.push(Index {
         include: Vec::new(),
         name: "t_x_idx".into(),
         parts: vec![IndexPart {
+            opclass: None,
             expression: "x".into(),
             is_column: true,
             descending: false,
@@ -181,9 +183,44 @@ fn indexes_match_by_definition_not_name() {
     });
     let mut to_t = from_t.clone();
     to_t.indexes[0].name = "ix_t_x".into();
-    assert!(diff(
+    // The same index under another name: a rename, not a drop and a create.
+    let k = kinds(&diff(
         &schema(vec![from_t.clone()]),
         &schema(vec![to_t.clone()]),
+        &RenameHints::default(),
+        DiffOptions::default(),
+    ));
+    assert_eq!(k, ["rename index t_x_idx on t to ix_t_x"]);
+    // Two indexes on the same column are two indexes.
+    let mut twice = from_t.clone();
+    let mut second = twice.indexes[0].clone();
+    second.name = "t_x_idx1".into();
+    twice.indexes.push(second);
+    let k = kinds(&diff(
+        &schema(vec![from_t.clone()]),
+        &schema(vec![twice]),
+        &RenameHints::default(),
+        DiffOptions::default(),
+    ));
+    assert_eq!(k, ["create index t_x_idx1 on t"]);
+    // The index a MySQL server made for a foreign key is named by it: never a rename.
+    let fk = ForeignKey {
+        deferrable: None,
+        name: Some("fk_t_x".into()),
+        columns: vec!["x".into()],
+        ref_table: "p".into(),
+        ref_columns: vec!["id".into()],
+        on_delete: FkAction::NoAction,
+        on_update: FkAction::NoAction,
+    };
+    let mut a = from_t.clone();
+    a.indexes[0].name = "x".into();
+    a.foreign_keys.push(fk.clone());
+    let mut b = a.clone();
+    b.indexes[0].name = "fk_t_x".into();
+    assert!(diff(
+        &schema(vec![a]),
+        &schema(vec![b]),
         &RenameHints::default(),
         DiffOptions::default()
     )
@@ -204,16 +241,24 @@ fn views_reading_changed_tables_are_recreated() {
     let mut to_t = from_t.clone();
     to_t.columns[1].data_type = "bigint".into();
     let v = View {
+        indexes: Vec::new(),
+        materialized: false,
         name: "v".into(),
         definition: "SELECT id, x FROM t".into(),
         sql: None,
     };
     let from = Schema {
+        functions: Vec::new(),
+        sequences: Vec::new(),
+        defaults: Vec::new(),
         tables: vec![from_t],
         views: vec![v.clone()],
         enums: vec![],
     };
     let to = Schema {
+        functions: Vec::new(),
+        sequences: Vec::new(),
+        defaults: Vec::new(),
         tables: vec![to_t],
         views: vec![v],
         enums: vec![],

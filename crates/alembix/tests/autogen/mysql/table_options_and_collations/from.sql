@@ -1,0 +1,9 @@
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    title VARCHAR(100) NOT NULL,
+    body TEXT
+);
+CREATE TABLE codes (
+    id INTEGER PRIMARY KEY,
+    code VARCHAR(20) NOT NULL
+) ENGINE=MyISAM;

@@ -1,0 +1,5 @@
+CREATE TABLE tags (
+    id INTEGER PRIMARY KEY,
+    slug VARCHAR(50) NOT NULL,
+    label TEXT COLLATE "C"
+);

@@ -1,0 +1,3 @@
+CREATE TABLE bookings (id INTEGER PRIMARY KEY, room INTEGER NOT NULL, during TSRANGE NOT NULL);
+CREATE TABLE events (id BIGINT NOT NULL, created_at DATE NOT NULL, PRIMARY KEY (id, created_at))
+    PARTITION BY RANGE (created_at);
