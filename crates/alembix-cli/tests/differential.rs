@@ -4,8 +4,9 @@
 //! Inspector. The work is done by `tests/fixtures/differential/run.py` (its docstring lists the edits,
 //! the comparison and the known failures); this runs it once per engine, each on databases of its own.
 //!
-//! Needs python3 with SQLAlchemy and optuna (`pip install 'optuna>=5,<6'`, done by `.ci/run`): skipped
-//! with a notice when they are missing, unless `ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1`.
+//! Needs python3 with SQLAlchemy, optuna (`pip install 'optuna>=5,<6'`, done by `.ci/run`) and the
+//! engine's driver (psycopg2, PyMySQL): skipped with a notice when they are missing, unless
+//! `ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1`.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -16,7 +17,12 @@ use std::process::Command;
 use common::db::{Engine, TestDb};
 
 fn differential(engine: Engine) {
-    if !common::python_has("sqlalchemy, optuna", "differential test") {
+    let modules = match engine {
+        Engine::Sqlite => "sqlalchemy, optuna",
+        Engine::Postgres => "sqlalchemy, optuna, psycopg2",
+        Engine::Mysql => "sqlalchemy, optuna, pymysql",
+    };
+    if !common::python_has(modules, "differential test") {
         return;
     }
     // The database alembix migrates, the one create_all fills, and an empty scratch database for
