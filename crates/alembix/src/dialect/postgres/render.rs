@@ -726,8 +726,27 @@ impl Renderer<'_> {
                     .collation
                     .as_ref()
                     .map_or(String::new(), |c| format!(" COLLATE {c}"));
+                // There is no cast between two enum types (nor from an enum to most types): such a
+                // value goes through its text.
+                let is_enum = |ty: &str| {
+                    let base = ty.trim_end_matches("[]");
+                    self.from
+                        .enums
+                        .iter()
+                        .chain(&self.to.enums)
+                        .any(|e| ident(&e.name) == base)
+                };
+                let via = if is_enum(&from.data_type) {
+                    if from.data_type.ends_with("[]") {
+                        "::text[]"
+                    } else {
+                        "::text"
+                    }
+                } else {
+                    ""
+                };
                 self.push(format!(
-                    "{alter} ALTER COLUMN {col} TYPE {ty}{collate} USING {col}::{ty}",
+                    "{alter} ALTER COLUMN {col} TYPE {ty}{collate} USING {col}{via}::{ty}",
                     ty = to.data_type
                 ));
             }
