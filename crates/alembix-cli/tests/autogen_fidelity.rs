@@ -377,3 +377,75 @@ fn rejected_model_objects_are_named_postgres() {
 fn rejected_model_objects_are_named_mysql() {
     rejected_model_objects_are_named(Engine::Mysql);
 }
+
+/// PostgreSQL schemas other than the current one (Alembic's `include_schemas`) were not compared at all:
+/// with `schemas = ["billing"]` their tables, enums, views, indexes and foreign keys across schemas are
+/// generated, applied, compared clean, verified and taken back down, schema and all.
+#[test]
+fn other_postgres_schemas_are_compared() {
+    let Some(db) = TestDb::create(Engine::Postgres, "other_schemas") else {
+        return;
+    };
+    let p = Project::empty();
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write(
+        "alembix.toml",
+        "migrations = \"migrations\"\nschema = \"schema.sql\"\nschemas = [\"billing\"]\n",
+    );
+    let v1 = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n\
+              CREATE SCHEMA billing;\n\
+              CREATE TYPE billing.invoice_state AS ENUM ('draft', 'sent');\n\
+              CREATE TABLE billing.invoices (\n    id SERIAL PRIMARY KEY,\n    \
+              user_id INTEGER NOT NULL REFERENCES users (id),\n    \
+              state billing.invoice_state NOT NULL DEFAULT 'draft',\n    \
+              total NUMERIC(10, 2) CHECK (total >= 0)\n);\n\
+              CREATE INDEX ix_invoices_user ON billing.invoices (user_id);\n\
+              CREATE TABLE billing.lines (id INTEGER PRIMARY KEY, \
+              invoice_id INTEGER NOT NULL REFERENCES billing.invoices (id));\n\
+              CREATE VIEW billing.open_invoices AS SELECT id FROM billing.invoices WHERE state = 'draft';\n";
+    let url = db.url.as_str();
+    let run = |args: &[&str]| {
+        let out = p
+            .cmd(&[&["--url", url][..], args].concat())
+            .env("ALEMBIX_NO_CACHE", "1")
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), common::render(&out))
+    };
+    p.write("schema.sql", v1);
+    let (c, out) = run(&["revision", "--autogenerate", "-m", "init"]);
+    assert_eq!(c, 0, "{out}");
+    let (c, out) = run(&["upgrade", "head"]);
+    assert_eq!(c, 0, "{out}");
+    for args in [&["check", "--live"][..], &["check"][..], &["verify"][..]] {
+        let (c, out) = run(args);
+        assert_eq!(c, 0, "{args:?}: {out}");
+    }
+    // A change inside the other schema: a column, an enum value, a renamed index.
+    p.write(
+        "schema.sql",
+        &v1.replace("('draft', 'sent')", "('draft', 'sent', 'paid')")
+            .replace(
+                "CHECK (total >= 0)\n",
+                "CHECK (total >= 0),\n    note TEXT\n",
+            )
+            .replace("ix_invoices_user", "ix_invoices_user_id"),
+    );
+    let (c, out) = run(&["revision", "--autogenerate", "-m", "more"]);
+    assert_eq!(c, 0, "{out}");
+    assert!(out.contains("add column billing.invoices.note"), "{out}");
+    assert!(
+        out.contains("rename index ix_invoices_user on billing.invoices"),
+        "{out}"
+    );
+    let (c, out) = run(&["upgrade", "head"]);
+    assert_eq!(c, 0, "{out}");
+    let (c, out) = run(&["check", "--live"]);
+    assert_eq!(c, 0, "{out}");
+    let (c, out) = run(&["downgrade", "base"]);
+    assert_eq!(c, 0, "{out}");
+    assert_eq!(
+        db.value("SELECT count(*)::text FROM pg_namespace WHERE nspname = 'billing'"),
+        "0"
+    );
+}

@@ -22,6 +22,8 @@ pub struct DesiredSchema {
     /// The project whose SQLAlchemy models printed the DDL: where to look for the model line of an object
     /// the scratch database rejects.
     pub models_root: Option<PathBuf>,
+    /// PostgreSQL schemas compared beside the current one (`schemas` in the config).
+    pub schemas: Vec<String>,
 }
 
 /// Read `schema` (a file or a directory of `.sql` files) or run `schema_command`. The command learns the
@@ -92,6 +94,7 @@ pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> 
         sources,
         hints,
         models_root: (!config.models.is_empty()).then(|| config.root.clone()),
+        schemas: config.schemas.clone(),
     })
 }
 
@@ -618,10 +621,44 @@ pub async fn desired_schema(
     // PostgreSQL: the whole declared schema in one transaction (one commit instead of one per statement,
     // which was most of the time on hundreds of tables). A statement that cannot run there, or that fails,
     // sends it back to the statement-by-statement way below, which names every rejected object.
-    if dev.conn.dialect() == Dialect::Postgres && dev.conn.execute("BEGIN").await.is_ok() {
+    // The other schemas compared exist on the scratch database before the declared objects that go in
+    // them (SQLAlchemy's create_all does not create schemas); a declared CREATE SCHEMA of one is skipped.
+    let postgres = dev.conn.dialect() == Dialect::Postgres;
+    if postgres {
+        for s in &desired.schemas {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", s.replace('"', "\"\""));
+            dev.conn
+                .execute(&sql)
+                .await
+                .map_err(db("creating a schema on the scratch database"))?;
+        }
+    }
+    let creates_known_schema = |sql: &str| {
+        let words: Vec<String> = sql
+            .split_whitespace()
+            .map(|w| {
+                w.trim_end_matches(';')
+                    .trim_matches('"')
+                    .to_ascii_lowercase()
+            })
+            .collect();
+        let name = match words.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["create", "schema", "if", "not", "exists", name, ..]
+            | ["create", "schema", name, ..] => name,
+            _ => return false,
+        };
+        desired
+            .schemas
+            .iter()
+            .any(|s| s.to_ascii_lowercase() == name)
+    };
+    if postgres && dev.conn.execute("BEGIN").await.is_ok() {
         let mut ok = true;
         'all: for (_, sql) in &desired.sources {
             for st in split(sql, Dialect::Postgres) {
+                if creates_known_schema(&st.sql) {
+                    continue;
+                }
                 if dev.conn.execute(&st.sql).await.is_err() {
                     ok = false;
                     break 'all;
@@ -629,7 +666,7 @@ pub async fn desired_schema(
             }
         }
         if ok && dev.conn.execute("COMMIT").await.is_ok() {
-            return dialect::inspect(&mut dev.conn, exclude)
+            return dialect::inspect_in(&mut dev.conn, exclude, &desired.schemas)
                 .await
                 .map_err(db("reading the declared schema"));
         }
@@ -639,6 +676,9 @@ pub async fn desired_schema(
     let mut rejected = Vec::new();
     for (origin, sql) in &desired.sources {
         for st in split(sql, dev.conn.dialect()) {
+            if postgres && creates_known_schema(&st.sql) {
+                continue;
+            }
             if let Err(e) = dev.conn.execute(&st.sql).await {
                 rejected.push((origin.as_str(), st.line, st.sql.clone(), e.message));
             }
@@ -651,7 +691,7 @@ pub async fn desired_schema(
             desired.models_root.as_deref(),
         )));
     }
-    dialect::inspect(&mut dev.conn, exclude)
+    dialect::inspect_in(&mut dev.conn, exclude, &desired.schemas)
         .await
         .map_err(db("reading the declared schema"))
 }
@@ -803,7 +843,11 @@ async fn relax_durability(conn: &mut Connection) {
 }
 
 /// The schema the migrations produce, replayed on a scratch database.
-pub async fn migrations_schema(m: &Migrator, dev: &mut DevDatabase) -> Result<Schema> {
+pub async fn migrations_schema(
+    m: &Migrator,
+    dev: &mut DevDatabase,
+    schemas: &[String],
+) -> Result<Schema> {
     relax_durability(&mut dev.conn).await;
     m.run_on(
         &mut dev.conn,
@@ -811,21 +855,29 @@ pub async fn migrations_schema(m: &Migrator, dev: &mut DevDatabase) -> Result<Sc
         &mut |_| {},
     )
     .await?;
-    dialect::inspect(&mut dev.conn, &own_tables(m))
+    dialect::inspect_in(&mut dev.conn, &own_tables(m), schemas)
         .await
         .map_err(db("reading the migrated schema"))
 }
 
 /// The live database's schema (it must be at every head) and the server's fingerprint for the cache, read
 /// on one connection: with TLS each connection costs a round of handshakes.
-pub async fn live_schema(m: &Migrator, url: &DatabaseUrl) -> Result<(Schema, String)> {
+pub async fn live_schema(
+    m: &Migrator,
+    url: &DatabaseUrl,
+    schemas: &[String],
+) -> Result<(Schema, String)> {
     let mut conn = connect(url).await?;
-    let result = live_schema_on(m, &mut conn).await;
+    let result = live_schema_on(m, &mut conn, schemas).await;
     conn.close().await;
     result
 }
 
-async fn live_schema_on(m: &Migrator, conn: &mut Connection) -> Result<(Schema, String)> {
+async fn live_schema_on(
+    m: &Migrator,
+    conn: &mut Connection,
+    schemas: &[String],
+) -> Result<(Schema, String)> {
     let fingerprint = fingerprint(conn).await?;
     let raw = crate::migrate::read_current_on(m.options(), conn).await?;
     let graph = m.graph();
@@ -841,7 +893,7 @@ async fn live_schema_on(m: &Migrator, conn: &mut Connection) -> Result<(Schema, 
             if all.is_empty() { "base".to_string() } else { all.join(", ") }
         )));
     }
-    let schema = dialect::inspect(conn, &own_tables(m))
+    let schema = dialect::inspect_in(conn, &own_tables(m), schemas)
         .await
         .map_err(db("reading the database schema"))?;
     Ok((schema, fingerprint))
@@ -1127,11 +1179,12 @@ pub async fn verify(
     m: &Migrator,
     server: &DatabaseUrl,
     dev_url: Option<&str>,
+    schemas: &[String],
     progress: &mut dyn FnMut(&str),
 ) -> Result<Option<VerifyFinding>> {
     let mut dev = DevDatabase::create(server, dev_url).await?;
     relax_durability(&mut dev.conn).await;
-    let result = verify_on(m, &mut dev, progress).await;
+    let result = verify_on(m, &mut dev, schemas, progress).await;
     dev.dispose().await;
     result
 }
@@ -1139,12 +1192,13 @@ pub async fn verify(
 async fn verify_on(
     m: &Migrator,
     dev: &mut DevDatabase,
+    schemas: &[String],
     progress: &mut dyn FnMut(&str),
 ) -> Result<Option<VerifyFinding>> {
     let graph = m.graph();
     let exclude = own_tables(m);
     let dialect = dev.dialect();
-    let mut before = dialect::inspect(&mut dev.conn, &exclude)
+    let mut before = dialect::inspect_in(&mut dev.conn, &exclude, schemas)
         .await
         .map_err(db("reading the scratch database"))?;
     for &r in graph.topological() {
@@ -1161,7 +1215,7 @@ async fn verify_on(
         if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
             return finding(format!("upgrade failed: {e}"));
         }
-        let after = dialect::inspect(&mut dev.conn, &exclude)
+        let after = dialect::inspect_in(&mut dev.conn, &exclude, schemas)
             .await
             .map_err(db("reading the scratch database"))?;
         if s.down_for(dev.conn.dialect()).is_none() {
@@ -1171,7 +1225,7 @@ async fn verify_on(
         if let Err(e) = m.run_on(&mut dev.conn, &down_op, &mut |_| {}).await {
             return finding(format!("downgrade failed: {e}"));
         }
-        let reverted = dialect::inspect(&mut dev.conn, &exclude)
+        let reverted = dialect::inspect_in(&mut dev.conn, &exclude, schemas)
             .await
             .map_err(db("reading the scratch database"))?;
         let left = diff(
@@ -1189,7 +1243,7 @@ async fn verify_on(
         if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
             return finding(format!("upgrade after downgrade failed: {e}"));
         }
-        let again = dialect::inspect(&mut dev.conn, &exclude)
+        let again = dialect::inspect_in(&mut dev.conn, &exclude, schemas)
             .await
             .map_err(db("reading the scratch database"))?;
         let drift = diff(
@@ -1253,6 +1307,7 @@ mod tests {
             sources: vec![("schema.sql".into(), ddl.into())],
             hints: RenameHints::default(),
             models_root: None,
+            schemas: Vec::new(),
         };
         let k1 = desired_key("PostgreSQL 15", &desired("CREATE TABLE a (x int);"), &[]);
         let k2 = desired_key("PostgreSQL 15", &desired("CREATE TABLE a (x bigint);"), &[]);

@@ -38,6 +38,7 @@ struct RawConfig {
     python: Option<String>,
     dialects: Option<Vec<crate::url::Dialect>>,
     compare: Option<RawCompare>,
+    schemas: Option<Vec<String>>,
 }
 
 /// `[compare]`: which objects `check` and `revision --autogenerate` compare.
@@ -93,6 +94,9 @@ pub struct Config {
     pub compare_include: Vec<String>,
     /// `[compare] exclude`: objects left out of the comparison, such as a trigger the models cannot declare.
     pub compare_exclude: Vec<String>,
+    /// PostgreSQL schemas compared beside the current one (Alembic's `include_schemas`); their objects are
+    /// named `schema.name`.
+    pub schemas: Vec<String>,
 }
 
 impl Config {
@@ -149,6 +153,7 @@ impl Config {
                 .and_then(|c| c.include.clone())
                 .unwrap_or_default(),
             compare_exclude: raw.compare.and_then(|c| c.exclude).unwrap_or_default(),
+            schemas: raw.schemas.unwrap_or_default(),
         }
     }
 
@@ -214,6 +219,15 @@ impl Config {
         }
         crate::script::validate_file_template(&self.file_template).map_err(bad)?;
         self.compare_filter()?;
+        if let Some(name) = self.schemas.iter().find(|s| {
+            s.is_empty()
+                || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || s.starts_with(|c: char| c.is_ascii_digit())
+        }) {
+            return Err(bad(format!(
+                "schemas: `{name}` must be a plain identifier (letters, digits, `_`)"
+            )));
+        }
         if self.url_env.is_empty() {
             return Err(bad("url_env must not be empty".into()));
         }

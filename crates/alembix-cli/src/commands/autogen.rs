@@ -60,7 +60,7 @@ async fn both_sides(
             Some(s) => s,
             None => {
                 let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
-                let s = autogen::migrations_schema(m, &mut dev).await;
+                let s = autogen::migrations_schema(m, &mut dev, &config.schemas).await;
                 dev.dispose().await;
                 let s = s?;
                 cache.put(&key, &s);
@@ -69,7 +69,7 @@ async fn both_sides(
         };
         (schema, fingerprint)
     } else {
-        autogen::live_schema(m, server).await?
+        autogen::live_schema(m, server, &config.schemas).await?
     };
     let key = autogen::desired_key(&fingerprint, desired, &exclude);
     let wanted = match cache.get(&key) {
@@ -314,6 +314,7 @@ pub fn verify(
         &m,
         &server,
         config.dev_url.as_deref(),
+        &config.schemas,
         &mut |what| {
             if !quiet {
                 let _ = writeln!(anstream::stderr(), "Checking {what}");

@@ -18,8 +18,18 @@ use crate::url::{DatabaseUrl, Dialect};
 /// Read the connection's schema (all tables, views, enums) except the `exclude`d tables, normalised so that
 /// two inspections of the same schema compare equal.
 pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema, DbError> {
+    inspect_in(conn, exclude, &[]).await
+}
+
+/// [`inspect`], and on PostgreSQL the objects of the other `schemas` too (named `schema.name`); the other
+/// engines have no such schemas and ignore them.
+pub async fn inspect_in(
+    conn: &mut Connection,
+    exclude: &[String],
+    schemas: &[String],
+) -> Result<Schema, DbError> {
     let mut schema = match conn.dialect() {
-        Dialect::Postgres => postgres::inspect::inspect(conn, exclude).await?,
+        Dialect::Postgres => postgres::inspect::inspect_in(conn, exclude, schemas).await?,
         Dialect::Mysql => mysql::inspect::inspect(conn, exclude).await?,
         Dialect::Sqlite => sqlite::inspect::inspect(conn, exclude).await?,
     };

@@ -591,11 +591,19 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             phases.drop_enums.push(Change::DropSequence(s.clone()));
         }
     }
+    // Schemas: created first, dropped last (empty by then).
+    for s in to.schemas.iter().filter(|s| !from.schemas.contains(s)) {
+        phases.create_schemas.push(Change::CreateSchema(s.clone()));
+    }
+    for s in from.schemas.iter().filter(|s| !to.schemas.contains(s)) {
+        phases.drop_schemas.push(Change::DropSchema(s.clone()));
+    }
     phases.into_changes()
 }
 
 #[derive(Default)]
 struct Phases {
+    create_schemas: Vec<Change>,
     drop_views: Vec<Change>,
     drop_triggers: Vec<Change>,
     drop_fks: Vec<Change>,
@@ -614,11 +622,13 @@ struct Phases {
     create_views: Vec<Change>,
     create_view_indexes: Vec<Change>,
     drop_enums: Vec<Change>,
+    drop_schemas: Vec<Change>,
 }
 
 impl Phases {
     fn into_changes(self) -> Vec<Change> {
         [
+            self.create_schemas,
             self.drop_views,
             self.drop_triggers,
             self.drop_fks,
@@ -637,6 +647,7 @@ impl Phases {
             self.create_views,
             self.create_view_indexes,
             self.drop_enums,
+            self.drop_schemas,
         ]
         .into_iter()
         .flatten()

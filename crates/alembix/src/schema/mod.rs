@@ -12,6 +12,10 @@ pub use filter::ObjectFilter;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Schema {
+    /// PostgreSQL schemas other than the current one that were compared (`schemas` in the config) and
+    /// exist; their objects are named `schema.name`, the current schema's unqualified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schemas: Vec<String>,
     /// Sorted by name.
     pub tables: Vec<Table>,
     /// Sorted by name.
@@ -43,6 +47,7 @@ impl Schema {
 
     /// Sort every list so that two inspections of the same schema compare equal.
     pub fn normalise(&mut self) {
+        self.schemas.sort();
         self.tables.sort_by(|a, b| a.name.cmp(&b.name));
         self.views.sort_by(|a, b| a.name.cmp(&b.name));
         for v in &mut self.views {
@@ -312,6 +317,9 @@ pub struct EnumType {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
+    /// A PostgreSQL schema (namespace) for objects named `schema.name`.
+    CreateSchema(String),
+    DropSchema(String),
     CreateEnum(EnumType),
     DropEnum(EnumType),
     CreateFunction(Function),
@@ -520,6 +528,8 @@ impl Change {
     /// One line for people (`check`, `--dry-run` summaries).
     pub fn describe(&self) -> String {
         match self {
+            Change::CreateSchema(s) => format!("create schema {s}"),
+            Change::DropSchema(s) => format!("drop schema {s}"),
             Change::CreateEnum(e) => format!("create enum {}", e.name),
             Change::DropEnum(e) => format!("drop enum {}", e.name),
             Change::CreateSequence(s) => format!("create sequence {}", s.name),

@@ -368,6 +368,7 @@ pub async fn inspect_counted(
 
     let queries = cat.queries;
     let mut schema = Schema {
+        schemas: Vec::new(),
         functions: Vec::new(),
         sequences: Vec::new(),
         defaults,

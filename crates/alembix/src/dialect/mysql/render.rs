@@ -110,6 +110,8 @@ impl<'a> Renderer<'a> {
             | Change::CreateFunction(_)
             | Change::DropFunction(_)
             | Change::ReplaceFunction { .. }
+            | Change::CreateSchema(_)
+            | Change::DropSchema(_)
             | Change::AddEnumValues { .. }
             | Change::RecreateEnum { .. } => {}
             Change::CreateTable(t) => {

@@ -6,11 +6,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::dialect::{Connection, DbError};
+use crate::dialect::{literal, Connection, DbError};
 use crate::schema::{
     Check, Column, EnumType, Exclusion, FkAction, ForeignKey, Function, Generated, Identity, Index,
     IndexPart, PrimaryKey, Schema, Sequence, Table, Trigger, Unique, View,
 };
+use crate::url::Dialect;
 
 /// The namespace being read.
 const NS: &str = "(SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = current_schema())";
@@ -156,9 +157,86 @@ type Rows = Vec<Vec<Option<String>>>;
 
 /// Read every table, view (and enum) of the connection's current schema, except the `exclude`d tables.
 pub async fn inspect(conn: &mut Connection, exclude: &[String]) -> Result<Schema, DbError> {
+    inspect_namespace(conn, exclude, NS).await
+}
+
+/// [`inspect`], and the objects of `schemas` (other schemas, `schemas` in the config) that exist, named
+/// `schema.name`; the queries run once more for each of them.
+pub async fn inspect_in(
+    conn: &mut Connection,
+    exclude: &[String],
+    schemas: &[String],
+) -> Result<Schema, DbError> {
+    let mut schema = inspect(conn, exclude).await?;
+    if schemas.is_empty() {
+        return Ok(schema);
+    }
+    let current = conn
+        .query_text("SELECT current_schema()::text")
+        .await?
+        .first()
+        .and_then(|r| r.first().cloned().flatten())
+        .unwrap_or_default();
+    let list = schemas
+        .iter()
+        .map(|s| literal(s, Dialect::Postgres))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let existing: Vec<String> = conn
+        .query_text(&format!(
+            "SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname IN ({list}) ORDER BY 1"
+        ))
+        .await?
+        .into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .filter(|s| *s != current)
+        .collect();
+    for ns_name in existing {
+        let ns = format!(
+            "(SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = {})",
+            literal(&ns_name, Dialect::Postgres)
+        );
+        let part = inspect_namespace(conn, exclude, &ns).await?;
+        let q = |name: &str| format!("{ns_name}.{name}");
+        for mut t in part.tables {
+            t.name = q(&t.name);
+            for fk in &mut t.foreign_keys {
+                fk.ref_table = match fk.ref_table.split_once('.') {
+                    None => q(&fk.ref_table),
+                    Some((s, rest)) if s == current => rest.to_string(),
+                    Some(_) => fk.ref_table.clone(),
+                };
+            }
+            schema.tables.push(t);
+        }
+        schema.views.extend(part.views.into_iter().map(|mut v| {
+            v.name = q(&v.name);
+            v
+        }));
+        schema.enums.extend(part.enums.into_iter().map(|mut e| {
+            e.name = q(&e.name);
+            e
+        }));
+        schema
+            .sequences
+            .extend(part.sequences.into_iter().map(|mut s| {
+                s.name = q(&s.name);
+                s
+            }));
+        schema.functions.extend(part.functions);
+        schema.schemas.push(ns_name);
+    }
+    Ok(schema)
+}
+
+async fn inspect_namespace(
+    conn: &mut Connection,
+    exclude: &[String],
+    ns: &str,
+) -> Result<Schema, DbError> {
     let mut results: Vec<Rows> = Vec::with_capacity(QUERIES.len());
     for q in QUERIES {
-        let sql = q.replace("{NS}", NS).replace("{TABLE_KINDS}", TABLE_KINDS);
+        let sql = q.replace("{NS}", ns).replace("{TABLE_KINDS}", TABLE_KINDS);
         results.push(conn.query_text(&sql).await?);
     }
     let mut it = results.into_iter();
@@ -410,6 +488,7 @@ fn assemble(
         })
         .collect();
     Schema {
+        schemas: Vec::new(),
         functions,
         sequences,
         defaults: Vec::new(),
@@ -588,7 +667,12 @@ pub async fn stable_check_expressions(
     conn: &mut Connection,
     checks: &[(String, String)],
 ) -> Vec<Option<String>> {
-    let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    let quote_one = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
+    // `schema.table` for the tables of another schema (see `inspect_in`).
+    let quote = |name: &str| match name.split_once('.') {
+        Some((s, t)) => format!("{}.{}", quote_one(s), quote_one(t)),
+        None => quote_one(name),
+    };
     let mut current: Vec<String> = checks.iter().map(|(_, e)| e.clone()).collect();
     let mut stable = vec![false; current.len()];
     for _ in 0..4 {

@@ -74,7 +74,18 @@ fn nextval_sequence(default: &str) -> Option<&str> {
 /// The name PostgreSQL gives the sequence of a `serial` column, when it is not truncated.
 fn serial_sequence_name(table: &str, column: &str) -> Option<String> {
     let name = format!("{table}_{column}_seq");
-    (name.len() <= 63).then(|| ident(&name))
+    (local(&name).len() <= 63).then(|| qualified(&name))
+}
+
+/// The name within its schema (`invoices` of `billing.invoices`).
+fn local(name: &str) -> &str {
+    name.split_once('.').map_or(name, |(_, n)| n)
+}
+
+/// `schema.` of a qualified name, or nothing: an index or trigger lives in its table's schema.
+fn schema_prefix(name: &str) -> String {
+    name.split_once('.')
+        .map_or_else(String::new, |(s, _)| format!("{}.", ident(s)))
 }
 
 /// `serial`, `bigserial` or `smallserial` when the column is what such a type creates.
@@ -139,7 +150,7 @@ fn column_def(table: &str, c: &Column) -> ColumnDef {
     } else if serial.is_some() {
         after.push(format!(
             "ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL",
-            ident(table),
+            qualified(table),
             ident(&c.name)
         ));
     }
@@ -265,7 +276,7 @@ fn create_index(table: &str, i: &Index) -> String {
         "CREATE {}INDEX {} ON {}",
         if i.unique { "UNIQUE " } else { "" },
         ident(&i.name),
-        ident(table)
+        qualified(table)
     );
     if let Some(m) = &i.method {
         s.push_str(&format!(" USING {m}"));
@@ -288,7 +299,7 @@ fn comment_literal(c: &Option<String>) -> String {
 fn column_comment(table: &str, column: &str, c: &Option<String>) -> String {
     format!(
         "COMMENT ON COLUMN {}.{} IS {}",
-        ident(table),
+        qualified(table),
         ident(column),
         comment_literal(c)
     )
@@ -297,7 +308,7 @@ fn column_comment(table: &str, column: &str, c: &Option<String>) -> String {
 fn table_comment(table: &str, c: &Option<String>) -> String {
     format!(
         "COMMENT ON TABLE {} IS {}",
-        ident(table),
+        qualified(table),
         comment_literal(c)
     )
 }
@@ -306,7 +317,7 @@ fn create_enum(e: &EnumType) -> String {
     let values: Vec<String> = e.values.iter().map(|v| lit(v)).collect();
     format!(
         "CREATE TYPE {} AS ENUM ({})",
-        ident(&e.name),
+        qualified(&e.name),
         values.join(", ")
     )
 }
@@ -333,7 +344,7 @@ fn create_table(t: &Table, out: &mut Vec<String>) {
     );
     let mut sql = format!(
         "CREATE TABLE {} (\n    {}\n)",
-        ident(&t.name),
+        qualified(&t.name),
         lines.join(",\n    ")
     );
     for o in &t.options {
@@ -390,7 +401,7 @@ pub fn render(changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
     let listed: HashSet<String> = to
         .sequences
         .iter()
-        .map(|s| format!("CREATE SEQUENCE IF NOT EXISTS {}", ident(&s.name)))
+        .map(|s| format!("CREATE SEQUENCE IF NOT EXISTS {}", qualified(&s.name)))
         .collect();
     r.out.retain(|s| !listed.contains(s));
     r.out
@@ -418,7 +429,7 @@ impl Renderer<'_> {
     }
 
     fn alter(&self, table: &str) -> String {
-        format!("ALTER TABLE {}", ident(self.now(table)))
+        format!("ALTER TABLE {}", qualified(self.now(table)))
     }
 
     fn push(&mut self, s: String) {
@@ -428,7 +439,11 @@ impl Renderer<'_> {
     fn change(&mut self, i: usize, c: &Change) {
         match c {
             Change::CreateEnum(e) => self.push(create_enum(e)),
-            Change::DropEnum(e) => self.push(format!("DROP TYPE {}", ident(&e.name))),
+            Change::DropEnum(e) => self.push(format!("DROP TYPE {}", qualified(&e.name))),
+            Change::CreateSchema(name) => {
+                self.push(format!("CREATE SCHEMA IF NOT EXISTS {}", ident(name)))
+            }
+            Change::DropSchema(name) => self.push(format!("DROP SCHEMA {}", ident(name))),
             Change::CreateFunction(f) | Change::ReplaceFunction { to: f, .. } => {
                 self.push(f.definition.trim_end().trim_end_matches(';').to_string())
             }
@@ -442,28 +457,34 @@ impl Renderer<'_> {
             }
             Change::CreateSequence(s) => self.push(format!(
                 "CREATE SEQUENCE {} {}",
-                ident(&s.name),
+                qualified(&s.name),
                 sequence_options(s)
             )),
-            Change::DropSequence(s) => self.push(format!("DROP SEQUENCE {}", ident(&s.name))),
+            Change::DropSequence(s) => self.push(format!("DROP SEQUENCE {}", qualified(&s.name))),
             Change::AlterSequence { to, .. } => self.push(format!(
                 "ALTER SEQUENCE {} {}",
-                ident(&to.name),
+                qualified(&to.name),
                 sequence_options(to)
             )),
             Change::AddEnumValues { name, values } => {
                 for v in values {
-                    self.push(format!("ALTER TYPE {} ADD VALUE {}", ident(name), lit(v)));
+                    self.push(format!(
+                        "ALTER TYPE {} ADD VALUE {}",
+                        qualified(name),
+                        lit(v)
+                    ));
                 }
             }
             Change::RecreateEnum { from, to } => self.recreate_enum(from, to),
             Change::CreateTable(t) => create_table(t, &mut self.out),
-            Change::DropTable(t) => self.push(format!("DROP TABLE {}", ident(self.now(&t.name)))),
+            Change::DropTable(t) => {
+                self.push(format!("DROP TABLE {}", qualified(self.now(&t.name))))
+            }
             Change::RenameTable { from, to } => {
                 self.push(format!(
                     "ALTER TABLE {} RENAME TO {}",
-                    ident(from),
-                    ident(to)
+                    qualified(from),
+                    ident(local(to))
                 ));
                 self.pending_renames.remove(to);
                 if let (Some(ft), Some(tt)) = (self.from.table(from), self.to.table(to)) {
@@ -524,11 +545,14 @@ impl Renderer<'_> {
                 }
             }
             Change::CreateIndex { table, index } => self.push(create_index(self.now(table), index)),
-            Change::DropIndex { index, .. } => {
-                self.push(format!("DROP INDEX {}", ident(&index.name)))
-            }
-            Change::RenameIndex { from, index, .. } => self.push(format!(
-                "ALTER INDEX {} RENAME TO {}",
+            Change::DropIndex { table, index } => self.push(format!(
+                "DROP INDEX {}{}",
+                schema_prefix(table),
+                ident(&index.name)
+            )),
+            Change::RenameIndex { table, from, index } => self.push(format!(
+                "ALTER INDEX {}{} RENAME TO {}",
+                schema_prefix(table),
                 ident(from),
                 ident(&index.name)
             )),
@@ -614,19 +638,19 @@ impl Renderer<'_> {
                 self.push(format!(
                     "DROP TRIGGER {} ON {}",
                     ident(&trigger.name),
-                    ident(self.now(table))
+                    qualified(self.now(table))
                 ));
             }
             Change::CreateView(v) => self.push(format!(
                 "CREATE {}VIEW {} AS\n{}",
                 if v.materialized { "MATERIALIZED " } else { "" },
-                ident(&v.name),
+                qualified(&v.name),
                 v.definition
             )),
             Change::DropView(v) => self.push(format!(
                 "DROP {}VIEW {}",
                 if v.materialized { "MATERIALIZED " } else { "" },
-                ident(&v.name)
+                qualified(&v.name)
             )),
         }
     }
@@ -734,7 +758,7 @@ impl Renderer<'_> {
                         .enums
                         .iter()
                         .chain(&self.to.enums)
-                        .any(|e| ident(&e.name) == base)
+                        .any(|e| qualified(&e.name) == base)
                 };
                 let via = if is_enum(&from.data_type) {
                     if from.data_type.ends_with("[]") {
@@ -765,7 +789,7 @@ impl Renderer<'_> {
                 }
                 self.push(format!(
                     "UPDATE {} SET {col} = {d} WHERE {col} IS NULL",
-                    ident(self.now(table))
+                    qualified(self.now(table))
                 ));
             }
             self.push(format!("{alter} ALTER COLUMN {col} SET NOT NULL"));
@@ -860,11 +884,11 @@ impl Renderer<'_> {
         let old = format!("{}__old", from.name);
         self.push(format!(
             "ALTER TYPE {} RENAME TO {}",
-            ident(&from.name),
-            ident(&old)
+            qualified(&from.name),
+            ident(local(&old))
         ));
         self.push(create_enum(to));
-        let name = ident(&to.name);
+        let name = qualified(&to.name);
         let array = format!("{name}[]");
         let dropped: HashSet<&str> = self
             .changes
@@ -892,7 +916,7 @@ impl Renderer<'_> {
                 };
                 let alter = format!(
                     "ALTER TABLE {} ALTER COLUMN {}",
-                    ident(&t.name),
+                    qualified(&t.name),
                     ident(&c.name)
                 );
                 // The default reads the old type; it is set again on the new one.
@@ -912,7 +936,7 @@ impl Renderer<'_> {
             }
         }
         self.out.extend(stmts);
-        self.push(format!("DROP TYPE {}", ident(&old)));
+        self.push(format!("DROP TYPE {}", qualified(&old)));
     }
 }
 

@@ -348,6 +348,7 @@ fn build(objects: &Rows, columns: &Rows, indexes: &Rows, fks: &Rows, exclude: &[
         }
     }
     Schema {
+        schemas: Vec::new(),
         functions: Vec::new(),
         sequences: Vec::new(),
         defaults: Vec::new(),

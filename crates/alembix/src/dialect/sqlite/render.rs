@@ -88,6 +88,7 @@ fn is_late(c: &Change) -> bool {
             | Change::DropEnum(_)
             | Change::DropSequence(_)
             | Change::DropFunction(_)
+            | Change::DropSchema(_)
     )
 }
 
@@ -368,6 +369,8 @@ impl<'a> Plan<'a> {
             | Change::CreateFunction(_)
             | Change::DropFunction(_)
             | Change::ReplaceFunction { .. }
+            | Change::CreateSchema(_)
+            | Change::DropSchema(_)
             | Change::AddEnumValues { .. }
             | Change::RecreateEnum { .. }
             | Change::AlterColumn { .. }

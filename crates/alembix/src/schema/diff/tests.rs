@@ -248,6 +248,7 @@ fn views_reading_changed_tables_are_recreated() {
         sql: None,
     };
     let from = Schema {
+        schemas: Vec::new(),
         functions: Vec::new(),
         sequences: Vec::new(),
         defaults: Vec::new(),
@@ -256,6 +257,7 @@ fn views_reading_changed_tables_are_recreated() {
         enums: vec![],
     };
     let to = Schema {
+        schemas: Vec::new(),
         functions: Vec::new(),
         sequences: Vec::new(),
         defaults: Vec::new(),
