@@ -435,6 +435,17 @@ impl Migrator {
         })
     }
 
+    /// [`Migrator::from_config`] for reading the state (`current`, `history`, `show`): the graph comes from
+    /// the header index where it can (see [`crate::project::load_graph_headers`]). Running revisions with it
+    /// works the same (the bodies are read first), but gains nothing.
+    pub fn from_config_headers(config: &Config) -> Result<Migrator> {
+        Ok(Migrator {
+            graph: crate::project::load_graph_headers(config)?,
+            source: config.migrations.display().to_string(),
+            options: MigrateOptions::from_config(config),
+        })
+    }
+
     pub fn with_options(mut self, options: MigrateOptions) -> Migrator {
         self.options = options;
         self
