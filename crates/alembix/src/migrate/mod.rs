@@ -659,6 +659,13 @@ fn parse_url(url: &str) -> Result<DatabaseUrl> {
 
 /// `user@host`, recorded in the history table.
 pub fn who() -> String {
+    // Asked once per process: every step's history row names it, and asking the system reads the user
+    // database (`/etc/passwd` through NSS) each time.
+    static WHO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    WHO.get_or_init(ask_who).clone()
+}
+
+fn ask_who() -> String {
     // `$USER` is often unset in containers: ask the operating system, then the environment.
     let user = whoami::username()
         .ok()
