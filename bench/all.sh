@@ -5,7 +5,7 @@
 #   SKIP_BUILD=1 ROWS="read apply" bench/all.sh
 #
 # Environment knobs:
-#   ROWS="read pg apply autogen"  which groups of rows to run
+#   ROWS="read pg apply autogen"  which groups of rows to run ("cold": only the cold check --live rows)
 #   RUNS=15      timed rounds for the short commands (median reported); APPLY_RUNS=3; AUTOGEN_RUNS=3
 #   PG_URL=postgres://postgres@127.0.0.1:5432/postgres   MYSQL_URL=mysql://root@127.0.0.1:3306/test
 #   AUTOGEN_N=10 tables in the autogenerate app (the "7-12 table app")

@@ -6,7 +6,9 @@ in the same run (rounds interleaved, so load drift hits both sides alike).
 
 Short commands are timed as whole processes, median of RUNS rounds after 2 warm-up rounds (the warm-up also
 fills alembix's header index, which trusts files only some seconds after they changed: the projects are
-generated, then left 4 s before timing). apply and autogen reuse apply_bench.py and autogen.sh.
+generated, then left 4 s before timing). apply and autogen reuse apply_bench.py and autogen.sh; autogen also
+times `check --live` with no cache (a fresh scratch database every run: the edit-autogenerate loop) against
+the database's own client creating a database, running the DDL and dropping it.
 """
 import json
 import os
@@ -74,9 +76,13 @@ def read_rows():
     m = compare({"heads": [BIN, "heads"], "cat": cat}, p50k, runs=max(3, RUNS // 3))
     row("heads, 50,000 revisions", m["heads"], "find+cat", m["cat"], "< 250 ms", m["heads"] < 0.250)
     m = compare({"current": [BIN, "--url", "sqlite:" + db, "current"],
-                 "sqlite3": ["sqlite3", db, "select 1"]}, proj)
+                 "sqlite3": ["sqlite3", db, "select 1"],
+                 "read": ["sqlite3", db, "select version_num from alembix_version"]}, proj)
     row("current, SQLite, 500 revisions", m["current"], "sqlite3 'select 1'", m["sqlite3"],
         "<= 1.5x", m["current"] <= 1.5 * m["sqlite3"])
+    # Like for like: any query on a table makes SQLite parse the schema (here 500 tables); `select 1` does not.
+    row("current, SQLite, 500 revisions", m["current"], "sqlite3 'select … alembix_version'", m["read"],
+        "", None)
 
 
 def pg_rows():
@@ -129,6 +135,75 @@ def apply_rows():
         row(label, a, "sqlite3 + bookkeeping", med("book", op), "", None)
 
 
+def ddl(n, dialect):
+    numeric = "DECIMAL(12,2)" if dialect == "mysql" else "NUMERIC(12,2)"
+    out = []
+    for i in range(1, n + 1):
+        parent = "t_%03d" % max(i - 1, 1)
+        out.append("CREATE TABLE t_%03d (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES %s (id), "
+                   "name VARCHAR(100) NOT NULL, code VARCHAR(20), qty INTEGER DEFAULT 0, price %s, "
+                   "created TIMESTAMP NULL, note TEXT);" % (i, parent, numeric))
+        out.append("CREATE INDEX ix_t_%03d_code ON t_%03d (code);" % (i, i))
+    return "\n".join(out) + "\n"
+
+
+def cold_rows():
+    """The edit-autogenerate loop's server cost: `check --live` with no cache (the declared schema is built on a
+    fresh scratch database each run) against the database's own client doing the least that design needs."""
+    n = int(os.environ.get("AUTOGEN_N", "10"))
+    my_url = os.environ["MYSQL_URL"]
+    my = ["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root"]
+    engines = [("postgres", "PostgreSQL", PG_URL.rsplit("/", 1)[0] + "/alembix_bench_all_live"),
+               ("mysql", "MariaDB", my_url.rsplit("/", 1)[0] + "/alembix_bench_all_live")]
+    for d, label, live in engines:
+        client = "psql" if d == "postgres" else "mariadb"
+        if missing(client):
+            row("check --live, cold, %s, %d tables" % (label, n), None, client + " (not installed)", None, "", None)
+            continue
+        proj = os.path.join(WORK, "cold-" + d)
+        os.makedirs(os.path.join(proj, "migrations"), exist_ok=True)
+        text = ddl(n, d)
+        open(os.path.join(proj, "schema.sql"), "w").write(text)
+        open(os.path.join(proj, "alembix.toml"), "w").write('migrations = "migrations"\nschema = "schema.sql"\n')
+        open(os.path.join(proj, "migrations", "aaaaaaaaaaaa_init.sql"), "w").write(
+            "-- init\n-- Revision ID: aaaaaaaaaaaa\n-- Revises:\n\n-- migrate:up\n" + text)
+        schema = os.path.join(proj, "schema.sql")
+        if d == "postgres":
+            admin = ["psql", "-X", "-q", PG_URL, "-v", "ON_ERROR_STOP=1"]
+            reset = admin + ["-c", "DROP DATABASE IF EXISTS alembix_bench_all_live WITH (FORCE)",
+                             "-c", "CREATE DATABASE alembix_bench_all_live"]
+            floor = ["sh", "-c", "psql -X -q '%s' -c 'CREATE DATABASE alembix_bench_all_s' && "
+                     "psql -X -q -v ON_ERROR_STOP=1 '%s' -f '%s' && "
+                     "psql -X -q '%s' -c 'DROP DATABASE alembix_bench_all_s WITH (FORCE)'"
+                     % (PG_URL, PG_URL.rsplit("/", 1)[0] + "/alembix_bench_all_s", schema, PG_URL)]
+            cleanup = admin + ["-c", "DROP DATABASE IF EXISTS alembix_bench_all_live WITH (FORCE)"]
+        else:
+            reset = my + ["-e", "DROP DATABASE IF EXISTS alembix_bench_all_live; CREATE DATABASE alembix_bench_all_live"]
+            floor = ["sh", "-c", "%s -e 'CREATE DATABASE alembix_bench_all_s' && %s alembix_bench_all_s < '%s' && "
+                     "%s -e 'DROP DATABASE alembix_bench_all_s'" % (" ".join(my), " ".join(my), schema, " ".join(my))]
+            cleanup = my + ["-e", "DROP DATABASE IF EXISTS alembix_bench_all_live"]
+        if subprocess.run(reset, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
+            row("check --live, cold, %s, %d tables" % (label, n), None, "server unreachable", None, "", None)
+            continue
+        try:
+            subprocess.run([BIN, "--url", live, "-q", "upgrade", "head"], cwd=proj, check=True)
+            cold = [BIN, "--url", live, "-q", "check", "--live"]
+            env = dict(os.environ, ALEMBIX_NO_CACHE="1")
+            times = {"cold": [], "floor": []}
+            for r in range(1 + int(os.environ.get("AUTOGEN_RUNS", "3"))):
+                t = time.perf_counter()
+                subprocess.run(cold, cwd=proj, env=env, check=True, stdout=subprocess.DEVNULL)
+                a = time.perf_counter() - t
+                b = once(floor, proj)
+                if r:
+                    times["cold"].append(a)
+                    times["floor"].append(b)
+            a, b = statistics.median(times["cold"]), statistics.median(times["floor"])
+            row("check --live, cold, %s, %d tables" % (label, n), a, client + ": create db, DDL, drop", b, "", None)
+        finally:
+            subprocess.run(cleanup, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def autogen_rows():
     log("autogenerate loop: bench/autogen.sh (N=%s, cold schema cache not forced: see its README)"
         % os.environ.get("AUTOGEN_N"))
@@ -139,10 +214,11 @@ def autogen_rows():
     if p.returncode != 0:
         print(p.stderr[-2000:], file=sys.stderr)
         row("autogenerate loop", None, "autogen.sh failed (see above)", None, "", None)
+    cold_rows()
 
 
 for g in GROUPS:
-    {"read": read_rows, "pg": pg_rows, "apply": apply_rows, "autogen": autogen_rows}[g]()
+    {"read": read_rows, "pg": pg_rows, "apply": apply_rows, "autogen": autogen_rows, "cold": cold_rows}[g]()
 
 print()
 print("issue #11 workloads; wall clock, whole processes, median; the peer timed in the same run")
