@@ -113,8 +113,7 @@ def pg_rows():
     # is reported (install them and extend this row to time them).
     for tool, what in (("sqlx", "sqlx migrate info"), ("dbmate", "dbmate status")):
         if missing(tool):
-            row("current/heads, PostgreSQL, 5,000 revisions", m["current"], what + " (not installed)", None,
-                "", None)
+            row("current/heads, PostgreSQL, 5,000 revisions", None, what + " (not installed)", None, "", None)
     m = compare({"heads": [BIN, "heads"]}, p5k)
     row("heads, 5,000 revisions", m["heads"], "", None, "", None)
 
