@@ -616,3 +616,54 @@ fn missing_required_argument_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--message <MESSAGE>"));
 }
+
+/// Read commands take unchanged headers from the header index in the cache directory, and see an edit of a
+/// file at once, even one that keeps its size; `ALEMBIX_NO_CACHE=1` writes no index.
+#[test]
+fn header_index_follows_edits() {
+    let one = "-- one\n-- Revision ID: aaaaaaaaaaaa\n-- Revises:\n-- migrate:up\nSELECT 1;\n";
+    let two = "-- two\n-- Revision ID: bbbbbbbbbbbb\n-- Revises: aaaaaaaaaaaa\n-- migrate:up\nSELECT 2;\n";
+    let p = Project::with_files(&[("a_one.sql", one), ("b_two.sql", two)]);
+    let cache = p.path("cache");
+    let heads = |extra: &[(&str, &str)]| {
+        let mut cmd = p.cmd(&["heads"]);
+        cmd.env("ALEMBIX_CACHE_DIR", &cache)
+            .env_remove("ALEMBIX_NO_CACHE");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", common::render(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let indexes = || -> Vec<String> {
+        std::fs::read_dir(&cache)
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("revisions-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // Files changed in the last 3 s are parsed every time and not indexed: let these get older.
+    std::thread::sleep(std::time::Duration::from_millis(3300));
+    heads(&[("ALEMBIX_NO_CACHE", "1")]);
+    assert!(
+        indexes().is_empty(),
+        "ALEMBIX_NO_CACHE=1 wrote {:?}",
+        indexes()
+    );
+    assert_eq!(heads(&[]), "bbbbbbbbbbbb (head)\n");
+    assert_eq!(indexes().len(), 1);
+    assert_eq!(heads(&[]), "bbbbbbbbbbbb (head)\n");
+    // Same size, same second: b becomes a second root.
+    let edited = two.replace("Revises: aaaaaaaaaaaa", "Revises:             ");
+    assert_eq!(edited.len(), two.len());
+    p.write("migrations/b_two.sql", &edited);
+    let out = heads(&[]);
+    assert!(
+        out.contains("aaaaaaaaaaaa (head)") && out.contains("bbbbbbbbbbbb (head)"),
+        "{out}"
+    );
+    assert!(p.ok(&["show", "bbbbbbbbbbbb"]).contains("SELECT 2;"));
+}

@@ -10,10 +10,24 @@ use crate::script::{self, NewScript, Script};
 
 /// Load every revision file of the configured migrations directory and validate the graph.
 pub fn load_graph(config: &Config) -> Result<RevisionGraph> {
+    load_graph_with(config, script::load_dir)
+}
+
+/// [`load_graph`] for commands that need only the graph and the headers (`heads`, `history`, `current`,
+/// ...): unchanged files' headers come from the header index (see [`script::load_dir_headers`]), and a
+/// script's body is read when it is asked for.
+pub fn load_graph_headers(config: &Config) -> Result<RevisionGraph> {
+    load_graph_with(config, script::load_dir_headers)
+}
+
+fn load_graph_with(
+    config: &Config,
+    load: fn(&Path) -> Result<Vec<Script>>,
+) -> Result<RevisionGraph> {
     if config.path.is_none() && !config.migrations.is_dir() {
         return Err(no_project(&config.root));
     }
-    let scripts = script::load_dir(&config.migrations)?;
+    let scripts = load(&config.migrations)?;
     if scripts.is_empty() {
         let python = python_revisions(&config.migrations);
         if python > 0 {

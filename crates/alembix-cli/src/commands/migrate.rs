@@ -304,7 +304,7 @@ pub fn current(
     // checks, deploy scripts) and the two take about as long each.
     let loader = {
         let config = config.clone();
-        std::thread::spawn(move || Migrator::from_config(&config))
+        std::thread::spawn(move || Migrator::from_config_headers(&config))
     };
     let mut options = alembix::MigrateOptions::from_config(config);
     options.wait = args.connect.wait;
@@ -316,6 +316,8 @@ pub fn current(
     let m = loader.join().map_err(|_| {
         CliError::Lib(alembix::Error::Usage("loading the revisions failed".into()))
     })??;
+    // Never freed, like the graph of the other reading commands (see `commands::load_graph`).
+    let m: &'static Migrator = Box::leak(Box::new(m));
     let heads = m.describe_current(&raw?);
     let graph = m.graph();
     let mut rows: Vec<&str> = heads.iter().map(|h| h.revision.as_str()).collect();

@@ -65,19 +65,19 @@ pub fn run(cli: Cli) -> CliResult {
                     autogen::verify(&mut printer, &config, &cli.global, &args)?
                 }
                 Command::Merge(args) => revision::merge(&mut printer, &config, &args)?,
-                Command::Heads(args) => read::heads(&mut printer, &load_graph(&config)?, &args)?,
-                Command::Edit(args) => read::edit(&load_graph(&config)?, &args)?,
+                Command::Heads(args) => read::heads(&mut printer, load_graph(&config)?, &args)?,
+                Command::Edit(args) => read::edit(load_graph(&config)?, &args)?,
                 Command::Branches(args) => {
-                    read::branches(&mut printer, &load_graph(&config)?, &args)?
+                    read::branches(&mut printer, load_graph(&config)?, &args)?
                 }
                 Command::History(args) => {
-                    let m = alembix::Migrator::from_config(&config)?;
-                    let mut fetch = || migrate::current_revs(&m, &config, &cli.global);
+                    let m = reading_migrator(&config)?;
+                    let mut fetch = || migrate::current_revs(m, &config, &cli.global);
                     read::history(&mut printer, m.graph(), &args, &mut fetch)?
                 }
                 Command::Show(args) => {
-                    let m = alembix::Migrator::from_config(&config)?;
-                    let mut fetch = || migrate::current_revs(&m, &config, &cli.global);
+                    let m = reading_migrator(&config)?;
+                    let mut fetch = || migrate::current_revs(m, &config, &cli.global);
                     read::show(&mut printer, m.graph(), &args, &mut fetch)?
                 }
                 Command::Upgrade(args) => migrate::upgrade_or_downgrade(
@@ -120,6 +120,20 @@ fn load_config(global: &crate::cli::GlobalArgs) -> Result<Config, CliError> {
     Ok(config)
 }
 
-fn load_graph(config: &Config) -> Result<RevisionGraph, CliError> {
-    Ok(alembix::project::load_graph(config)?)
+/// The graph for the commands that need headers only (`heads`, `branches`, `edit`, `revision`, `merge`):
+/// from the header index.
+///
+/// Never freed: the process ends when the command does, and freeing every script of a large history one by
+/// one costs more than the command itself (a sixth of `heads` on 10,000 revisions).
+fn load_graph(config: &Config) -> Result<&'static RevisionGraph, CliError> {
+    Ok(Box::leak(Box::new(alembix::project::load_graph_headers(
+        config,
+    )?)))
+}
+
+/// [`alembix::Migrator::from_config_headers`], never freed (see [`load_graph`]).
+fn reading_migrator(config: &Config) -> Result<&'static alembix::Migrator, CliError> {
+    Ok(Box::leak(Box::new(alembix::Migrator::from_config_headers(
+        config,
+    )?)))
 }

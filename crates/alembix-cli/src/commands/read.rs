@@ -247,6 +247,8 @@ pub fn show(
         other => other?,
     };
     let s = graph.script(r);
+    // The graph may hold only the headers (from the header index): read this one file.
+    s.load_body()?;
     if args.json {
         let mut info = RevisionJson::new(graph, r);
         info.checksum = Some(s.checksum());

@@ -11,7 +11,7 @@ use crate::output::{paint, show_path, Printer, ID};
 
 pub fn revision(printer: &mut Printer, config: &Config, args: &RevisionArgs) -> CliResult {
     let graph = load_graph(config)?;
-    let script = project::create_revision(config, &graph, &request(args))?;
+    let script = project::create_revision(config, graph, &request(args))?;
     created(printer, &script, args.json)
 }
 
@@ -34,7 +34,7 @@ pub fn merge(printer: &mut Printer, config: &Config, args: &MergeArgs) -> CliRes
     req.branch_labels = args.branch_label.clone();
     req.rev_id = args.rev_id.clone();
     req.splice = args.splice;
-    let script = project::create_revision(config, &graph, &req)?;
+    let script = project::create_revision(config, graph, &req)?;
     created(printer, &script, args.json)
 }
 

@@ -475,14 +475,24 @@ pub fn bookkeeping_ddl(dialect: Dialect, version_table: &str, history_table: &st
         "{}_pkc",
         version_table.rsplit('.').next().unwrap_or(version_table)
     );
+    // SQLite: every step commits a change to both tables, and each page a commit touches is journalled and
+    // written twice, so the tables are shaped to touch as few as can be: the version table is one B-tree
+    // (`WITHOUT ROWID`, rather than a table plus the index of its primary key), and the history's id is
+    // the rowid without `AUTOINCREMENT` (which updates `sqlite_sequence` on every insert). Rows are never
+    // deleted from the history, so ids still only grow. Tables created by earlier versions keep their shape.
+    let without_rowid = if dialect == Dialect::Sqlite {
+        " WITHOUT ROWID"
+    } else {
+        ""
+    };
     let version = format!(
         "CREATE TABLE IF NOT EXISTS {version_table} (\n    version_num VARCHAR(255) NOT NULL,\n    \
-         CONSTRAINT {pk_name} PRIMARY KEY (version_num)\n)"
+         CONSTRAINT {pk_name} PRIMARY KEY (version_num)\n){without_rowid}"
     );
     let id = match dialect {
         Dialect::Postgres => "id BIGSERIAL PRIMARY KEY",
         Dialect::Mysql => "id BIGINT AUTO_INCREMENT PRIMARY KEY",
-        Dialect::Sqlite => "id INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::Sqlite => "id INTEGER PRIMARY KEY",
     };
     let history = format!(
         "CREATE TABLE IF NOT EXISTS {history_table} (\n    {id},\n    revision VARCHAR(255) NOT NULL,\n    \
@@ -531,6 +541,18 @@ mod tests {
     fn literals_escape() {
         assert_eq!(literal("it's", Dialect::Postgres), "'it''s'");
         assert_eq!(literal("a\\'b", Dialect::Mysql), "'a\\\\''b'");
+    }
+
+    #[test]
+    fn sqlite_bookkeeping_tables_touch_few_pages() {
+        // Each page a commit touches is journalled and written: one B-tree for the version table, and no
+        // `sqlite_sequence` row to update per history insert.
+        let ddl = bookkeeping_ddl(Dialect::Sqlite, "alembix_version", "alembix_history");
+        assert!(ddl[0].ends_with(") WITHOUT ROWID"), "{}", ddl[0]);
+        assert!(ddl[1].contains("id INTEGER PRIMARY KEY,"), "{}", ddl[1]);
+        assert!(!ddl[1].contains("AUTOINCREMENT"));
+        let pg = bookkeeping_ddl(Dialect::Postgres, "alembix_version", "alembix_history");
+        assert!(!pg[0].contains("WITHOUT ROWID"));
     }
 
     #[test]

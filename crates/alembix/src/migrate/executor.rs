@@ -345,6 +345,11 @@ pub(crate) async fn execute<D: Driver>(
     events: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
     let graph = &m.graph;
+    // A graph from the header index (`Migrator::from_config_headers`) has not read its bodies yet; read
+    // them now, where a file that cannot be read is an error, rather than on first use.
+    for &r in graph.topological() {
+        graph.script(r).load_body()?;
+    }
     let purge = matches!(op, Operation::Stamp { purge: true, .. });
     let mut state = read_state(m, driver, purge).await?;
     if let Some(start) = start {

@@ -435,6 +435,17 @@ impl Migrator {
         })
     }
 
+    /// [`Migrator::from_config`] for reading the state (`current`, `history`, `show`): the graph comes from
+    /// the header index where it can (see [`crate::project::load_graph_headers`]). Running revisions with it
+    /// works the same (the bodies are read first), but gains nothing.
+    pub fn from_config_headers(config: &Config) -> Result<Migrator> {
+        Ok(Migrator {
+            graph: crate::project::load_graph_headers(config)?,
+            source: config.migrations.display().to_string(),
+            options: MigrateOptions::from_config(config),
+        })
+    }
+
     pub fn with_options(mut self, options: MigrateOptions) -> Migrator {
         self.options = options;
         self
@@ -648,6 +659,13 @@ fn parse_url(url: &str) -> Result<DatabaseUrl> {
 
 /// `user@host`, recorded in the history table.
 pub fn who() -> String {
+    // Asked once per process: every step's history row names it, and asking the system reads the user
+    // database (`/etc/passwd` through NSS) each time.
+    static WHO: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    WHO.get_or_init(ask_who).clone()
+}
+
+fn ask_who() -> String {
     // `$USER` is often unset in containers: ask the operating system, then the environment.
     let user = whoami::username()
         .ok()

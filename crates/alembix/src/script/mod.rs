@@ -2,6 +2,7 @@
 //! `-- migrate:down` sections. This module parses, checksums, renders and loads them; it knows nothing of
 //! the graph they form.
 
+mod index;
 pub mod lex;
 mod parse;
 mod render;
@@ -10,7 +11,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use sha2::{Digest, Sha256};
 
@@ -62,21 +63,117 @@ pub struct Script {
     /// `-- Squashes: a, b, …`: this revision (a baseline written by `alembix squash`) replaced these ones;
     /// databases they built are at this revision already, so its checksum is not compared with theirs.
     pub squashes: Vec<String>,
+    /// The text and sections: set when the file was parsed, left for later when the header came from the
+    /// header index (see [`index`]); [`Script::load_body`] reads it then.
+    content: OnceLock<Content>,
+}
+
+/// What a revision file holds beyond its header.
+#[derive(Debug, Clone)]
+struct Content {
     /// The file text with the BOM removed and line endings normalised to `\n`.
     text: String,
     /// Sections in file order; at least one is an up section.
     bodies: Vec<Body>,
 }
 
+/// The header fields of a [`Script`]: what the revision graph needs, and what the header index keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub revision: String,
+    pub down_revisions: Vec<String>,
+    pub message: String,
+    pub create_date: Option<String>,
+    pub branch_labels: Vec<String>,
+    pub depends_on: Vec<String>,
+    pub transactional: bool,
+    pub review: Option<String>,
+    pub squashes: Vec<String>,
+}
+
 impl Script {
+    /// A script whose header is known (from the header index) and whose body is read on first use.
+    pub(crate) fn from_header(path: PathBuf, h: Header) -> Script {
+        Script {
+            path,
+            revision: h.revision,
+            down_revisions: h.down_revisions,
+            message: h.message,
+            create_date: h.create_date,
+            branch_labels: h.branch_labels,
+            depends_on: h.depends_on,
+            transactional: h.transactional,
+            review: h.review,
+            squashes: h.squashes,
+            content: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn header(&self) -> Header {
+        Header {
+            revision: self.revision.clone(),
+            down_revisions: self.down_revisions.clone(),
+            message: self.message.clone(),
+            create_date: self.create_date.clone(),
+            branch_labels: self.branch_labels.clone(),
+            depends_on: self.depends_on.clone(),
+            transactional: self.transactional,
+            review: self.review.clone(),
+            squashes: self.squashes.clone(),
+        }
+    }
+
+    /// Read and parse the file for its body, when only the header is known (a no-op otherwise). Fails when
+    /// the file cannot be read or parsed, or no longer has the header the graph was built from (it was
+    /// edited while this run was going on).
+    pub fn load_body(&self) -> Result<(), crate::Error> {
+        if self.content.get().is_some() {
+            return Ok(());
+        }
+        let parsed = load_file(self.path.clone(), &mut Vec::new())?;
+        if parsed.header() != self.header() {
+            return Err(ScriptError {
+                path: self.path.clone(),
+                line: None,
+                message: "the file changed while alembix was reading it; run the command again"
+                    .into(),
+            }
+            .into());
+        }
+        if let Some(content) = parsed.content.into_inner() {
+            // Another thread may have set it meanwhile, from the same file: either is right.
+            let _ = self.content.set(content);
+        }
+        Ok(())
+    }
+
+    fn content(&self) -> &Content {
+        // Body accessors are infallible; a script from the header index has its body read here on first use
+        // unless the caller read it with `load_body` (which reports a failure as an error) — the commands
+        // that use bodies load full graphs, so this is only a backstop.
+        self.content
+            .get_or_init(|| match load_file(self.path.clone(), &mut Vec::new()) {
+                Ok(parsed) if parsed.header() == self.header() => parsed
+                    .content
+                    .into_inner()
+                    .unwrap_or_else(|| unreachable!("a parsed script has its content")),
+                Ok(_) => panic!(
+                    "{} changed while alembix was reading it",
+                    self.path.display()
+                ),
+                Err(e) => panic!("reading the body of {}: {e}", self.path.display()),
+            })
+    }
+
     fn find(&self, up: bool, dialect: Option<Dialect>) -> Option<&Body> {
-        self.bodies
+        self.content()
+            .bodies
             .iter()
             .find(|b| b.up == up && b.dialect == dialect)
     }
 
     fn sql_of(&self, body: &Body) -> &str {
-        &self.text[body.section.range.clone()]
+        &self.content().text[body.section.range.clone()]
     }
 
     /// The up SQL that `dialect` runs: its own section, else the section for every engine.
@@ -109,7 +206,7 @@ impl Script {
 
     /// Every section, in file order, with its SQL.
     pub fn bodies(&self) -> impl Iterator<Item = (&Body, &str)> {
-        self.bodies.iter().map(|b| (b, self.sql_of(b)))
+        self.content().bodies.iter().map(|b| (b, self.sql_of(b)))
     }
 
     /// Whether the file has a section for every engine or one for `dialect`.
@@ -120,7 +217,7 @@ impl Script {
     /// The dialects that have sections of their own.
     pub fn dialects(&self) -> Vec<Dialect> {
         let mut out: Vec<Dialect> = Vec::new();
-        for d in self.bodies.iter().filter_map(|b| b.dialect) {
+        for d in self.content().bodies.iter().filter_map(|b| b.dialect) {
             if !out.contains(&d) {
                 out.push(d);
             }
@@ -130,7 +227,7 @@ impl Script {
 
     /// The normalised file text.
     pub fn text(&self) -> &str {
-        &self.text
+        &self.content().text
     }
 
     pub fn is_merge(&self) -> bool {
@@ -247,6 +344,113 @@ pub fn new_revision_id() -> String {
 /// The files are read and parsed on up to [`MAX_LOAD_THREADS`] threads; the result is the same as a
 /// sequential pass: the scripts in file-name order, or the error of the first failing file in that order.
 pub fn load_dir(dir: &Path) -> Result<Vec<Script>, crate::Error> {
+    let paths: Vec<PathBuf> = list_dir(dir, false)?.into_iter().map(|f| f.path).collect();
+    load_paths(paths)
+}
+
+/// [`load_dir`] for commands that need only the headers (the graph): files whose stamp matches the header
+/// index in the cache directory are not read; their bodies are read when asked for
+/// ([`Script::load_body`]). The index is brought up to date when it was stale. Without a cache directory
+/// (`ALEMBIX_NO_CACHE=1`) this is [`load_dir`].
+pub fn load_dir_headers(dir: &Path) -> Result<Vec<Script>, crate::Error> {
+    let Some(cache) = index::cache_dir() else {
+        return load_dir(dir);
+    };
+    // Taken before the files are stamped: a file changed after this is stamped with a later time.
+    let now = std::time::SystemTime::now();
+    load_dir_indexed(dir, &index::path_for(&cache, dir), now)
+}
+
+/// [`load_dir_headers`] with the index file `index_path`, trusting stamps as of `now`.
+fn load_dir_indexed(
+    dir: &Path,
+    index_path: &Path,
+    now: std::time::SystemTime,
+) -> Result<Vec<Script>, crate::Error> {
+    let listed = list_dir(dir, true)?;
+    let indexed = index::read(index_path).unwrap_or_default();
+    let indexed_len = indexed.len();
+    // Both are sorted by name: walk them together, taking each matching entry's header.
+    let mut indexed = indexed.into_iter().peekable();
+    // Each listed file: its script from the index, or `None` for a file to parse.
+    let mut slots: Vec<Option<Script>> = Vec::with_capacity(listed.len());
+    let mut to_parse = Vec::new();
+    let mut hits = 0usize;
+    // Kept for the index: each file's stamp and where its name starts in its path.
+    let mut keys: Vec<(Option<index::Stamp>, usize)> = Vec::with_capacity(listed.len());
+    for f in listed {
+        let name = f.name();
+        while indexed.next_if(|e| e.name.as_str() < name).is_some() {}
+        let hit = indexed
+            .next_if(|e| e.name == name)
+            .filter(|e| f.stamp.is_some_and(|st| st == e.stamp));
+        keys.push((f.stamp, f.name_at));
+        match hit {
+            Some(e) => {
+                hits += 1;
+                slots.push(Some(Script::from_header(f.path, e.header)));
+            }
+            None => {
+                to_parse.push(f.path);
+                slots.push(None);
+            }
+        }
+    }
+    let mut parsed = load_paths(to_parse)?.into_iter();
+    let scripts: Vec<Script> = slots
+        .into_iter()
+        .map(|slot| slot.or_else(|| parsed.next()))
+        .collect::<Option<_>>()
+        .unwrap_or_else(|| unreachable!("one parsed script per file not in the index"));
+    // Rewrite the index when it would hold something it does not: a trusted stamp it lacks, or fewer
+    // entries than it has (files removed or changed).
+    let stale = hits != indexed_len
+        || keys.iter().zip(&scripts).any(|((stamp, _), s)| {
+            s.content.get().is_some() && stamp.is_some_and(|st| index::trusted(&st, now))
+        });
+    if stale {
+        let entries: Vec<index::Entry> = keys
+            .iter()
+            .zip(&scripts)
+            .filter_map(|(&(stamp, name_at), s)| {
+                Some(index::Entry {
+                    name: file_name_at(&s.path, name_at).to_string(),
+                    stamp: stamp?,
+                    header: s.header(),
+                })
+            })
+            .collect();
+        index::write(index_path, &entries, now);
+    }
+    Ok(scripts)
+}
+
+/// A revision file found in the migrations directory.
+struct Listed {
+    path: PathBuf,
+    /// Where the file name starts in `path`.
+    name_at: usize,
+    /// Set when asked for and the file could be stamped (a symbolic link is stamped by its target).
+    stamp: Option<index::Stamp>,
+}
+
+impl Listed {
+    fn name_bytes(&self) -> &[u8] {
+        &self.path.as_os_str().as_encoded_bytes()[self.name_at..]
+    }
+
+    fn name(&self) -> &str {
+        file_name_at(&self.path, self.name_at)
+    }
+}
+
+/// The file name that starts at byte `at` of `path` (`list_dir` keeps only names that are UTF-8).
+fn file_name_at(path: &Path, at: usize) -> &str {
+    std::str::from_utf8(&path.as_os_str().as_encoded_bytes()[at..]).unwrap_or("")
+}
+
+/// The `*.sql` files of `dir` (not hidden ones), sorted by name, with their stamps if `stamps` is set.
+fn list_dir(dir: &Path, stamps: bool) -> Result<Vec<Listed>, crate::Error> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             crate::Error::Usage(format!(
@@ -258,7 +462,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Script>, crate::Error> {
             crate::Error::io(dir, e)
         }
     })?;
-    let mut paths = Vec::new();
+    let mut listed = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| crate::Error::io(dir, e))?;
         // `entry.path()` is `dir.join(name)` in one allocation (`file_name()` would be another).
@@ -269,16 +473,30 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Script>, crate::Error> {
         if name.starts_with('.') || !name.ends_with(".sql") {
             continue;
         }
-        paths.push(path);
+        let name_at = path.as_os_str().len() - name.len();
+        let stamp = if stamps {
+            // The entry's own metadata is a stat relative to the open directory; a link needs its target's.
+            let meta = match entry.file_type() {
+                Ok(t) if t.is_symlink() => std::fs::metadata(&path),
+                _ => entry.metadata(),
+            };
+            meta.ok().as_ref().and_then(index::Stamp::of)
+        } else {
+            None
+        };
+        listed.push(Listed {
+            path,
+            name_at,
+            stamp,
+        });
     }
-    // All paths are `dir` joined with a file name, so their bytes share a prefix and ordering the bytes
-    // orders the file names (and is much cheaper than comparing paths component by component).
-    paths.sort_unstable_by(|a, b| {
-        a.as_os_str()
-            .as_encoded_bytes()
-            .cmp(b.as_os_str().as_encoded_bytes())
-    });
+    // Comparing the names as strings is much cheaper than comparing paths component by component.
+    listed.sort_unstable_by(|a, b| a.name_bytes().cmp(b.name_bytes()));
+    Ok(listed)
+}
 
+/// Read and parse `paths` (in this order) on up to [`MAX_LOAD_THREADS`] threads.
+fn load_paths(paths: Vec<PathBuf>) -> Result<Vec<Script>, crate::Error> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_LOAD_THREADS)
@@ -507,6 +725,124 @@ mod tests {
             }
             other => panic!("{other}"),
         }
+    }
+
+    /// What a script is, header and bodies, for comparing two loads.
+    fn summary(s: &Script) -> (PathBuf, Header, String, Option<String>) {
+        (
+            s.path.clone(),
+            s.header(),
+            s.up_sql().to_string(),
+            s.down_sql().map(str::to_string),
+        )
+    }
+
+    #[test]
+    fn header_index_gives_the_same_scripts_and_follows_edits() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("m");
+        std::fs::create_dir(&dir).unwrap();
+        let index = tmp.path().join("cache/revisions.idx");
+        write_revisions(&dir, 2 * LOAD_BATCH + 3);
+        // Stamps are trusted only some seconds after the change: pretend that much time has passed.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        let full: Vec<_> = load_dir(&dir).unwrap().iter().map(summary).collect();
+
+        let first = load_dir_indexed(&dir, &index, later).unwrap();
+        assert!(first.iter().all(|s| s.content.get().is_some()));
+        assert_eq!(first.iter().map(summary).collect::<Vec<_>>(), full);
+        assert_eq!(index::read(&index).unwrap().len(), full.len());
+
+        let second = load_dir_indexed(&dir, &index, later).unwrap();
+        assert!(
+            second.iter().all(|s| s.content.get().is_none()),
+            "all from the index"
+        );
+        second[3].load_body().unwrap();
+        assert!(second[3].content.get().is_some());
+        // Bodies are read on first use.
+        assert_eq!(second.iter().map(summary).collect::<Vec<_>>(), full);
+
+        // A same-size edit of the header: the new parent is as long as the old one. The file's times are
+        // moved so that the edit cannot share them with the indexed version, whatever the clock's tick.
+        let edited = dir.join("r0005_step.sql");
+        let text = std::fs::read_to_string(&edited).unwrap();
+        std::fs::write(&edited, text.replace("Revises: r0004", "Revises: r0003")).unwrap();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::options()
+            .write(true)
+            .open(&edited)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        // One file removed, one added.
+        std::fs::remove_file(dir.join("r0009_step.sql")).unwrap();
+        std::fs::write(
+            dir.join("zz_new.sql"),
+            "-- new\n-- Revision ID: zz\n-- Revises: r0010\n-- migrate:up\nSELECT 1;\n",
+        )
+        .unwrap();
+        let third = load_dir_indexed(&dir, &index, later).unwrap();
+        assert_eq!(third[5].down_revisions, vec!["r0003".to_string()]);
+        assert!(
+            third[5].content.get().is_some(),
+            "the edited file was parsed"
+        );
+        assert!(third[4].content.get().is_none(), "the others were not");
+        let full: Vec<_> = load_dir(&dir).unwrap().iter().map(summary).collect();
+        assert_eq!(third.iter().map(summary).collect::<Vec<_>>(), full);
+        let names: Vec<String> = index::read(&index)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names.len(), full.len());
+        assert!(!names.contains(&"r0009_step.sql".to_string()));
+        assert!(names.contains(&"zz_new.sql".to_string()));
+
+        // A damaged index is no index.
+        let mut bytes = std::fs::read(&index).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        std::fs::write(&index, &bytes).unwrap();
+        let fourth = load_dir_indexed(&dir, &index, later).unwrap();
+        assert!(fourth.iter().all(|s| s.content.get().is_some()));
+        assert_eq!(fourth.iter().map(summary).collect::<Vec<_>>(), full);
+    }
+
+    #[test]
+    fn header_index_skips_files_changed_just_now() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_revisions(tmp.path(), 3);
+        let index = tmp.path().join("revisions.idx");
+        let now = std::time::SystemTime::now();
+        let scripts = load_dir_indexed(tmp.path(), &index, now).unwrap();
+        assert_eq!(scripts.len(), 3);
+        // Just written: their times could be shared by an edit made in the same tick, so not indexed.
+        assert!(index::read(&index).is_none_or(|e| e.is_empty()));
+        let again = load_dir_indexed(tmp.path(), &index, now).unwrap();
+        assert!(again.iter().all(|s| s.content.get().is_some()));
+    }
+
+    #[test]
+    fn load_body_notices_a_file_changed_since_its_header_was_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        write_revisions(tmp.path(), 2);
+        let index = tmp.path().join("c/revisions.idx");
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+        load_dir_indexed(tmp.path(), &index, later).unwrap();
+        let scripts = load_dir_indexed(tmp.path(), &index, later).unwrap();
+        let path = tmp.path().join("r0001_step.sql");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("Revises: r0000", "Revises: ")).unwrap();
+        let e = scripts[1].load_body().unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("changed while alembix was reading it"),
+            "{e}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        assert!(scripts[1].load_body().is_err());
     }
 
     #[test]

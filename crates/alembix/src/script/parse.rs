@@ -374,8 +374,7 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
         transactional,
         review,
         squashes,
-        text,
-        bodies,
+        content: std::sync::OnceLock::from(super::Content { text, bodies }),
     })
 }
 
