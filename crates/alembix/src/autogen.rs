@@ -911,16 +911,9 @@ pub struct SchemaCache {
 
 impl SchemaCache {
     pub fn from_env() -> SchemaCache {
-        if std::env::var("ALEMBIX_NO_CACHE").is_ok_and(|v| !v.is_empty() && v != "0") {
-            return SchemaCache { dir: None };
+        SchemaCache {
+            dir: crate::script::index::cache_dir(),
         }
-        let dir = std::env::var_os("ALEMBIX_CACHE_DIR")
-            .map(PathBuf::from)
-            .or_else(|| {
-                std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("alembix"))
-            })
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/alembix")));
-        SchemaCache { dir }
     }
 
     pub fn disabled() -> SchemaCache {

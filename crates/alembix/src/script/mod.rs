@@ -2,7 +2,7 @@
 //! `-- migrate:down` sections. This module parses, checksums, renders and loads them; it knows nothing of
 //! the graph they form.
 
-mod index;
+pub(crate) mod index;
 pub mod lex;
 mod parse;
 mod render;
