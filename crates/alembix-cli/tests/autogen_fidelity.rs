@@ -449,3 +449,50 @@ fn other_postgres_schemas_are_compared() {
         "0"
     );
 }
+
+/// A configured `dev_url` is emptied after each use; materialized views, functions and sequences (read
+/// since this round) were left in it: the next run found it "not empty", or took them for declared ones.
+#[test]
+fn a_dev_url_is_left_empty() {
+    let Some(db) = TestDb::create(Engine::Postgres, "dev_url_empty") else {
+        return;
+    };
+    let Some(dev) = TestDb::create(Engine::Postgres, "dev_url_empty_dev") else {
+        return;
+    };
+    let p = Project::empty();
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write(
+        "alembix.toml",
+        &format!(
+            "migrations = \"migrations\"\nschema = \"schema.sql\"\ndev_url = \"{}\"\nschemas = [\"billing\"]\n",
+            dev.url
+        ),
+    );
+    p.write(
+        "schema.sql",
+        "CREATE SEQUENCE ticket_no START 100;\n\
+         CREATE TABLE t (id INTEGER PRIMARY KEY, no BIGINT DEFAULT nextval('ticket_no'));\n\
+         CREATE FUNCTION twice(x integer) RETURNS integer LANGUAGE sql IMMUTABLE RETURN x * 2;\n\
+         CREATE MATERIALIZED VIEW mv AS SELECT id FROM t;\n\
+         CREATE TABLE billing.invoices (id INTEGER PRIMARY KEY);\n",
+    );
+    for round in 0..2 {
+        let out = p
+            .cmd(&["--url", &db.url, "check", "--live"])
+            .env("ALEMBIX_NO_CACHE", "1")
+            .output()
+            .unwrap();
+        let text = common::render(&out);
+        assert_eq!(out.status.code(), Some(1), "round {round}: {text}");
+        assert!(text.contains("create function twice(integer)"), "{text}");
+    }
+    let left = dev.value(
+        "SELECT ((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE n.nspname = 'public') \
+               + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                  WHERE n.nspname = 'public') \
+               + (SELECT count(*) FROM pg_namespace WHERE nspname = 'billing'))::text",
+    );
+    assert_eq!(left, "0", "the dev database was not left empty");
+}

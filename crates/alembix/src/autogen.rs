@@ -357,6 +357,9 @@ pub struct DevDatabase {
     configured: bool,
     /// For a temporary server database: the admin connection and the name to drop.
     temp: Option<(DatabaseUrl, String)>,
+    /// PostgreSQL schemas alembix created in it (`schemas` in the config), dropped when a `dev_url` is
+    /// emptied.
+    created_schemas: Vec<String>,
 }
 
 impl DevDatabase {
@@ -383,6 +386,7 @@ impl DevDatabase {
                 url,
                 temp: None,
                 configured: true,
+                created_schemas: Vec::new(),
             });
         }
         match server.dialect() {
@@ -396,6 +400,7 @@ impl DevDatabase {
                     url,
                     temp: None,
                     configured: false,
+                    created_schemas: Vec::new(),
                 })
             }
             Dialect::Postgres | Dialect::Mysql => {
@@ -423,6 +428,7 @@ impl DevDatabase {
                         url,
                         temp: Some((server.clone(), name)),
                         configured: false,
+                        created_schemas: Vec::new(),
                     }),
                     Err(e) => {
                         drop_database(server, &name).await;
@@ -438,6 +444,13 @@ impl DevDatabase {
     pub async fn dispose(mut self) {
         if self.temp.is_none() && self.configured {
             empty_database(&mut self.conn).await;
+            for s in &self.created_schemas {
+                let sql = format!(
+                    "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
+                    s.replace('"', "\"\"")
+                );
+                let _ = self.conn.execute(&sql).await;
+            }
         }
         self.conn.close().await;
         if let Some((server, name)) = self.temp {
@@ -447,6 +460,27 @@ impl DevDatabase {
 
     pub fn dialect(&self) -> Dialect {
         self.conn.dialect()
+    }
+
+    /// Make PostgreSQL schema `name` exist here (remembered, so that a `dev_url` is left as it was found).
+    pub async fn ensure_schema(&mut self, name: &str) -> Result<()> {
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        let exists = self
+            .conn
+            .query_text(&format!(
+                "SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {}",
+                crate::dialect::literal(name, Dialect::Postgres)
+            ))
+            .await
+            .map_err(db("reading the scratch database"))?;
+        if exists.is_empty() {
+            self.conn
+                .execute(&format!("CREATE SCHEMA {quoted}"))
+                .await
+                .map_err(db("creating a schema on the scratch database"))?;
+            self.created_schemas.push(name.to_string());
+        }
+        Ok(())
     }
 
     /// Where the scratch database is (for another client, such as Alembic in the proof of an import).
@@ -465,12 +499,36 @@ async fn empty_database(conn: &mut Connection) {
     if d == Dialect::Mysql {
         sql.push("SET FOREIGN_KEY_CHECKS = 0".into());
     }
-    let quote = |name: &str| match d {
+    let quote_one = |name: &str| match d {
         Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
         _ => format!("\"{}\"", name.replace('"', "\"\"")),
     };
+    // `schema.name` on PostgreSQL (objects of the other compared schemas).
+    let quote = |name: &str| match name.split_once('.').filter(|_| d == Dialect::Postgres) {
+        Some((s, n)) => format!("{}.{}", quote_one(s), quote_one(n)),
+        None => quote_one(name),
+    };
     for v in &schema.views {
-        sql.push(format!("DROP VIEW IF EXISTS {}", quote(&v.name)));
+        let kind = if v.materialized {
+            "MATERIALIZED VIEW"
+        } else {
+            "VIEW"
+        };
+        let cascade = if d == Dialect::Postgres {
+            " CASCADE"
+        } else {
+            ""
+        };
+        sql.push(format!("DROP {kind} IF EXISTS {}{cascade}", quote(&v.name)));
+    }
+    // PostgreSQL's other objects alembix reads (they would be taken for declared ones next time).
+    for f in &schema.functions {
+        let kind = if f.definition.contains(" PROCEDURE ") {
+            "PROCEDURE"
+        } else {
+            "FUNCTION"
+        };
+        sql.push(format!("DROP {kind} IF EXISTS {} CASCADE", f.signature));
     }
     for t in &schema.tables {
         let cascade = if d == Dialect::Postgres {
@@ -482,6 +540,12 @@ async fn empty_database(conn: &mut Connection) {
     }
     for e in &schema.enums {
         sql.push(format!("DROP TYPE IF EXISTS {} CASCADE", quote(&e.name)));
+    }
+    for q in &schema.sequences {
+        sql.push(format!(
+            "DROP SEQUENCE IF EXISTS {} CASCADE",
+            quote(&q.name)
+        ));
     }
     if d == Dialect::Mysql {
         sql.push("SET FOREIGN_KEY_CHECKS = 1".into());
@@ -626,11 +690,7 @@ pub async fn desired_schema(
     let postgres = dev.conn.dialect() == Dialect::Postgres;
     if postgres {
         for s in &desired.schemas {
-            let sql = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", s.replace('"', "\"\""));
-            dev.conn
-                .execute(&sql)
-                .await
-                .map_err(db("creating a schema on the scratch database"))?;
+            dev.ensure_schema(s).await?;
         }
     }
     let creates_known_schema = |sql: &str| {
