@@ -109,13 +109,38 @@ def pg_rows():
     m = compare({"current": [BIN, "--url", nossl, "current"],
                  "psql": ["psql", "-X", nossl, "-Atc", "SELECT version_num FROM alembix_version"]}, p5k)
     row("current, PostgreSQL, sslmode=disable", m["current"], "psql same URL", m["psql"], "", None)
-    # Peers that keep their own migration table: their own layout is not built here, so only their presence
-    # is reported (install them and extend this row to time them).
-    for tool, what in (("sqlx", "sqlx migrate info"), ("dbmate", "dbmate status")):
-        if missing(tool):
-            row("current/heads, PostgreSQL, 5,000 revisions", None, what + " (not installed)", None, "", None)
-    m = compare({"heads": [BIN, "heads"]}, p5k)
-    row("heads, 5,000 revisions", m["heads"], "", None, "", None)
+    # dbmate keeps its own layout: 5,000 migration files and its schema_migrations table with all of them
+    # applied, in a database of its own on the same server.
+    if missing("dbmate"):
+        row("current/heads, PostgreSQL, 5,000 revisions", None, "dbmate status (not installed)", None, "", None)
+        m = compare({"heads": [BIN, "heads"]}, p5k)
+        row("heads, 5,000 revisions", m["heads"], "", None, "", None)
+    else:
+        dbm = os.path.join(WORK, "dbmate")
+        os.makedirs(os.path.join(dbm, "db", "migrations"), exist_ok=True)
+        versions = ["2026%010d" % i for i in range(1, 5001)]
+        for v in versions:
+            with open(os.path.join(dbm, "db", "migrations", v + "_t.sql"), "w") as f:
+                f.write("-- migrate:up\nCREATE TABLE t%s (id int);\n\n-- migrate:down\nDROP TABLE t%s;\n" % (v, v))
+        subprocess.run(admin + ["-c", "DROP DATABASE IF EXISTS alembix_bench_dbmate WITH (FORCE)",
+                                "-c", "CREATE DATABASE alembix_bench_dbmate"], check=True,
+                       stdout=subprocess.DEVNULL)
+        dbm_url = PG_BENCH.rsplit("/", 1)[0] + "/alembix_bench_dbmate"
+        rows_sql = "CREATE TABLE schema_migrations (version varchar(128) PRIMARY KEY);\n" + "".join(
+            "INSERT INTO schema_migrations VALUES ('%s');\n" % v for v in versions)
+        subprocess.run(["psql", "-X", "-q", dbm_url], input=rows_sql, text=True, check=True)
+        dbmate = ["dbmate", "--url", dbm_url + ("&" if "?" in dbm_url else "?") + "sslmode=prefer",
+                  "--migrations-dir", os.path.join(dbm, "db", "migrations"), "--no-dump-schema", "status"]
+        m = compare({"current": [BIN, "--url", PG_BENCH, "current"], "heads": [BIN, "heads"],
+                     "dbmate": dbmate}, p5k)
+        row("current, PostgreSQL, 5,000 revisions", m["current"], "dbmate status", m["dbmate"],
+            "ahead of dbmate", m["current"] < m["dbmate"])
+        row("heads, 5,000 revisions", m["heads"], "dbmate status", m["dbmate"], "ahead of dbmate",
+            m["heads"] < m["dbmate"])
+        subprocess.run(admin + ["-c", "DROP DATABASE IF EXISTS alembix_bench_dbmate WITH (FORCE)"],
+                       stdout=subprocess.DEVNULL)
+    if missing("sqlx"):
+        row("current/heads, PostgreSQL, 5,000 revisions", None, "sqlx migrate info (not installed)", None, "", None)
 
 
 def apply_rows():
