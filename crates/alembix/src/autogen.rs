@@ -1011,22 +1011,7 @@ impl SchemaCache {
 
     /// Keep the newest entries only: every edit of a schema makes a new key.
     fn prune(&self, dir: &Path) {
-        const KEEP: usize = 64;
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_name().to_string_lossy().starts_with("schema-"))
-            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
-            .collect();
-        if files.len() <= KEEP {
-            return;
-        }
-        files.sort();
-        for (_, p) in &files[..files.len() - KEEP] {
-            let _ = std::fs::remove_file(p);
-        }
+        crate::script::index::prune_cache_files(dir, "schema-", "", 64);
     }
 }
 

@@ -115,7 +115,12 @@ pub(crate) fn write(path: &Path, entries: &[Entry], now: SystemTime) {
 
 /// Keep the indexes of the most recently used directories only (one file per directory ever seen).
 fn prune(dir: &Path) {
-    const KEEP: usize = 128;
+    prune_cache_files(dir, "revisions-", ".idx", 128);
+}
+
+/// Remove all but the `keep` most recently modified files of `dir` named `{prefix}…{suffix}` (the cache
+/// directory's own files; best effort).
+pub(crate) fn prune_cache_files(dir: &Path, prefix: &str, suffix: &str, keep: usize) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -124,15 +129,15 @@ fn prune(dir: &Path) {
         .filter(|e| {
             let name = e.file_name();
             let name = name.to_string_lossy();
-            name.starts_with("revisions-") && name.ends_with(".idx")
+            name.starts_with(prefix) && name.ends_with(suffix)
         })
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    if files.len() <= KEEP {
+    if files.len() <= keep {
         return;
     }
     files.sort();
-    for (_, p) in &files[..files.len() - KEEP] {
+    for (_, p) in &files[..files.len() - keep] {
         let _ = std::fs::remove_file(p);
     }
 }
