@@ -1056,6 +1056,9 @@ fn cache_key(parts: &[&str]) -> String {
 pub fn desired_key(fingerprint: &str, desired: &DesiredSchema, exclude: &[String]) -> String {
     let mut parts: Vec<&str> = vec!["desired", fingerprint];
     parts.extend(exclude.iter().map(String::as_str));
+    // Which other schemas are read changes the result as much as the DDL does.
+    parts.push("schemas");
+    parts.extend(desired.schemas.iter().map(String::as_str));
     for (origin, text) in &desired.sources {
         parts.push(origin);
         parts.push(text);
@@ -1064,7 +1067,7 @@ pub fn desired_key(fingerprint: &str, desired: &DesiredSchema, exclude: &[String
 }
 
 /// The cache key of the schema the migrations produce.
-pub fn migrations_key(fingerprint: &str, m: &Migrator) -> String {
+pub fn migrations_key(fingerprint: &str, m: &Migrator, schemas: &[String]) -> String {
     let graph = m.graph();
     let sums: Vec<String> = graph
         .topological()
@@ -1079,6 +1082,8 @@ pub fn migrations_key(fingerprint: &str, m: &Migrator) -> String {
         &opts.history_table,
     ];
     parts.extend(sums.iter().map(String::as_str));
+    parts.push("schemas");
+    parts.extend(schemas.iter().map(String::as_str));
     cache_key(&parts)
 }
 
@@ -1351,6 +1356,9 @@ mod tests {
         let k2 = desired_key("PostgreSQL 15", &desired("CREATE TABLE a (x bigint);"), &[]);
         let k3 = desired_key("PostgreSQL 16", &desired("CREATE TABLE a (x int);"), &[]);
         assert!(k1 != k2 && k1 != k3);
+        let mut with_schema = desired("CREATE TABLE a (x int);");
+        with_schema.schemas.push("billing".into());
+        assert_ne!(k1, desired_key("PostgreSQL 15", &with_schema, &[]));
         assert!(cache.get(&k1).is_none());
         let mut schema = Schema::default();
         schema.tables.push(crate::schema::Table {

@@ -55,7 +55,7 @@ async fn both_sides(
     };
     let (current, fingerprint) = if from_migrations {
         let fingerprint = autogen::server_fingerprint(server).await?;
-        let key = autogen::migrations_key(&fingerprint, m);
+        let key = autogen::migrations_key(&fingerprint, m, &config.schemas);
         let schema = match cache.get(&key) {
             Some(s) => s,
             None => {
