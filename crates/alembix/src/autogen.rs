@@ -445,10 +445,7 @@ impl DevDatabase {
         if self.temp.is_none() && self.configured {
             empty_database(&mut self.conn).await;
             for s in &self.created_schemas {
-                let sql = format!(
-                    "DROP SCHEMA IF EXISTS \"{}\" CASCADE",
-                    s.replace('"', "\"\"")
-                );
+                let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", pg_ident(s));
                 let _ = self.conn.execute(&sql).await;
             }
         }
@@ -464,7 +461,6 @@ impl DevDatabase {
 
     /// Make PostgreSQL schema `name` exist here (remembered, so that a `dev_url` is left as it was found).
     pub async fn ensure_schema(&mut self, name: &str) -> Result<()> {
-        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
         let exists = self
             .conn
             .query_text(&format!(
@@ -475,7 +471,7 @@ impl DevDatabase {
             .map_err(db("reading the scratch database"))?;
         if exists.is_empty() {
             self.conn
-                .execute(&format!("CREATE SCHEMA {quoted}"))
+                .execute(&format!("CREATE SCHEMA {}", pg_ident(name)))
                 .await
                 .map_err(db("creating a schema on the scratch database"))?;
             self.created_schemas.push(name.to_string());
@@ -499,14 +495,11 @@ async fn empty_database(conn: &mut Connection) {
     if d == Dialect::Mysql {
         sql.push("SET FOREIGN_KEY_CHECKS = 0".into());
     }
-    let quote_one = |name: &str| match d {
-        Dialect::Mysql => format!("`{}`", name.replace('`', "``")),
-        _ => format!("\"{}\"", name.replace('"', "\"\"")),
-    };
-    // `schema.name` on PostgreSQL (objects of the other compared schemas).
-    let quote = |name: &str| match name.split_once('.').filter(|_| d == Dialect::Postgres) {
-        Some((s, n)) => format!("{}.{}", quote_one(s), quote_one(n)),
-        None => quote_one(name),
+    // Each engine's own quoting (`schema.name` on PostgreSQL for the other compared schemas).
+    let quote = |name: &str| match d {
+        Dialect::Mysql => crate::dialect::mysql::render::ident(name),
+        Dialect::Postgres => crate::dialect::postgres::render::qualified(name),
+        Dialect::Sqlite => crate::dialect::sqlite::render::quote(name),
     };
     for v in &schema.views {
         let kind = if v.materialized {
@@ -523,12 +516,11 @@ async fn empty_database(conn: &mut Connection) {
     }
     // PostgreSQL's other objects alembix reads (they would be taken for declared ones next time).
     for f in &schema.functions {
-        let kind = if f.definition.contains(" PROCEDURE ") {
-            "PROCEDURE"
-        } else {
-            "FUNCTION"
-        };
-        sql.push(format!("DROP {kind} IF EXISTS {} CASCADE", f.signature));
+        sql.push(format!(
+            "DROP {} IF EXISTS {} CASCADE",
+            f.kind(),
+            f.signature
+        ));
     }
     for t in &schema.tables {
         let cascade = if d == Dialect::Postgres {
@@ -553,6 +545,10 @@ async fn empty_database(conn: &mut Connection) {
     for st in sql {
         let _ = conn.execute(&st).await;
     }
+}
+
+fn pg_ident(name: &str) -> String {
+    crate::dialect::postgres::render::ident(name)
 }
 
 /// Scratch databases are named `alembix_dev_<unix time>_<random>`.
@@ -839,8 +835,8 @@ fn statement_object(sql: &str) -> Option<(&'static str, String, Option<String>)>
     }
 }
 
-/// The project's `.py` files (not in virtualenvs or hidden directories), for `model_line`.
-fn python_files(root: &Path) -> Vec<PathBuf> {
+/// The project's `.py` files (not in virtualenvs or hidden directories) and their text, for `model_line`.
+fn python_files(root: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -860,7 +856,9 @@ fn python_files(root: &Path) -> Vec<PathBuf> {
                     stack.push(path);
                 }
             } else if name.ends_with(".py") && out.len() < 5000 {
-                out.push(path);
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    out.push((path, text));
+                }
             }
         }
     }
@@ -870,15 +868,19 @@ fn python_files(root: &Path) -> Vec<PathBuf> {
 
 /// `file:line` of the model that declares `name` (an index name, or a table's `__tablename__` /
 /// `Table("name", ...)`), else of the model of `table`.
-fn model_line(root: &Path, files: &[PathBuf], name: &str, table: Option<&str>) -> Option<String> {
+fn model_line(
+    root: &Path,
+    files: &[(PathBuf, String)],
+    name: &str,
+    table: Option<&str>,
+) -> Option<String> {
     let quoted = |n: &str| [format!("\"{n}\""), format!("'{n}'")];
     let find = |n: &str, marks: &[&str]| {
         if n.is_empty() {
             return None;
         }
         let q = quoted(n);
-        files.iter().find_map(|f| {
-            let text = std::fs::read_to_string(f).ok()?;
+        files.iter().find_map(|(f, text)| {
             let (i, _) = text.lines().enumerate().find(|(_, l)| {
                 q.iter().any(|q| l.contains(q.as_str())) && marks.iter().any(|m| l.contains(m))
             })?;

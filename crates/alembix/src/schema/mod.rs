@@ -307,6 +307,17 @@ pub struct Function {
     pub definition: String,
 }
 
+impl Function {
+    /// `FUNCTION` or `PROCEDURE`, as `DROP` needs it.
+    pub fn kind(&self) -> &'static str {
+        if self.definition.contains(" PROCEDURE ") {
+            "PROCEDURE"
+        } else {
+            "FUNCTION"
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnumType {
     pub name: String,

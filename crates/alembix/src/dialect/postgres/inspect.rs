@@ -667,12 +667,8 @@ pub async fn stable_check_expressions(
     conn: &mut Connection,
     checks: &[(String, String)],
 ) -> Vec<Option<String>> {
-    let quote_one = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     // `schema.table` for the tables of another schema (see `inspect_in`).
-    let quote = |name: &str| match name.split_once('.') {
-        Some((s, t)) => format!("{}.{}", quote_one(s), quote_one(t)),
-        None => quote_one(name),
-    };
+    let quote = super::render::qualified;
     let mut current: Vec<String> = checks.iter().map(|(_, e)| e.clone()).collect();
     let mut stable = vec![false; current.len()];
     for _ in 0..4 {

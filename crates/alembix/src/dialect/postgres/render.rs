@@ -44,7 +44,7 @@ pub fn ident(name: &str) -> String {
 
 /// A table name that introspection may have qualified with its schema (`other.table`, for a foreign key
 /// to another schema).
-fn qualified(name: &str) -> String {
+pub(crate) fn qualified(name: &str) -> String {
     match name.split_once('.') {
         Some((schema, table)) => format!("{}.{}", ident(schema), ident(table)),
         None => ident(name),
@@ -447,14 +447,7 @@ impl Renderer<'_> {
             Change::CreateFunction(f) | Change::ReplaceFunction { to: f, .. } => {
                 self.push(f.definition.trim_end().trim_end_matches(';').to_string())
             }
-            Change::DropFunction(f) => {
-                let kind = if f.definition.contains(" PROCEDURE ") {
-                    "PROCEDURE"
-                } else {
-                    "FUNCTION"
-                };
-                self.push(format!("DROP {kind} {}", f.signature))
-            }
+            Change::DropFunction(f) => self.push(format!("DROP {} {}", f.kind(), f.signature)),
             Change::CreateSequence(s) => self.push(format!(
                 "CREATE SEQUENCE {} {}",
                 qualified(&s.name),
