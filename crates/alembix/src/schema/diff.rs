@@ -247,32 +247,48 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         };
         let to_idx: Vec<_> = t.indexes.iter().map(|i| index_key(i, false)).collect();
         let from_idx: Vec<_> = f.indexes.iter().map(|i| index_key(i, true)).collect();
-        // One to one: two indexes on the same columns are two indexes. The same name is preferred, then
-        // any index of the same definition (a rename).
-        let mut pair: Vec<Option<usize>> = vec![None; f.indexes.len()];
-        let mut taken = vec![false; t.indexes.len()];
-        for same_name in [true, false] {
-            for (fi, k) in from_idx.iter().enumerate() {
-                if pair[fi].is_some() {
-                    continue;
-                }
-                let found = (0..t.indexes.len()).find(|&ti| {
-                    !taken[ti]
-                        && to_idx[ti] == *k
-                        && (!same_name || t.indexes[ti].name == f.indexes[fi].name)
-                });
-                if let Some(ti) = found {
-                    pair[fi] = Some(ti);
-                    taken[ti] = true;
-                }
-            }
+        let (pair, taken) = match_indexes(&f.indexes, &from_idx, &t.indexes, &to_idx);
+        // An enum swapped under a column (rename the type, create it anew, cast the column) fails on an
+        // index predicate, an index expression or a check that compares the column with the old type's
+        // values: those are dropped before the swap and created again after it; views reading the table too.
+        let enum_columns: Vec<&str> = f
+            .columns
+            .iter()
+            .filter(|c| {
+                let ty = c.data_type.trim_end_matches("[]").trim_matches('"');
+                recreated_enums.contains(&ty)
+            })
+            .map(|c| c.name.as_str())
+            .collect();
+        let reads_swapped_enum = |sql: &str| {
+            enum_columns.iter().any(|c| mentions(sql, c))
+                || recreated_enums.iter().any(|e| mentions(sql, e))
+        };
+        if !enum_columns.is_empty() {
+            touched_tables.insert(f.name.clone());
         }
         for (fi, i) in f.indexes.iter().enumerate() {
+            let reads_enum = !enum_columns.is_empty()
+                && (i.predicate.as_deref().is_some_and(reads_swapped_enum)
+                    || i.parts
+                        .iter()
+                        .any(|p| !p.is_column && reads_swapped_enum(&p.expression)));
             match pair[fi] {
                 None => phases.drop_constraints.push(Change::DropIndex {
                     table: old.to_string(),
                     index: i.clone(),
                 }),
+                // Kept, but made again around the enum swap (under its new name, if renamed).
+                Some(ti) if reads_enum => {
+                    phases.drop_constraints.push(Change::DropIndex {
+                        table: old.to_string(),
+                        index: i.clone(),
+                    });
+                    phases.add_constraints.push(Change::CreateIndex {
+                        table: tn.to_string(),
+                        index: t.indexes[ti].clone(),
+                    });
+                }
                 // Renamed in the declaration; the names the server gives a foreign key's index are its own.
                 Some(ti)
                     if t.indexes[ti].name != i.name
@@ -344,39 +360,12 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
                 });
             }
         }
-        // An enum swapped under a column (rename the type, create it anew, cast the column) fails on an
-        // index predicate, an index expression or a check that compares the column with the old type's
-        // values: those are dropped before the swap and created again after it; views reading the table too.
-        let enum_columns: Vec<&str> = f
-            .columns
-            .iter()
-            .filter(|c| {
-                let ty = c.data_type.trim_end_matches("[]").trim_matches('"');
-                recreated_enums.contains(&ty)
-            })
-            .map(|c| c.name.as_str())
-            .collect();
         if !enum_columns.is_empty() {
-            touched_tables.insert(f.name.clone());
-            let reads = |sql: &str| {
-                enum_columns.iter().any(|c| mentions(sql, c))
-                    || recreated_enums.iter().any(|e| mentions(sql, e))
-            };
-            for (fi, i) in f.indexes.iter().enumerate() {
-                let uses = i.predicate.as_deref().is_some_and(reads)
-                    || i.parts.iter().any(|p| !p.is_column && reads(&p.expression));
-                if let Some(pos) = pair[fi].filter(|_| uses) {
-                    phases.drop_constraints.push(Change::DropIndex {
-                        table: old.to_string(),
-                        index: i.clone(),
-                    });
-                    phases.add_constraints.push(Change::CreateIndex {
-                        table: tn.to_string(),
-                        index: t.indexes[pos].clone(),
-                    });
-                }
-            }
-            for c in f.checks.iter().filter(|c| reads(&c.expression)) {
+            for c in f
+                .checks
+                .iter()
+                .filter(|c| reads_swapped_enum(&c.expression))
+            {
                 if let Some(x) = t.checks.iter().find(|x| same_check(x, c)) {
                     phases.drop_constraints.push(Change::DropCheck {
                         table: old.to_string(),
@@ -486,7 +475,7 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
             _ => None,
         })
         .collect();
-    // A materialized view's indexes: with the view when it is created, else compared like a table's.
+    // A materialized view's indexes: with the view when it is created, else matched like a table's.
     let view_index_key = |i: &Index| {
         (
             i.parts.clone(),
@@ -508,21 +497,24 @@ pub fn diff(from: &Schema, to: &Schema, hints: &RenameHints, opts: DiffOptions) 
         } else if let Some(fv) = from.view(&v.name) {
             let to_keys: Vec<_> = v.indexes.iter().map(view_index_key).collect();
             let from_keys: Vec<_> = fv.indexes.iter().map(view_index_key).collect();
-            for i in fv
-                .indexes
-                .iter()
-                .filter(|i| !to_keys.contains(&view_index_key(i)))
-            {
-                phases.drop_constraints.push(Change::DropIndex {
-                    table: v.name.clone(),
-                    index: i.clone(),
-                });
+            let (pair, taken) = match_indexes(&fv.indexes, &from_keys, &v.indexes, &to_keys);
+            for (i, p) in fv.indexes.iter().zip(&pair) {
+                match p {
+                    None => phases.drop_constraints.push(Change::DropIndex {
+                        table: v.name.clone(),
+                        index: i.clone(),
+                    }),
+                    Some(ti) if v.indexes[*ti].name != i.name => {
+                        phases.add_constraints.push(Change::RenameIndex {
+                            table: v.name.clone(),
+                            from: i.name.clone(),
+                            index: v.indexes[*ti].clone(),
+                        })
+                    }
+                    Some(_) => {}
+                }
             }
-            for i in v
-                .indexes
-                .iter()
-                .filter(|i| !from_keys.contains(&view_index_key(i)))
-            {
+            for (i, _) in v.indexes.iter().zip(&taken).filter(|(_, t)| !**t) {
                 phases.add_constraints.push(Change::CreateIndex {
                     table: v.name.clone(),
                     index: i.clone(),
@@ -780,6 +772,34 @@ pub fn mentions(sql: &str, name: &str) -> bool {
         start = at + name.len();
     }
     false
+}
+
+/// Pair indexes of `from` with indexes of `to` one to one by their keys (two indexes on the same columns are
+/// two indexes), the same name first, then any of the same definition (a rename). Returns, for each `from`
+/// index, its partner in `to`, and which `to` indexes have one.
+fn match_indexes<K: PartialEq>(
+    from: &[Index],
+    from_keys: &[K],
+    to: &[Index],
+    to_keys: &[K],
+) -> (Vec<Option<usize>>, Vec<bool>) {
+    let mut pair: Vec<Option<usize>> = vec![None; from.len()];
+    let mut taken = vec![false; to.len()];
+    for same_name in [true, false] {
+        for (fi, k) in from_keys.iter().enumerate() {
+            if pair[fi].is_some() {
+                continue;
+            }
+            let found = (0..to.len()).find(|&ti| {
+                !taken[ti] && to_keys[ti] == *k && (!same_name || to[ti].name == from[fi].name)
+            });
+            if let Some(ti) = found {
+                pair[fi] = Some(ti);
+                taken[ti] = true;
+            }
+        }
+    }
+    (pair, taken)
 }
 
 /// Whether `index` is one the server made and named for a foreign key of `t` (MySQL/MariaDB: after the
