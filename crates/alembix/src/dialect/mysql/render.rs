@@ -24,7 +24,33 @@ use crate::url::Dialect;
 
 /// SQL statements (without terminators) that apply `changes`, which turn `from` into `to`.
 pub fn render(changes: &[Change], from: &Schema, to: &Schema) -> Vec<String> {
-    let r = Renderer::new(changes, from, to);
+    let mut r = Renderer::new(changes, from, to);
+    // What each index drop does for the foreign keys it served, decided once (the drops and the changes
+    // they fold into or move to all read it).
+    let plans: HashMap<usize, (String, Vec<FkIndexStep>)> = changes
+        .iter()
+        .enumerate()
+        .filter_map(|(d, ch)| {
+            let (table, name, cols): (&str, &str, Vec<&str>) = match ch {
+                Change::DropIndex { table, index } => (table, &index.name, index_columns(index)),
+                Change::DropUnique {
+                    table,
+                    unique:
+                        Unique {
+                            name: Some(n),
+                            columns,
+                            ..
+                        },
+                } => (table, n, columns.iter().map(String::as_str).collect()),
+                _ => return None,
+            };
+            Some((
+                d,
+                (name.to_string(), r.fk_index_plan(table, d, name, &cols)),
+            ))
+        })
+        .collect();
+    r.fk_plans = plans;
     let mut out = Vec::new();
     for (i, change) in changes.iter().enumerate() {
         r.change(i, change, &mut out);
@@ -40,6 +66,8 @@ struct Renderer<'a> {
     table_renames: HashMap<&'a str, (&'a str, usize)>,
     /// Tables whose primary-key change is folded into a column change: table -> position of that change.
     pk_folded: HashMap<&'a str, usize>,
+    /// Position of each index drop -> (the index's name, its `fk_index_plan`), filled by `render`.
+    fk_plans: HashMap<usize, (String, Vec<FkIndexStep<'a>>)>,
 }
 
 impl<'a> Renderer<'a> {
@@ -77,6 +105,7 @@ impl<'a> Renderer<'a> {
             to,
             table_renames,
             pk_folded,
+            fk_plans: HashMap::new(),
         }
     }
 
@@ -170,13 +199,9 @@ impl<'a> Renderer<'a> {
                 if let (true, false, Some(d), None) =
                     (from.nullable, to.nullable, &to.default, &to.generated)
                 {
-                    let value = match d.to_ascii_lowercase().find(" on update ") {
-                        Some(at) => &d[..at],
-                        None => d,
-                    };
                     out.push(format!(
                         "UPDATE {t} SET {c} = {} WHERE {c} IS NULL",
-                        default_sql(value),
+                        default_sql(split_on_update(d).0),
                         c = ident(&to.name)
                     ));
                 }
@@ -216,8 +241,7 @@ impl<'a> Renderer<'a> {
             Change::DropIndex { table, index } => {
                 let t = self.name_at(table, i);
                 // Moved to the change that adds the index replacing it (see `fk_index_plan`).
-                let Some(keep) = self.keep_fk_index(table, i, &index.name, &index_columns(index))
-                else {
+                let Some(keep) = self.keep_fk_index(i) else {
                     return;
                 };
                 out.push(format!(
@@ -246,8 +270,7 @@ impl<'a> Renderer<'a> {
                     ));
                     return;
                 };
-                let cols: Vec<&str> = unique.columns.iter().map(String::as_str).collect();
-                let Some(keep) = self.keep_fk_index(table, i, name, &cols) else {
+                let Some(keep) = self.keep_fk_index(i) else {
                     return;
                 };
                 out.push(format!(
@@ -550,14 +573,17 @@ impl<'a> Renderer<'a> {
 
     /// For the drop of index `name` at change `at`: `None` when the drop moves to a later change (see
     /// `fk_index_plan`), else the `ADD ...` clauses (each followed by `, `) that go before it.
-    fn keep_fk_index(&self, table: &str, at: usize, name: &str, cols: &[&str]) -> Option<String> {
-        let plan = self.fk_index_plan(table, at, name, cols);
+    fn keep_fk_index(&self, at: usize) -> Option<String> {
+        let plan = self
+            .fk_plans
+            .get(&at)
+            .map_or(&[][..], |(_, p)| p.as_slice());
         if plan.iter().any(|s| matches!(s, FkIndexStep::Defer(_))) {
             return None;
         }
         let mut clauses = String::new();
         for step in plan {
-            match step {
+            match *step {
                 FkIndexStep::Fold(c) => clauses.push_str(&format!("ADD {}, ", self.add_clause(c))),
                 FkIndexStep::StandIn(fk) => clauses.push_str(&format!(
                     "ADD INDEX {} ({}), ",
@@ -582,31 +608,19 @@ impl<'a> Renderer<'a> {
     /// The index drops of earlier changes that `step(at)` names: folded into them (`Fold`), or moved here
     /// (`Defer`).
     fn drops_naming(&self, at: usize, deferred: bool) -> Vec<String> {
-        let mut names = Vec::new();
-        for (d, ch) in self.changes[..at].iter().enumerate() {
-            let (table, name, cols): (&str, &str, Vec<&str>) = match ch {
-                Change::DropIndex { table, index } => (table, &index.name, index_columns(index)),
-                Change::DropUnique {
-                    table,
-                    unique:
-                        Unique {
-                            name: Some(n),
-                            columns,
-                            ..
-                        },
-                } => (table, n, columns.iter().map(String::as_str).collect()),
-                _ => continue,
-            };
-            let step = if deferred {
-                FkIndexStep::Defer(at)
-            } else {
-                FkIndexStep::Fold(at)
-            };
-            if self.fk_index_plan(table, d, name, &cols).contains(&step) {
-                names.push(name.to_string());
-            }
-        }
-        names
+        let step = if deferred {
+            FkIndexStep::Defer(at)
+        } else {
+            FkIndexStep::Fold(at)
+        };
+        let mut found: Vec<(usize, String)> = self
+            .fk_plans
+            .iter()
+            .filter(|(_, (_, plan))| plan.contains(&step))
+            .map(|(d, (name, _))| (*d, name.clone()))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, name)| name).collect()
     }
 
     /// Whether change `at` (an index or unique constraint) was folded into an earlier drop's `ALTER TABLE`.
@@ -819,13 +833,18 @@ pub(crate) fn column_def(c: &Column) -> String {
     sql
 }
 
+/// A default and the ` ON UPDATE …` clause introspection folded into it (empty when there is none).
+fn split_on_update(d: &str) -> (&str, &str) {
+    match d.to_ascii_lowercase().find(" on update ") {
+        Some(at) => (&d[..at], &d[at..]),
+        None => (d, ""),
+    }
+}
+
 /// A default as written after `DEFAULT`: literals and `CURRENT_TIMESTAMP` bare, other expressions in
 /// parentheses. An `ON UPDATE` clause that introspection folded into the default follows it.
 fn default_sql(d: &str) -> String {
-    let (value, on_update) = match d.to_ascii_lowercase().find(" on update ") {
-        Some(at) => (&d[..at], &d[at..]),
-        None => (d, ""),
-    };
+    let (value, on_update) = split_on_update(d);
     let v = value.trim();
     let lower = v.to_ascii_lowercase();
     let is_literal = v.starts_with('\'')
