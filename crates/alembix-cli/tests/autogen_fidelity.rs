@@ -7,6 +7,23 @@ mod common;
 use common::db::{Engine, TestDb};
 use common::Project;
 
+/// A project whose declared schema is `schema.sql`, with an empty migrations directory; `extra` goes at
+/// the end of `alembix.toml`.
+fn schema_project(extra: &str) -> Project {
+    let p = Project::empty();
+    p.write(
+        "alembix.toml",
+        &format!("migrations = \"migrations\"\nschema = \"schema.sql\"\n{extra}"),
+    );
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p
+}
+
+/// `alembix ARGS` in `p` with the schema cache off (every run builds its scratch database).
+fn cold(p: &Project, args: &[&str]) -> std::process::Output {
+    p.cmd(args).env("ALEMBIX_NO_CACHE", "1").output().unwrap()
+}
+
 /// PostgreSQL prints `CHECK (stage IN ('active','deleted'))` on a varchar column differently after one more
 /// round (the casts move), so `check` proposed to drop and re-add it forever.
 #[test]
@@ -14,12 +31,7 @@ fn a_postgres_check_with_an_in_list_settles() {
     let Some(db) = TestDb::create(Engine::Postgres, "check_in_list") else {
         return;
     };
-    let p = Project::empty();
-    p.write(
-        "alembix.toml",
-        "migrations = \"migrations\"\nschema = \"schema.sql\"\n",
-    );
-    std::fs::create_dir(p.path("migrations")).unwrap();
+    let p = schema_project("");
     p.write(
         "schema.sql",
         "CREATE TABLE runs (\n    id INTEGER PRIMARY KEY,\n    stage VARCHAR(20) NOT NULL,\n    \
@@ -28,11 +40,7 @@ fn a_postgres_check_with_an_in_list_settles() {
     );
     let url = db.url.as_str();
     let run = |args: &[&str]| {
-        let out = p
-            .cmd(&[&["--url", url][..], args].concat())
-            .env("ALEMBIX_NO_CACHE", "1")
-            .output()
-            .unwrap();
+        let out = cold(&p, &[&["--url", url][..], args].concat());
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -65,18 +73,9 @@ fn abandoned_scratch_databases_are_removed(engine: Engine) {
     for name in [&old, &fresh] {
         common::db::try_execute(&server, &format!("CREATE DATABASE {name}")).unwrap();
     }
-    let p = Project::empty();
-    p.write(
-        "alembix.toml",
-        "migrations = \"migrations\"\nschema = \"schema.sql\"\n",
-    );
-    std::fs::create_dir(p.path("migrations")).unwrap();
+    let p = schema_project("");
     p.write("schema.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\n");
-    let out = p
-        .cmd(&["--url", &db.url, "check", "--live"])
-        .env("ALEMBIX_NO_CACHE", "1")
-        .output()
-        .unwrap();
+    let out = cold(&p, &["--url", &db.url, "check", "--live"]);
     assert_eq!(out.status.code(), Some(1), "{}", common::render(&out));
     let list = match engine {
         Engine::Postgres => "SELECT datname::text FROM pg_database WHERE datname LIKE 'alembix_dev_%'",
@@ -109,20 +108,14 @@ fn not_null_means_the_same_everywhere(engine: Engine) {
     let Some(db) = TestDb::create(engine, "not_null_same") else {
         return;
     };
-    let p = Project::empty();
-    p.write(
-        "alembix.toml",
-        "migrations = \"migrations\"\nschema = \"schema.sql\"\n",
-    );
-    std::fs::create_dir(p.path("migrations")).unwrap();
+    let p = schema_project("");
     let url = db.url.as_str();
     let generate = |schema: &str, message: &str| {
         p.write("schema.sql", schema);
-        let out = p
-            .cmd(&["--url", url, "revision", "--autogenerate", "-m", message])
-            .env("ALEMBIX_NO_CACHE", "1")
-            .output()
-            .unwrap();
+        let out = cold(
+            &p,
+            &["--url", url, "revision", "--autogenerate", "-m", message],
+        );
         assert_eq!(out.status.code(), Some(0), "{}", common::render(&out));
         let file = p
             .files("migrations")
@@ -205,8 +198,7 @@ fn excluded_objects_are_not_compared(engine: Engine) {
              UPDATE runs SET touched = touched + 1 WHERE id = NEW.id AND NEW.touched = OLD.touched; END;",
         ),
     };
-    let p = Project::empty();
-    std::fs::create_dir(p.path("migrations")).unwrap();
+    let p = schema_project("");
     p.write("schema.sql", &format!("{table};\n"));
     p.write(
         "migrations/0001_init.sql",
@@ -216,15 +208,10 @@ fn excluded_objects_are_not_compared(engine: Engine) {
         ),
     );
     let config = "migrations = \"migrations\"\nschema = \"schema.sql\"\n";
-    p.write("alembix.toml", config);
     let url = db.url.as_str();
     p.ok(&["--url", url, "upgrade", "head"]);
     let check = |args: &[&str]| {
-        let out = p
-            .cmd(&[&["--url", url, "check"][..], args].concat())
-            .env("ALEMBIX_NO_CACHE", "1")
-            .output()
-            .unwrap();
+        let out = cold(&p, &[&["--url", url, "check"][..], args].concat());
         (out.status.code(), common::render(&out))
     };
     let (c, out) = check(&["--live"]);
@@ -268,8 +255,7 @@ fn sqlite_defaults_compare_as_stored() {
     let Some(db) = TestDb::create(Engine::Sqlite, "sqlite_defaults") else {
         return;
     };
-    let p = Project::empty();
-    std::fs::create_dir(p.path("migrations")).unwrap();
+    let p = schema_project("");
     p.write(
         "schema.sql",
         "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT 0, code VARCHAR(5) DEFAULT 1, \
@@ -281,17 +267,9 @@ fn sqlite_defaults_compare_as_stored() {
          -- migrate:up\nCREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER NOT NULL DEFAULT '0', \
          code VARCHAR(5) DEFAULT '1', r REAL DEFAULT 2, s TEXT DEFAULT 'x');\n\n-- migrate:down\nDROP TABLE t;\n",
     );
-    p.write(
-        "alembix.toml",
-        "migrations = \"migrations\"\nschema = \"schema.sql\"\n",
-    );
     p.ok(&["--url", &db.url, "upgrade", "head"]);
     for args in [&["check", "--live"][..], &["check"][..]] {
-        let out = p
-            .cmd(&[&["--url", db.url.as_str()][..], args].concat())
-            .env("ALEMBIX_NO_CACHE", "1")
-            .output()
-            .unwrap();
+        let out = cold(&p, &[&["--url", db.url.as_str()][..], args].concat());
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -386,12 +364,7 @@ fn other_postgres_schemas_are_compared() {
     let Some(db) = TestDb::create(Engine::Postgres, "other_schemas") else {
         return;
     };
-    let p = Project::empty();
-    std::fs::create_dir(p.path("migrations")).unwrap();
-    p.write(
-        "alembix.toml",
-        "migrations = \"migrations\"\nschema = \"schema.sql\"\nschemas = [\"billing\"]\n",
-    );
+    let p = schema_project("schemas = [\"billing\"]\n");
     let v1 = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n\
               CREATE SCHEMA billing;\n\
               CREATE TYPE billing.invoice_state AS ENUM ('draft', 'sent');\n\
@@ -405,11 +378,7 @@ fn other_postgres_schemas_are_compared() {
               CREATE VIEW billing.open_invoices AS SELECT id FROM billing.invoices WHERE state = 'draft';\n";
     let url = db.url.as_str();
     let run = |args: &[&str]| {
-        let out = p
-            .cmd(&[&["--url", url][..], args].concat())
-            .env("ALEMBIX_NO_CACHE", "1")
-            .output()
-            .unwrap();
+        let out = cold(&p, &[&["--url", url][..], args].concat());
         (out.status.code().unwrap_or(-1), common::render(&out))
     };
     p.write("schema.sql", v1);
@@ -460,15 +429,10 @@ fn a_dev_url_is_left_empty() {
     let Some(dev) = TestDb::create(Engine::Postgres, "dev_url_empty_dev") else {
         return;
     };
-    let p = Project::empty();
-    std::fs::create_dir(p.path("migrations")).unwrap();
-    p.write(
-        "alembix.toml",
-        &format!(
-            "migrations = \"migrations\"\nschema = \"schema.sql\"\ndev_url = \"{}\"\nschemas = [\"billing\"]\n",
-            dev.url
-        ),
-    );
+    let p = schema_project(&format!(
+        "dev_url = \"{}\"\nschemas = [\"billing\"]\n",
+        dev.url
+    ));
     p.write(
         "schema.sql",
         "CREATE SEQUENCE ticket_no START 100;\n\
@@ -478,11 +442,7 @@ fn a_dev_url_is_left_empty() {
          CREATE TABLE billing.invoices (id INTEGER PRIMARY KEY);\n",
     );
     for round in 0..2 {
-        let out = p
-            .cmd(&["--url", &db.url, "check", "--live"])
-            .env("ALEMBIX_NO_CACHE", "1")
-            .output()
-            .unwrap();
+        let out = cold(&p, &["--url", &db.url, "check", "--live"]);
         let text = common::render(&out);
         assert_eq!(out.status.code(), Some(1), "round {round}: {text}");
         assert!(text.contains("create function twice(integer)"), "{text}");
