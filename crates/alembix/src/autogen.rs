@@ -13,6 +13,9 @@ use crate::migrate::{MigrateError, Migrator, Operation};
 use crate::schema::{diff, Change, RenameHints, Schema};
 use crate::url::{DatabaseUrl, Dialect};
 
+mod units;
+pub use units::{declared_schema, BuildStats};
+
 /// The declared schema: DDL text per source (file or command), and the rename hints found in it.
 #[derive(Debug, Clone)]
 pub struct DesiredSchema {
@@ -678,8 +681,8 @@ pub async fn desired_schema(
     desired: &DesiredSchema,
     exclude: &[String],
 ) -> Result<Schema> {
-    // PostgreSQL: the whole declared schema in one transaction (one commit instead of one per statement,
-    // which was most of the time on hundreds of tables). A statement that cannot run there, or that fails,
+    // PostgreSQL: the whole declared schema in one transaction, read before it is rolled back (no commit
+    // per statement, which was most of the time on hundreds of tables, and none at all). A statement that cannot run there, or that fails,
     // sends it back to the statement-by-statement way below, which names every rejected object.
     // The other schemas compared exist on the scratch database before the declared objects that go in
     // them (SQLAlchemy's create_all does not create schemas); a declared CREATE SCHEMA of one is skipped.
@@ -721,10 +724,12 @@ pub async fn desired_schema(
                 }
             }
         }
-        if ok && dev.conn.execute("COMMIT").await.is_ok() {
-            return dialect::inspect_in(&mut dev.conn, exclude, &desired.schemas)
-                .await
-                .map_err(db("reading the declared schema"));
+        if ok {
+            // Read inside the transaction, then roll it back: nothing is committed, so nothing is
+            // flushed, and the scratch database is empty again for its drop (or for the next run).
+            let read = dialect::inspect_in(&mut dev.conn, exclude, &desired.schemas).await;
+            let _ = dev.conn.execute("ROLLBACK").await;
+            return read.map_err(db("reading the declared schema"));
         }
         let _ = dev.conn.execute("ROLLBACK").await;
     }
@@ -975,6 +980,13 @@ impl SchemaCache {
     pub fn from_env() -> SchemaCache {
         SchemaCache {
             dir: crate::script::index::cache_dir(),
+        }
+    }
+
+    /// A cache in `dir` (tests, embedding applications).
+    pub fn at(dir: impl Into<PathBuf>) -> SchemaCache {
+        SchemaCache {
+            dir: Some(dir.into()),
         }
     }
 

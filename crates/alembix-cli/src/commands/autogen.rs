@@ -75,10 +75,16 @@ async fn both_sides(
     let wanted = match cache.get(&key) {
         Some(s) => s,
         None => {
-            let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
-            let s = autogen::desired_schema(&mut dev, desired, &exclude).await;
-            dev.dispose().await;
-            let s = s?;
+            // Only the tables an edit touched are rebuilt; the others come from the per-table cache.
+            let (s, _) = autogen::declared_schema(
+                server,
+                config.dev_url.as_deref(),
+                desired,
+                &exclude,
+                &fingerprint,
+                &cache,
+            )
+            .await?;
             cache.put(&key, &s);
             s
         }
