@@ -7,7 +7,9 @@
 # Environment knobs:
 #   RUNS=5           timed runs per command (interleaved; the median is reported)
 #   WARMUP=1         untimed rounds before timing (also where the results are verified)
-#   ENGINES="sqlite postgresql"
+#   ENGINES="sqlite postgresql mysql"
+#   ALEMBIX_BENCH_MYSQL_URL=mysql://root@127.0.0.1:3306
+#                    the MariaDB/MySQL server for `mysql` (same two databases; skipped with a notice when down)
 #   ALEMBIX_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres
 #                    the server (loopback only) where the databases benchh_models (alembix's) and
 #                    benchh_models_alembic (Alembic's) are created and dropped; PostgreSQL is skipped, with a
@@ -23,7 +25,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-5}
 WARMUP=${WARMUP:-1}
-ENGINES=${ENGINES:-"sqlite postgresql"}
+ENGINES=${ENGINES:-"sqlite postgresql mysql"}
+MY_URL=${ALEMBIX_BENCH_MYSQL_URL:-mysql://root@127.0.0.1:3306}
 PG_URL=${ALEMBIX_BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 BIN="$ROOT/target/release/alembix"
 HELPER="$ROOT/bench/models_bench.py"
@@ -36,8 +39,8 @@ case $RUNS$WARMUP in *[!0-9]*) echo "RUNS and WARMUP must be numbers" >&2; exit 
 [ "$RUNS" -ge 1 ] || { echo "RUNS must be at least 1" >&2; exit 1; }
 for e in $ENGINES; do
     case $e in
-        sqlite | postgresql) ;;
-        *) echo "unknown engine $e (sqlite, postgresql)" >&2; exit 1 ;;
+        sqlite | postgresql | mysql) ;;
+        *) echo "unknown engine $e (sqlite, postgresql, mysql)" >&2; exit 1 ;;
     esac
 done
 if ! python3 -c 'import alembic, sqlalchemy' 2>/dev/null; then
@@ -48,6 +51,13 @@ case " $ENGINES " in *" postgresql "*)
     if ! python3 -c 'import psycopg2' 2>/dev/null; then
         log "pip install psycopg2-binary"
         python3 -m pip install -q psycopg2-binary || log "cannot pip install psycopg2-binary"
+    fi
+    ;;
+esac
+case " $ENGINES " in *" mysql "*)
+    if ! python3 -c 'import pymysql' 2>/dev/null; then
+        log "pip install pymysql"
+        python3 -m pip install -q pymysql || log "cannot pip install pymysql"
     fi
     ;;
 esac
@@ -64,6 +74,13 @@ for e in $ENGINES; do
         else
             SKIPPED+=("PostgreSQL: $why")
             log "skipping PostgreSQL: $why"
+        fi
+    elif [ "$e" = mysql ]; then
+        if python3 -c "import sys, urllib.parse as u, pymysql; p = u.urlsplit(sys.argv[1]); pymysql.connect(host=p.hostname, port=p.port or 3306, user=p.username or 'root', password=p.password or '', connect_timeout=5).close()" "$MY_URL" 2>/dev/null; then
+            RUN_ENGINES+=("mysql=$MY_URL")
+        else
+            SKIPPED+=("MariaDB: cannot connect to $MY_URL")
+            log "skipping MariaDB: cannot connect to $MY_URL"
         fi
     else
         RUN_ENGINES+=("$e")

@@ -8,9 +8,9 @@ and against importing the models alone.
     models_bench.py report  OUT
     models_bench.py cleanup SERVER                                # drop the databases this benchmark creates
 
-ENGINE is `sqlite` or `postgresql`; for `postgresql` SERVER is a server URL (postgres://user@127.0.0.1:5432/db);
-the benchmark creates and drops the databases benchh_models (alembix's) and benchh_models_alembic (Alembic's)
-there. SQLite files live in WORK.
+ENGINE is `sqlite`, `postgresql` or `mysql`; for a server engine SERVER is a server URL
+(postgres://user@127.0.0.1:5432/db, mysql://root@127.0.0.1:3306); the benchmark creates and drops the databases
+benchh_models (alembix's) and benchh_models_alembic (Alembic's) there. SQLite files live in WORK.
 
 Models: app/models/m01.py .. m30.py, 10 declarative classes each (t001 .. t300): an integer primary key and 10
 columns (a foreign key `parent_id` to the previous table — t001 to itself —, String, BigInteger, Integer with a
@@ -33,7 +33,7 @@ PER_MODULE = 10
 DB_X = "benchh_models"            # alembix's database
 DB_A = "benchh_models_alembic"    # Alembic's: same tables, built by the same DDL
 TOUCHED = "m17.py"                # the model file touched for the after-touch run
-LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
 TARGET_WARM_S = 0.2
 
 
@@ -246,6 +246,21 @@ def pg_url(server, db, tool):
     return urllib.parse.urlunsplit((scheme, u.netloc, "/" + db, query, ""))
 
 
+def my_connect(server, db=None):
+    import pymysql
+    u = urllib.parse.urlsplit(server)
+    return pymysql.connect(host=u.hostname or "127.0.0.1", port=u.port or 3306,
+                           user=urllib.parse.unquote(u.username or "root"),
+                           password=urllib.parse.unquote(u.password or ""), database=db, autocommit=True,
+                           connect_timeout=10)
+
+
+def my_url(server, db, tool):
+    u = urllib.parse.urlsplit(server)
+    scheme = "mysql" if tool == "alembix" else "mysql+pymysql"
+    return urllib.parse.urlunsplit((scheme, u.netloc, "/" + db, u.query if tool == "alembix" else "", ""))
+
+
 def pg_admin(server, sql):
     import psycopg2
     c = psycopg2.connect(connect_timeout=10, **pg_parts(server))
@@ -262,12 +277,18 @@ def urls(engine, server, work, db):
     if engine == "sqlite":
         path = os.path.join(work, db + ".db")
         return "sqlite:" + path, "sqlite:///" + path
+    if engine == "mysql":
+        return my_url(server, db, "alembix"), my_url(server, db, "alembic")
     return pg_url(server, db, "alembix"), pg_url(server, db, "alembic")
 
 
 def drop_db(engine, server, work, db):
     if engine == "postgresql":
         pg_admin(server, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % db)
+    elif engine == "mysql":
+        c = my_connect(server)
+        c.cursor().execute("DROP DATABASE IF EXISTS %s" % db)
+        c.close()
     else:
         path = os.path.join(work, db + ".db")
         for suffix in ("", "-journal", "-wal", "-shm", ".alembix-lock"):
@@ -279,6 +300,10 @@ def create_db(engine, server, work, db):
     drop_db(engine, server, work, db)
     if engine == "postgresql":
         pg_admin(server, "CREATE DATABASE %s" % db)
+    elif engine == "mysql":
+        c = my_connect(server)
+        c.cursor().execute("CREATE DATABASE %s" % db)
+        c.close()
 
 
 def drop_alembix_tables(engine, server, work, db):
@@ -291,6 +316,16 @@ def drop_alembix_tables(engine, server, work, db):
         for t in names:
             c.execute('DROP TABLE "%s"' % t)
         c.commit()
+        c.close()
+        return names
+    if engine == "mysql":
+        c = my_connect(server, db)
+        cur = c.cursor()
+        cur.execute("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME LIKE 'alembix\\_%'")
+        names = [r[0] for r in cur.fetchall()]
+        for t in names:
+            cur.execute("DROP TABLE `%s`" % t)
         c.close()
         return names
     import psycopg2
@@ -312,6 +347,14 @@ def count_tables(engine, server, work, db):
         c = sqlite3.connect(os.path.join(work, db + ".db"))
         n = c.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name GLOB 't[0-9][0-9][0-9]'"
                       ).fetchone()[0]
+        c.close()
+        return n
+    if engine == "mysql":
+        c = my_connect(server, db)
+        cur = c.cursor()
+        cur.execute("SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME REGEXP '^t[0-9]{3}$'")
+        n = cur.fetchone()[0]
         c.close()
         return n
     import psycopg2
@@ -456,6 +499,24 @@ def run_engine(work, binary, runs, warmup, engine, server):
         dt, _ = timed(check, proj, clean_env(ALEMBIX_CACHE_DIR=warm_cache))
         return dt
 
+    original = open(touched).read()
+    edits = [0]
+
+    def alembix_edit():
+        # A real edit of one model, new every run (the length of the last model's `code` in TOUCHED): the
+        # models are printed again and the whole-schema cache misses; only that table (and the one whose
+        # foreign key names it) is built on the scratch database. The database still has the old length,
+        # so check reports one change (exit 1). The file is put back untimed.
+        edits[0] += 1
+        head, sep, rest = original.rpartition("String(32)")
+        write(touched, head + "String(%d)" % (32 + edits[0]) + rest)
+        dt, p = timed(check, proj, clean_env(ALEMBIX_CACHE_DIR=warm_cache), ok=(1,))
+        verified.setdefault("alembix check --live (after an edit)",
+                            (p.stdout + p.stderr).decode(errors="replace").strip().splitlines()[:2])
+        write(touched, original)
+        subprocess.run([sys.executable, "-m", "py_compile", touched], check=True)
+        return dt
+
     def alembix_touch():
         os.utime(touched)  # a new modification time, the same content: the models DDL must be printed again
         dt, _ = timed(check, proj, clean_env(ALEMBIX_CACHE_DIR=warm_cache))
@@ -469,6 +530,7 @@ def run_engine(work, binary, runs, warmup, engine, server):
         ("alembix cold", alembix_cold),
         ("alembix warm", alembix_warm),
         ("alembix after touch", alembix_touch),
+        ("alembix after edit", alembix_edit),
     ]
     times = {name: [] for name, _ in commands}
     alembix_warm()  # fills the warm cache (untimed), whatever WARMUP is
@@ -520,6 +582,8 @@ def report(out):
              ("ok (< %.1f s)" if med["alembix warm"] < TARGET_WARM_S else "MISS (>= %.1f s)") % TARGET_WARM_S),
             ("alembix check --live, after touching %s" % TOUCHED, "alembix after touch",
              over_floor("alembix after touch")),
+            ("alembix check --live, after editing one model", "alembix after edit",
+             over_floor("alembix after edit")),
         ]
         for title, key, extra in rows:
             print("%-10s %-44s %9.3f %7.3f  %s" % (LABEL[engine], title, med[key], mad[key], extra))
@@ -527,6 +591,8 @@ def report(out):
     print("floor = importing the models alone (what any tool reading them pays); both tools exit 0 (no changes).")
     print("cold: models printed by Python and the declared schema built on a scratch database (SQLite: in memory);")
     print("after touch: the models are printed again, the scratch build is a cache hit; warm: no Python at all.")
+    print("after edit: one model changed (a new length every run): the models are printed again and only the tables")
+    print("the edit touched are built on the scratch database, the others come from the per-table cache.")
 
 
 def cleanup(server):

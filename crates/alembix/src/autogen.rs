@@ -442,6 +442,70 @@ impl DevDatabase {
         }
     }
 
+    /// PostgreSQL: the scratch database alembix keeps on the server (`alembix_scratch_<user>`, created on
+    /// first use) for builds that are read inside one transaction and rolled back, so it never holds
+    /// anything between runs. It saves the `CREATE DATABASE` and `DROP DATABASE` of a temporary one on
+    /// every edit-and-compare run. `None` (use [`DevDatabase::create`]) on other engines, when it cannot
+    /// be created or reached, or when something was committed to it.
+    pub async fn shared(server: &DatabaseUrl) -> Option<DevDatabase> {
+        if server.dialect() != Dialect::Postgres {
+            return None;
+        }
+        let user: String = server
+            .username()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let name = format!(
+            "{SHARED_SCRATCH}_{}",
+            if user.is_empty() { "default" } else { &user }
+        );
+        let url = server.with_database(&name);
+        let mut conn = match connect(&url).await {
+            Ok(c) => c,
+            Err(_) => {
+                let mut admin = connect(server).await.ok()?;
+                // A concurrent run may create it first: its "already exists" is fine.
+                let _ = admin.execute(&format!("CREATE DATABASE {name}")).await;
+                admin.close().await;
+                connect(&url).await.ok()?
+            }
+        };
+        // Empty means no object of its own: rolled-back builds leave none.
+        let objects = conn
+            .query_text(
+                "SELECT count(*)::text FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'",
+            )
+            .await
+            .ok()?;
+        if objects
+            .first()
+            .and_then(|r| r.first().cloned().flatten())
+            .as_deref()
+            != Some("0")
+        {
+            conn.close().await;
+            return None;
+        }
+        Some(DevDatabase {
+            conn,
+            url,
+            temp: None,
+            configured: false,
+            created_schemas: Vec::new(),
+        })
+    }
+
     /// Close the connection and drop the temporary database, if alembix created one; a configured `dev_url`
     /// (empty when alembix started using it) is emptied again.
     pub async fn dispose(mut self) {
@@ -556,6 +620,8 @@ fn pg_ident(name: &str) -> String {
 
 /// Scratch databases are named `alembix_dev_<unix time>_<random>`.
 const SCRATCH_PREFIX: &str = "alembix_dev_";
+/// The PostgreSQL scratch database kept for rolled-back builds (see [`DevDatabase::shared`]).
+const SHARED_SCRATCH: &str = "alembix_scratch";
 
 /// A scratch database older than this with no session on it belongs to no live run (a build of hundreds
 /// of tables takes seconds).
@@ -682,8 +748,9 @@ pub async fn desired_schema(
     exclude: &[String],
 ) -> Result<Schema> {
     // PostgreSQL: the whole declared schema in one transaction, read before it is rolled back (no commit
-    // per statement, which was most of the time on hundreds of tables, and none at all). A statement that cannot run there, or that fails,
-    // sends it back to the statement-by-statement way below, which names every rejected object.
+    // per statement, which was most of the time on hundreds of tables, and none at all). A statement that
+    // cannot run there, or that fails, sends it back to the statement-by-statement way below, which names
+    // every rejected object.
     // The other schemas compared exist on the scratch database before the declared objects that go in
     // them (SQLAlchemy's create_all does not create schemas); a declared CREATE SCHEMA of one is skipped.
     let postgres = dev.conn.dialect() == Dialect::Postgres;
@@ -691,53 +758,15 @@ pub async fn desired_schema(
         for s in &desired.schemas {
             dev.ensure_schema(s).await?;
         }
-    }
-    let creates_known_schema = |sql: &str| {
-        let words: Vec<String> = sql
-            .split_whitespace()
-            .map(|w| {
-                w.trim_end_matches(';')
-                    .trim_matches('"')
-                    .to_ascii_lowercase()
-            })
-            .collect();
-        let name = match words.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-            ["create", "schema", "if", "not", "exists", name, ..]
-            | ["create", "schema", name, ..] => name,
-            _ => return false,
-        };
-        desired
-            .schemas
-            .iter()
-            .any(|s| s.to_ascii_lowercase() == name)
-    };
-    if postgres && dev.conn.execute("BEGIN").await.is_ok() {
-        let mut ok = true;
-        'all: for (_, sql) in &desired.sources {
-            for st in split(sql, Dialect::Postgres) {
-                if creates_known_schema(&st.sql) {
-                    continue;
-                }
-                if dev.conn.execute(&st.sql).await.is_err() {
-                    ok = false;
-                    break 'all;
-                }
-            }
+        if let Some(read) = build_in_transaction(dev, desired, exclude).await {
+            return read;
         }
-        if ok {
-            // Read inside the transaction, then roll it back: nothing is committed, so nothing is
-            // flushed, and the scratch database is empty again for its drop (or for the next run).
-            let read = dialect::inspect_in(&mut dev.conn, exclude, &desired.schemas).await;
-            let _ = dev.conn.execute("ROLLBACK").await;
-            return read.map_err(db("reading the declared schema"));
-        }
-        let _ = dev.conn.execute("ROLLBACK").await;
     }
     // Every statement is tried, so that one message names every object the server rejects.
     let mut rejected = Vec::new();
     for (origin, sql) in &desired.sources {
         for st in split(sql, dev.conn.dialect()) {
-            if postgres && creates_known_schema(&st.sql) {
+            if postgres && creates_known_schema(desired, &st.sql) {
                 continue;
             }
             if let Err(e) = dev.conn.execute(&st.sql).await {
@@ -755,6 +784,62 @@ pub async fn desired_schema(
     dialect::inspect_in(&mut dev.conn, exclude, &desired.schemas)
         .await
         .map_err(db("reading the declared schema"))
+}
+
+/// A declared `CREATE SCHEMA` of a schema the scratch database already has (`schemas` in the config).
+fn creates_known_schema(desired: &DesiredSchema, sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split_whitespace()
+        .map(|w| {
+            w.trim_end_matches(';')
+                .trim_matches('"')
+                .to_ascii_lowercase()
+        })
+        .collect();
+    let name = match words.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["create", "schema", "if", "not", "exists", name, ..] | ["create", "schema", name, ..] => {
+            name
+        }
+        _ => return false,
+    };
+    desired
+        .schemas
+        .iter()
+        .any(|s| s.to_ascii_lowercase() == name)
+}
+
+/// PostgreSQL: the declared schema built in one transaction and read before it is rolled back, so nothing
+/// is committed (or flushed) and the scratch database is as empty afterwards as before. `None` when a
+/// statement fails: the caller then learns which ones, statement by statement.
+async fn build_in_transaction(
+    dev: &mut DevDatabase,
+    desired: &DesiredSchema,
+    exclude: &[String],
+) -> Option<Result<Schema>> {
+    dev.conn.execute("BEGIN").await.ok()?;
+    let mut ok = true;
+    'all: for (_, sql) in &desired.sources {
+        for st in split(sql, Dialect::Postgres) {
+            if creates_known_schema(desired, &st.sql) {
+                continue;
+            }
+            if dev.conn.execute(&st.sql).await.is_err() {
+                ok = false;
+                break 'all;
+            }
+        }
+    }
+    let read = if ok {
+        Some(
+            dialect::inspect_in(&mut dev.conn, exclude, &desired.schemas)
+                .await
+                .map_err(db("reading the declared schema")),
+        )
+    } else {
+        None
+    };
+    let _ = dev.conn.execute("ROLLBACK").await;
+    read
 }
 
 /// What the scratch database refused of the declared schema: each object, where it is declared (for

@@ -22,7 +22,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::{cache_key, db, desired_schema, write_atomic, DesiredSchema, DevDatabase, SchemaCache};
+use super::{
+    build_in_transaction, cache_key, db, desired_schema, write_atomic, DesiredSchema, DevDatabase,
+    SchemaCache,
+};
 use crate::dialect::{self, Connection};
 use crate::error::Result;
 use crate::migrate::split::split;
@@ -81,7 +84,10 @@ pub async fn declared_schema(
         let built = match (&globals, missing.is_empty()) {
             (Some(g), true) => Some(g.clone()),
             _ => {
-                let mut dev = DevDatabase::create(server, None).await?;
+                let mut dev = match DevDatabase::shared(server).await {
+                    Some(dev) => dev,
+                    None => DevDatabase::create(server, None).await?,
+                };
                 let built = units
                     .build(&mut dev.conn, &missing, &store, &keys, &globals, exclude)
                     .await;
@@ -121,17 +127,30 @@ pub async fn declared_schema(
             return Ok((schema, stats));
         }
     }
-    // One unit: the declared schema built whole, as statement-by-statement as the engine allows.
+    // One unit: the declared schema built whole. On PostgreSQL first in one rolled-back transaction on
+    // the kept scratch database; then (or when that fails) on a temporary one, statement by statement
+    // where the engine has no transactional DDL or a statement failed.
+    let full = BuildStats {
+        full: true,
+        ..BuildStats::default()
+    };
+    if dev_url.is_none() && desired.schemas.is_empty() {
+        if let Some(mut dev) = DevDatabase::shared(server).await {
+            let read = build_in_transaction(&mut dev, desired, exclude).await;
+            dev.dispose().await;
+            if let Some(schema) = read {
+                let schema = schema?;
+                let built = schema.tables.len();
+                return Ok((schema, BuildStats { built, ..full }));
+            }
+        }
+    }
     let mut dev = DevDatabase::create(server, dev_url).await?;
     let schema = desired_schema(&mut dev, desired, exclude).await;
     dev.dispose().await;
     let schema = schema?;
-    let stats = BuildStats {
-        built: schema.tables.len(),
-        full: true,
-        ..BuildStats::default()
-    };
-    Ok((schema, stats))
+    let built = schema.tables.len();
+    Ok((schema, BuildStats { built, ..full }))
 }
 
 /// The declared statements, attributed to their tables.
