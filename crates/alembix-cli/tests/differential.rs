@@ -4,7 +4,7 @@
 //! Inspector. The work is done by `tests/fixtures/differential/run.py` (its docstring lists the edits,
 //! the comparison and the known failures); this runs it once per engine, each on databases of its own.
 //!
-//! Needs python3 with SQLAlchemy, optuna (`pip install 'optuna>=5,<6'`, done by `.ci/run`) and the
+//! Needs python3 with SQLAlchemy, optuna (`pip install 'optuna==5.0.0'`, done by `.ci/run`) and the
 //! engine's driver (psycopg2, PyMySQL): skipped with a notice when they are missing, unless
 //! `ALEMBIX_TEST_REQUIRE_SQLALCHEMY=1`.
 #![allow(clippy::unwrap_used)]
