@@ -462,7 +462,7 @@ fn list_dir(dir: &Path, stamps: bool) -> Result<Vec<Listed>, crate::Error> {
             crate::Error::io(dir, e)
         }
     })?;
-    let mut listed = Vec::new();
+    let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| crate::Error::io(dir, e))?;
         // `entry.path()` is `dir.join(name)` in one allocation (`file_name()` would be another).
@@ -474,26 +474,59 @@ fn list_dir(dir: &Path, stamps: bool) -> Result<Vec<Listed>, crate::Error> {
             continue;
         }
         let name_at = path.as_os_str().len() - name.len();
-        let stamp = if stamps {
-            // The entry's own metadata is a stat relative to the open directory; a link needs its target's.
-            let meta = match entry.file_type() {
-                Ok(t) if t.is_symlink() => std::fs::metadata(&path),
-                _ => entry.metadata(),
-            };
-            meta.ok().as_ref().and_then(index::Stamp::of)
-        } else {
-            None
+        found.push((entry, path, name_at));
+    }
+    // The entry's own metadata is a stat relative to the open directory; a link needs its target's.
+    let stamp = |entry: &std::fs::DirEntry, path: &Path| {
+        let meta = match entry.file_type() {
+            Ok(t) if t.is_symlink() => std::fs::metadata(path),
+            _ => entry.metadata(),
         };
-        listed.push(Listed {
+        meta.ok().as_ref().and_then(index::Stamp::of)
+    };
+    let mut stamped: Vec<Option<index::Stamp>> = vec![None; found.len()];
+    if stamps {
+        // One stat per file is most of a read command's time on thousands of revisions, and all of it in
+        // the kernel: split it between the cores.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(MAX_LOAD_THREADS)
+            .min(found.len().div_ceil(STAT_BATCH))
+            .max(1);
+        let chunk = found.len().div_ceil(threads).max(1);
+        std::thread::scope(|s| {
+            let mut parts = found.chunks(chunk).zip(stamped.chunks_mut(chunk));
+            let first = parts.next();
+            for (files, out) in parts {
+                s.spawn(move || {
+                    for ((entry, path, _), slot) in files.iter().zip(out) {
+                        *slot = stamp(entry, path);
+                    }
+                });
+            }
+            if let Some((files, out)) = first {
+                for ((entry, path, _), slot) in files.iter().zip(out) {
+                    *slot = stamp(entry, path);
+                }
+            }
+        });
+    }
+    let mut listed: Vec<Listed> = found
+        .into_iter()
+        .zip(stamped)
+        .map(|((_, path, name_at), stamp)| Listed {
             path,
             name_at,
             stamp,
-        });
-    }
+        })
+        .collect();
     // Comparing the names as strings is much cheaper than comparing paths component by component.
     listed.sort_unstable_by(|a, b| a.name_bytes().cmp(b.name_bytes()));
     Ok(listed)
 }
+
+/// Files per thread below which stamping them on another thread does not pay for the thread.
+const STAT_BATCH: usize = 2000;
 
 /// Read and parse `paths` (in this order) on up to [`MAX_LOAD_THREADS`] threads.
 fn load_paths(paths: Vec<PathBuf>) -> Result<Vec<Script>, crate::Error> {
