@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    build_in_transaction, cache_key, db, desired_schema, write_atomic, DesiredSchema, DevDatabase,
-    SchemaCache,
+    build_in_transaction, build_rolled_back, cache_key, db, desired_schema, write_atomic,
+    DesiredSchema, DevDatabase, SchemaCache,
 };
 use crate::dialect::{self, Connection};
 use crate::error::Result;
@@ -271,39 +271,38 @@ impl Units {
         exclude: &[String],
     ) -> Option<Schema> {
         let dialect = conn.dialect();
-        // PostgreSQL: one transaction, read before it is rolled back (nothing committed or flushed).
-        let postgres = dialect == Dialect::Postgres;
-        if postgres {
-            conn.execute("BEGIN").await.ok()?;
+        let mut statements: Vec<String> = self.globals.iter().map(|(_, sql)| sql.clone()).collect();
+        let mut to = globals.clone().unwrap_or_default();
+        for s in self.stubs(missing) {
+            let table = store.tables.get(&keys[s])?.as_ref()?;
+            let stub = stub(table);
+            to.tables = vec![stub.clone()];
+            let change = Change::CreateTable(stub);
+            statements.extend(dialect::render(dialect, &[change], &Schema::default(), &to));
         }
-        let result = async {
-            for (_, sql) in &self.globals {
-                conn.execute(sql).await.ok()?;
-            }
-            let mut to = globals.clone().unwrap_or_default();
-            for s in self.stubs(missing) {
-                let table = store.tables.get(&keys[s])?.as_ref()?;
-                let stub = stub(table);
-                to.tables = vec![stub.clone()];
-                let change = Change::CreateTable(stub);
-                for sql in dialect::render(dialect, &[change], &Schema::default(), &to) {
-                    conn.execute(&sql).await.ok()?;
-                }
-            }
-            for (t, sql) in &self.order {
-                if missing.contains(t.as_str()) {
+        statements.extend(
+            self.order
+                .iter()
+                .filter(|(t, _)| missing.contains(t.as_str()))
+                .map(|(_, sql)| sql.clone()),
+        );
+        // PostgreSQL: one transaction, read before it is rolled back (nothing committed or flushed).
+        let result = if dialect == Dialect::Postgres {
+            build_rolled_back(conn, &statements, exclude, &[])
+                .await?
+                .ok()
+        } else {
+            async {
+                for sql in &statements {
                     conn.execute(sql).await.ok()?;
                 }
+                dialect::inspect_in(conn, exclude, &[])
+                    .await
+                    .map_err(db("reading the declared schema"))
+                    .ok()
             }
-            dialect::inspect_in(conn, exclude, &[])
-                .await
-                .map_err(db("reading the declared schema"))
-                .ok()
-        }
-        .await;
-        if postgres {
-            let _ = conn.execute("ROLLBACK").await;
-        }
+            .await
+        };
         let schema = result?;
         // Only declared tables may appear, and no view (views are not attributed to tables).
         let declared = |name: &str| self.tables.contains_key(&name.to_ascii_lowercase());

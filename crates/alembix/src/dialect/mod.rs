@@ -315,27 +315,31 @@ impl Connection {
         &mut self,
         statements: &[String],
     ) -> Result<Vec<Vec<Vec<Option<String>>>>, DbError> {
-        #[cfg(feature = "postgres")]
-        if let Connection::Postgres(c) = self {
-            use futures_util::TryStreamExt;
-            use sqlx::Row;
-            let sql = statements.join(";\n");
-            let mut stream = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_many(&mut *c);
-            let mut sets = Vec::with_capacity(statements.len());
-            let mut rows = Vec::new();
-            let map = |e: sqlx::Error| DbError::from_sqlx(&e, Dialect::Postgres);
-            while let Some(item) = stream.try_next().await.map_err(map)? {
-                match item {
-                    sqlx::Either::Left(_) => sets.push(std::mem::take(&mut rows)),
-                    sqlx::Either::Right(row) => rows.push(
-                        (0..row.len())
-                            .map(|i| row.try_get::<Option<String>, _>(i))
-                            .collect::<Result<Vec<_>, _>>()
-                            .map_err(map)?,
-                    ),
+        match self {
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => {
+                use futures_util::TryStreamExt;
+                use sqlx::Row;
+                let sql = statements.join(";\n");
+                let mut stream = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_many(&mut *c);
+                let mut sets = Vec::with_capacity(statements.len());
+                let mut rows = Vec::new();
+                let map = |e: sqlx::Error| DbError::from_sqlx(&e, Dialect::Postgres);
+                while let Some(item) = stream.try_next().await.map_err(map)? {
+                    match item {
+                        sqlx::Either::Left(_) => sets.push(std::mem::take(&mut rows)),
+                        sqlx::Either::Right(row) => rows.push(
+                            (0..row.len())
+                                .map(|i| row.try_get::<Option<String>, _>(i))
+                                .collect::<Result<Vec<_>, _>>()
+                                .map_err(map)?,
+                        ),
+                    }
                 }
+                return Ok(sets);
             }
-            return Ok(sets);
+            #[allow(unreachable_patterns)]
+            _ => {}
         }
         let mut sets = Vec::with_capacity(statements.len());
         for st in statements {

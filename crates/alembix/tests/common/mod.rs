@@ -48,7 +48,7 @@ impl Kind {
 }
 
 /// Written straight to the process's stderr, so the notice shows even though libtest captures output.
-fn notice(text: &str) {
+pub fn notice(text: &str) {
     let _ = writeln!(std::io::stderr(), "{text}");
 }
 
