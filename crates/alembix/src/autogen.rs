@@ -478,6 +478,11 @@ impl DevDatabase {
                 connect(&url).await.ok()?
             }
         };
+        // What runs that died left behind is removed from here as from an admin connection.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        remove_abandoned_scratch_databases(&mut conn, now).await;
         // Empty means no object of its own: rolled-back builds leave none.
         let objects = conn
             .query_text(
@@ -911,7 +916,7 @@ async fn attempt_rolled_back(
             }
         }
         Some(
-            dialect::inspect_in(conn, exclude, schemas)
+            dialect::inspect_in_transaction(conn, exclude, schemas)
                 .await
                 .map_err(db("reading the declared schema")),
         )

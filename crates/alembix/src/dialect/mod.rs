@@ -28,21 +28,66 @@ pub async fn inspect_in(
     exclude: &[String],
     schemas: &[String],
 ) -> Result<Schema, DbError> {
+    inspect_scoped(conn, exclude, schemas, ProbeScope::Own).await
+}
+
+/// [`inspect_in`] inside a transaction the caller holds open (and will roll back): the probes that bring
+/// PostgreSQL's printed checks and views to a fixed point undo themselves with a savepoint, not with a
+/// rollback that would end the caller's transaction.
+pub async fn inspect_in_transaction(
+    conn: &mut Connection,
+    exclude: &[String],
+    schemas: &[String],
+) -> Result<Schema, DbError> {
+    inspect_scoped(conn, exclude, schemas, ProbeScope::Nested).await
+}
+
+async fn inspect_scoped(
+    conn: &mut Connection,
+    exclude: &[String],
+    schemas: &[String],
+    scope: ProbeScope,
+) -> Result<Schema, DbError> {
     let mut schema = match conn.dialect() {
         Dialect::Postgres => postgres::inspect::inspect_in(conn, exclude, schemas).await?,
         Dialect::Mysql => mysql::inspect::inspect(conn, exclude).await?,
         Dialect::Sqlite => sqlite::inspect::inspect(conn, exclude).await?,
     };
     schema.normalise();
-    stabilise_views(conn, &mut schema).await;
-    stabilise_checks(conn, &mut schema).await;
+    stabilise_views(conn, &mut schema, scope).await;
+    stabilise_checks(conn, &mut schema, scope).await;
     Ok(schema)
+}
+
+/// How the stabilising probes undo what they create: in a transaction of their own, or, when the caller
+/// reads inside its own transaction (a declared schema built and read before it is rolled back), in a
+/// savepoint of it, whose rollback keeps what the caller built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeScope {
+    Own,
+    Nested,
+}
+
+impl ProbeScope {
+    pub(crate) fn begin(self) -> &'static str {
+        match self {
+            ProbeScope::Own => "BEGIN",
+            ProbeScope::Nested => "SAVEPOINT alembix_probe",
+        }
+    }
+
+    pub(crate) fn end(self) -> &'static str {
+        match self {
+            ProbeScope::Own => "ROLLBACK",
+            ProbeScope::Nested => "ROLLBACK TO SAVEPOINT alembix_probe",
+        }
+    }
 }
 
 /// CHECK conditions at the form PostgreSQL prints for them when they are created again from printed text
 /// (an IN list on a varchar column gains casts on the second round), so that a check created from a
 /// declared schema and the same check created by the generated revision compare equal.
-async fn stabilise_checks(conn: &mut Connection, schema: &mut Schema) {
+async fn stabilise_checks(conn: &mut Connection, schema: &mut Schema, scope: ProbeScope) {
     if conn.dialect() != Dialect::Postgres {
         return;
     }
@@ -58,7 +103,7 @@ async fn stabilise_checks(conn: &mut Connection, schema: &mut Schema) {
     if probes.is_empty() {
         return;
     }
-    let stable = postgres::inspect::stable_check_expressions(conn, &probes).await;
+    let stable = postgres::inspect::stable_check_expressions(conn, &probes, scope).await;
     let mut it = stable.into_iter();
     for t in &mut schema.tables {
         for c in &mut t.checks {
@@ -74,12 +119,12 @@ async fn stabilise_checks(conn: &mut Connection, schema: &mut Schema) {
 /// Bring view definitions to the form the server prints for them when re-created, so that a view written
 /// by hand and the same view re-created from printed text compare equal. The probes run on the inspected
 /// database itself (it has the tables the views read), in transactions that are rolled back.
-async fn stabilise_views(conn: &mut Connection, schema: &mut Schema) {
+async fn stabilise_views(conn: &mut Connection, schema: &mut Schema, scope: ProbeScope) {
     if conn.dialect() != Dialect::Postgres || schema.views.is_empty() {
         return;
     }
     let defs: Vec<String> = schema.views.iter().map(|v| v.definition.clone()).collect();
-    let stable = postgres::inspect::stable_view_definitions(conn, &defs).await;
+    let stable = postgres::inspect::stable_view_definitions(conn, &defs, scope).await;
     for (view, def) in schema.views.iter_mut().zip(stable) {
         if let Some(def) = def {
             view.definition = def;

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::dialect::{literal, Connection, DbError};
+use crate::dialect::{literal, Connection, DbError, ProbeScope};
 use crate::schema::{
     Check, Column, EnumType, Exclusion, FkAction, ForeignKey, Function, Generated, Identity, Index,
     IndexPart, PrimaryKey, Schema, Sequence, Table, Trigger, Unique, View,
@@ -591,10 +591,14 @@ pub(crate) fn check_expression(def: &str) -> String {
 /// `pg_get_viewdef` output is not always a fixed point (an `IN (...)` list on a varchar column gains casts
 /// when the printed text is read back), so both sides of a comparison are taken to the fixed point. Runs in
 /// a transaction that is rolled back; `None` when the definition does not apply here.
-pub async fn stable_view_definition(conn: &mut Connection, definition: &str) -> Option<String> {
+pub async fn stable_view_definition(
+    conn: &mut Connection,
+    definition: &str,
+    scope: ProbeScope,
+) -> Option<String> {
     let mut current = definition.to_string();
     for _ in 0..4 {
-        conn.execute("BEGIN").await.ok()?;
+        conn.execute(scope.begin()).await.ok()?;
         let created = conn
             .execute(&format!("CREATE VIEW alembix_view_probe AS {current}"))
             .await;
@@ -605,7 +609,7 @@ pub async fn stable_view_definition(conn: &mut Connection, definition: &str) -> 
                 .ok(),
             Err(_) => None,
         };
-        let _ = conn.execute("ROLLBACK").await;
+        let _ = conn.execute(scope.end()).await;
         let next = view_definition(printed?.first()?.first()?.as_deref()?);
         if next == current {
             return Some(next);
@@ -621,6 +625,7 @@ pub async fn stable_view_definition(conn: &mut Connection, definition: &str) -> 
 pub async fn stable_view_definitions(
     conn: &mut Connection,
     definitions: &[String],
+    scope: ProbeScope,
 ) -> Vec<Option<String>> {
     let mut current: Vec<String> = definitions.to_vec();
     let mut stable = vec![false; current.len()];
@@ -629,7 +634,7 @@ pub async fn stable_view_definitions(
         if pending.is_empty() {
             break;
         }
-        let mut script = String::from("BEGIN;\n");
+        let mut script = format!("{};\n", scope.begin());
         for &i in &pending {
             script.push_str(&format!(
                 "CREATE VIEW alembix_view_probe_{i} AS {}\n;\n",
@@ -646,14 +651,14 @@ pub async fn stable_view_definitions(
             Ok(()) => conn.query_text(&read).await.ok(),
             Err(_) => None,
         };
-        let _ = conn.execute("ROLLBACK").await;
+        let _ = conn.execute(scope.end()).await;
         let Some(rows) = printed else {
             let mut out = Vec::with_capacity(current.len());
             for (i, def) in current.iter().enumerate() {
                 out.push(if stable[i] {
                     Some(def.clone())
                 } else {
-                    stable_view_definition(conn, def).await
+                    stable_view_definition(conn, def, scope).await
                 });
             }
             return out;
@@ -679,6 +684,7 @@ pub async fn stable_view_definitions(
 pub async fn stable_check_expressions(
     conn: &mut Connection,
     checks: &[(String, String)],
+    scope: ProbeScope,
 ) -> Vec<Option<String>> {
     // `schema.table` for the tables of another schema (see `inspect_in`).
     let quote = super::render::qualified;
@@ -689,7 +695,7 @@ pub async fn stable_check_expressions(
         if pending.is_empty() {
             break;
         }
-        let mut script = String::from("BEGIN;\n");
+        let mut script = format!("{};\n", scope.begin());
         for &i in &pending {
             script.push_str(&format!(
                 "CREATE TEMP TABLE alembix_check_probe_{i} (LIKE {});\n\
@@ -705,7 +711,7 @@ pub async fn stable_check_expressions(
             Ok(()) => conn.query_text(read).await.ok(),
             Err(_) => None,
         };
-        let _ = conn.execute("ROLLBACK").await;
+        let _ = conn.execute(scope.end()).await;
         let Some(rows) = printed else {
             // One probe the server rejects spoils the batch: keep what is stable, leave the rest as read.
             return current
