@@ -409,9 +409,7 @@ impl DevDatabase {
             Dialect::Postgres | Dialect::Mysql => {
                 // The creation time is in the name, so a later run can tell a scratch database that a
                 // crashed run or a server restart left behind from one a live run is using.
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
+                let now = unix_now();
                 let name = format!("{SCRATCH_PREFIX}{now}_{}", crate::script::new_revision_id());
                 let mut admin = connect(server).await?;
                 remove_abandoned_scratch_databases(&mut admin, now).await;
@@ -479,9 +477,7 @@ impl DevDatabase {
             }
         };
         // What runs that died left behind is removed from here as from an admin connection.
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = unix_now();
         remove_abandoned_scratch_databases(&mut conn, now).await;
         // Empty means no object of its own: rolled-back builds leave none.
         let objects = conn
@@ -631,6 +627,13 @@ const SHARED_SCRATCH: &str = "alembix_scratch";
 /// A scratch database older than this with no session on it belongs to no live run (a build of hundreds
 /// of tables takes seconds).
 const ABANDONED_AFTER_SECS: u64 = 15 * 60;
+
+/// Seconds since the epoch, as scratch database names carry them.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// Drop the scratch databases that runs which died (a crash, a server restart mid-autogenerate) left
 /// behind: older than [`ABANDONED_AFTER_SECS`] and with no session connected. Best effort, quiet.

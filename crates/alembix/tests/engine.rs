@@ -2,6 +2,7 @@
 //! one async fn run once per dialect, and checks the database by reading it back with SQL.
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -11,24 +12,6 @@ use alembix::migrate::{MigrateError, MigrateOptions, Operation, StatementFailure
 use alembix::{Direction, Event};
 
 use common::{migrate_error, migrator, migrator_with, rev, strings, Kind, TestDb};
-
-/// One `#[tokio::test]` per dialect for a scenario.
-macro_rules! per_dialect {
-    ($scenario:ident => $pg:ident, $my:ident, $lite:ident) => {
-        #[tokio::test]
-        async fn $pg() {
-            common::run(Kind::Postgres, $scenario).await
-        }
-        #[tokio::test]
-        async fn $my() {
-            common::run(Kind::Mysql, $scenario).await
-        }
-        #[tokio::test]
-        async fn $lite() {
-            common::run(Kind::Sqlite, $scenario).await
-        }
-    };
-}
 
 fn statement_failure(e: &alembix::Error) -> &StatementFailure {
     match migrate_error(e) {

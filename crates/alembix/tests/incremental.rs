@@ -4,28 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use alembix::autogen::{self, BuildStats, DesiredSchema, SchemaCache};
 use alembix::schema::Schema;
 use common::{Kind, TestDb};
-
-macro_rules! per_dialect {
-    ($scenario:ident => $pg:ident, $my:ident, $lite:ident) => {
-        #[tokio::test]
-        async fn $pg() {
-            common::run(Kind::Postgres, $scenario).await
-        }
-        #[tokio::test]
-        async fn $my() {
-            common::run(Kind::Mysql, $scenario).await
-        }
-        #[tokio::test]
-        async fn $lite() {
-            common::run(Kind::Sqlite, $scenario).await
-        }
-    };
-}
 
 fn desired(sql: &str) -> DesiredSchema {
     DesiredSchema {

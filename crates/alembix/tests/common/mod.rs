@@ -369,3 +369,22 @@ impl TestDb {
 pub fn strings(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| (*s).to_string()).collect()
 }
+
+/// One `#[tokio::test]` per dialect for a scenario `async fn(TestDb)`.
+#[allow(unused_macros)]
+macro_rules! per_dialect {
+    ($scenario:ident => $pg:ident, $my:ident, $lite:ident) => {
+        #[tokio::test]
+        async fn $pg() {
+            common::run(Kind::Postgres, $scenario).await
+        }
+        #[tokio::test]
+        async fn $my() {
+            common::run(Kind::Mysql, $scenario).await
+        }
+        #[tokio::test]
+        async fn $lite() {
+            common::run(Kind::Sqlite, $scenario).await
+        }
+    };
+}
