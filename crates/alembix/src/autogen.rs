@@ -480,21 +480,7 @@ impl DevDatabase {
         let now = unix_now();
         remove_abandoned_scratch_databases(&mut conn, now).await;
         // Empty means no object of its own: rolled-back builds leave none.
-        let objects = conn
-            .query_text(
-                "SELECT count(*)::text FROM pg_catalog.pg_class c \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
-                 AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'",
-            )
-            .await
-            .ok()?;
-        if objects
-            .first()
-            .and_then(|r| r.first().cloned().flatten())
-            .as_deref()
-            != Some("0")
-        {
+        if user_objects(&mut conn).await.as_deref() != Some("0") {
             conn.close().await;
             return None;
         }
@@ -770,7 +756,17 @@ pub async fn desired_schema(
             return read;
         }
     }
-    // Every statement is tried, so that one message names every object the server rejects.
+    desired_schema_one_by_one(dev, desired, exclude).await
+}
+
+/// The declared schema applied statement by statement (after any `schemas` exist on `dev`): every
+/// statement is tried, so that one message names every object the server rejects.
+pub(crate) async fn desired_schema_one_by_one(
+    dev: &mut DevDatabase,
+    desired: &DesiredSchema,
+    exclude: &[String],
+) -> Result<Schema> {
+    let postgres = dev.conn.dialect() == Dialect::Postgres;
     let mut rejected = Vec::new();
     for (origin, sql) in &desired.sources {
         for st in split(sql, dev.conn.dialect()) {
@@ -824,14 +820,19 @@ async fn build_in_transaction(
     desired: &DesiredSchema,
     exclude: &[String],
 ) -> Option<Result<Schema>> {
-    let statements: Vec<String> = desired
+    let statements = postgres_statements(desired);
+    build_rolled_back(&mut dev.conn, &statements, exclude, &desired.schemas).await
+}
+
+/// The declared statements for PostgreSQL, without a `CREATE SCHEMA` of a schema the scratch database has.
+fn postgres_statements(desired: &DesiredSchema) -> Vec<String> {
+    desired
         .sources
         .iter()
         .flat_map(|(_, sql)| split(sql, Dialect::Postgres))
         .filter(|st| !creates_known_schema(desired, &st.sql))
         .map(|st| st.sql)
-        .collect();
-    build_rolled_back(&mut dev.conn, &statements, exclude, &desired.schemas).await
+        .collect()
 }
 
 /// PostgreSQL: a build that is rolled back runs first with `search_path = pg_temp`, so that the declared
@@ -866,12 +867,7 @@ pub async fn build_declared_rolled_back(
     exclude: &[String],
     temp: bool,
 ) -> Option<Result<Schema>> {
-    let statements: Vec<String> = desired
-        .sources
-        .iter()
-        .flat_map(|(_, sql)| split(sql, Dialect::Postgres))
-        .map(|st| st.sql)
-        .collect();
+    let statements = postgres_statements(desired);
     attempt_rolled_back(conn, &statements, exclude, &desired.schemas, temp).await
 }
 

@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    build_in_transaction, build_rolled_back, cache_key, db, desired_schema, write_atomic,
-    DesiredSchema, DevDatabase, SchemaCache,
+    build_in_transaction, build_rolled_back, cache_key, db, desired_schema,
+    desired_schema_one_by_one, write_atomic, DesiredSchema, DevDatabase, SchemaCache,
 };
 use crate::dialect::{self, Connection};
 use crate::error::Result;
@@ -134,6 +134,7 @@ pub async fn declared_schema(
         full: true,
         ..BuildStats::default()
     };
+    let mut tried_in_transaction = false;
     if dev_url.is_none() && desired.schemas.is_empty() {
         if let Some(mut dev) = DevDatabase::shared(server).await {
             let read = build_in_transaction(&mut dev, desired, exclude).await;
@@ -143,10 +144,16 @@ pub async fn declared_schema(
                 let built = schema.tables.len();
                 return Ok((schema, BuildStats { built, ..full }));
             }
+            tried_in_transaction = true;
         }
     }
     let mut dev = DevDatabase::create(server, dev_url).await?;
-    let schema = desired_schema(&mut dev, desired, exclude).await;
+    // A transaction that already failed on the kept database would fail the same way here.
+    let schema = if tried_in_transaction {
+        desired_schema_one_by_one(&mut dev, desired, exclude).await
+    } else {
+        desired_schema(&mut dev, desired, exclude).await
+    };
     dev.dispose().await;
     let schema = schema?;
     let built = schema.tables.len();
