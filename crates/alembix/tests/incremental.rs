@@ -231,3 +231,92 @@ async fn temporary_schema_build_reads_as_the_regular_one() {
     })
     .await
 }
+
+/// Drop every table and view of the connection's database (MySQL/MariaDB).
+async fn empty_mysql_database(conn: &mut alembix::dialect::Connection) {
+    let rows = conn
+        .query_text(
+            "SELECT table_type, table_name FROM information_schema.tables WHERE table_schema = DATABASE()",
+        )
+        .await
+        .unwrap();
+    let mut sql = String::from("SET foreign_key_checks = 0;\n");
+    for row in rows {
+        let (kind, name) = (row[0].clone().unwrap(), row[1].clone().unwrap());
+        let what = if kind == "VIEW" { "VIEW" } else { "TABLE" };
+        sql.push_str(&format!("DROP {what} `{name}`;\n"));
+    }
+    sql.push_str("SET foreign_key_checks = 1;\n");
+    conn.execute(&sql).await.unwrap();
+}
+
+/// MySQL/MariaDB builds fold each plain `CREATE INDEX` into its `CREATE TABLE` (one DDL statement, so one
+/// table-definition rewrite, instead of two). The folded build must read back exactly as the statements as
+/// written, including where an index serves a foreign key (the implicit index InnoDB would make otherwise),
+/// on every schema of the MySQL autogenerate fixtures and on the benchmark's shape.
+#[tokio::test]
+async fn folded_mysql_indexes_read_as_written() {
+    common::run(Kind::Mysql, |db| async move {
+        let mut conn = common::connect(&db.url).await;
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/autogen/mysql");
+        let mut sources: Vec<(String, String)> = Vec::new();
+        let mut cases: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        cases.sort();
+        for case in &cases {
+            for side in ["from.sql", "to.sql"] {
+                let name = format!("{}/{side}", case.file_name().unwrap().to_string_lossy());
+                sources.push((name, std::fs::read_to_string(case.join(side)).unwrap()));
+            }
+        }
+        sources.push(("bench shape".into(), model(Kind::Mysql, 6, |_, t| t)));
+        sources.push((
+            "index on a foreign-key column".into(),
+            "CREATE TABLE p (id INTEGER NOT NULL PRIMARY KEY);\n\
+             CREATE TABLE c (id INTEGER NOT NULL PRIMARY KEY, p_id INTEGER,\n\
+               CONSTRAINT fk_c_p FOREIGN KEY (p_id) REFERENCES p (id));\n\
+             CREATE INDEX ix_c_p ON c (p_id);\n\
+             CREATE UNIQUE INDEX uq_c_p_id ON c (p_id, id);\n"
+                .into(),
+        ));
+        let mut folded_cases = 0;
+        for (name, sql) in &sources {
+            let statements: Vec<String> =
+                alembix::migrate::split::split(sql, alembix::Dialect::Mysql)
+                    .into_iter()
+                    .map(|s| s.sql)
+                    .collect();
+            let folded = autogen::fold_mysql_indexes(&statements);
+            if folded.len() == statements.len() {
+                continue;
+            }
+            folded_cases += 1;
+            let mut read = Vec::new();
+            for list in [&statements, &folded] {
+                empty_mysql_database(&mut conn).await;
+                for st in list {
+                    if let Err(e) = conn.execute(st).await {
+                        panic!("{name}: {st}: {}", e.message);
+                    }
+                }
+                read.push(alembix::dialect::inspect(&mut conn, &[]).await.unwrap());
+            }
+            assert_eq!(
+                read[0], read[1],
+                "{name}: the folded build reads differently"
+            );
+        }
+        empty_mysql_database(&mut conn).await;
+        common::notice(&format!(
+            "folded MySQL builds: {folded_cases} schemas compared"
+        ));
+        assert!(
+            folded_cases >= 8,
+            "only {folded_cases} schemas had an index to fold"
+        );
+        conn.close().await;
+    })
+    .await
+}
