@@ -413,3 +413,102 @@ fn autogenerate_writes_a_section_for_each_configured_engine() {
         "{err}"
     );
 }
+
+/// A models package of `n` tables per module in three modules, each table with a foreign key to the one
+/// before, an indexed column and a comment; `late` is appended to the last module.
+fn chained_models(p: &Project, late: &str) {
+    std::fs::create_dir_all(p.path("app/models")).unwrap();
+    p.write("app/__init__.py", "");
+    p.write(
+        "app/models/__init__.py",
+        "from . import m1, m2, m3  # noqa: F401\n",
+    );
+    p.write(
+        "app/models/base.py",
+        "from sqlalchemy.orm import DeclarativeBase\n\n\nclass Base(DeclarativeBase):\n    pass\n",
+    );
+    let mut k = 0;
+    for m in 1..=3 {
+        let mut text = String::from(
+            "from sqlalchemy import ForeignKey, Integer, String\n\
+             from sqlalchemy.orm import Mapped, mapped_column\n\nfrom .base import Base\n",
+        );
+        for _ in 0..12 {
+            k += 1;
+            let parent = if k == 1 { 1 } else { k - 1 };
+            text.push_str(&format!(
+                "\n\nclass T{k}(Base):\n    __tablename__ = \"t{k}\"\n    \
+                 id: Mapped[int] = mapped_column(Integer, primary_key=True)\n    \
+                 parent_id: Mapped[int | None] = mapped_column(ForeignKey(\"t{parent}.id\"))\n    \
+                 code: Mapped[str] = mapped_column(String(20), index=True, comment=\"code of t{k}\")\n"
+            ));
+        }
+        if m == 3 {
+            text.push_str(late);
+        }
+        p.write(&format!("app/models/m{m}.py"), &text);
+    }
+}
+
+/// Issue #11, cold `check` on a few hundred models: importing them and building their tables on the
+/// scratch database took one after the other. The printer now prints each table while it still imports
+/// the rest, and the scratch build runs meanwhile; the result must be the one a build after the import
+/// gives, also when a module changes a table after it was printed (which must throw the early build away).
+#[test]
+fn the_scratch_build_runs_while_the_models_are_imported() {
+    if !sqlalchemy_available() {
+        return;
+    }
+    for engine in [common::db::Engine::Postgres, common::db::Engine::Mysql] {
+        let Some(db) = common::db::TestDb::create(engine, "overlapped_build") else {
+            continue;
+        };
+        for (late, used) in [
+            // An index added to an earlier table afterwards: one more statement, still the early build.
+            (
+                "\n\nfrom sqlalchemy import Index\n\nfrom .m1 import T2\n\nIndex(\"ix_t2_parent\", T2.__table__.c.parent_id)\n",
+                true,
+            ),
+            // A column added to a printed table: its CREATE TABLE changed, the early build is discarded.
+            (
+                "\n\nfrom sqlalchemy import Column\n\nfrom .m1 import T3\n\nT3.__table__.append_column(Column(\"late\", Integer))\n",
+                false,
+            ),
+        ] {
+            let p = Project::empty();
+            p.write("alembix.toml", MODELS_CONFIG);
+            std::fs::create_dir_all(p.path("migrations")).unwrap();
+            chained_models(&p, late);
+            let url = db.url.as_str();
+            let run = |args: &[&str]| {
+                p.cmd(args)
+                    .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
+                    .env("ALEMBIX_TRACE_BUILD", "1")
+                    .env_remove("VIRTUAL_ENV")
+                    .output()
+                    .unwrap()
+            };
+            let out = run(&["--url", url, "revision", "--autogenerate", "-m", "init", "--rev-id", "a1"]);
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            assert!(out.status.success(), "{engine:?}: {err}");
+            let overlapped = !err.contains(" 0 overlapped");
+            assert!(err.contains(" overlapped"), "{engine:?}: no build trace in {err}");
+            assert_eq!(overlapped, used, "{engine:?}, {late}: {err}");
+            let text = p.read("migrations/a1_init.sql");
+            assert_eq!(text.matches("CREATE TABLE").count(), 36, "{text}");
+            assert!(text.contains("ix_t2_parent") == used, "{text}");
+            assert!(text.contains("late") != used, "{text}");
+            // What was generated builds the declared schema: a cold check (new cache) finds nothing to do.
+            p.ok(&["--url", url, "upgrade", "head"]);
+            let _ = std::fs::remove_dir_all(p.path(".cache"));
+            let out = run(&["--url", url, "check", "--live"]);
+            assert!(
+                out.status.success(),
+                "{engine:?}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            p.ok(&["--url", url, "downgrade", "base"]);
+        }
+    }
+}

@@ -14,12 +14,14 @@ use crate::schema::{diff, Change, RenameHints, Schema};
 use crate::url::{DatabaseUrl, Dialect};
 
 mod fold;
+mod prebuild;
 mod units;
 
 /// MySQL/MariaDB: plain `CREATE INDEX`es folded into their `CREATE TABLE` for scratch builds (public for the
 /// tests that check a folded build reads as the unfolded one).
 pub use fold::fold_indexes as fold_mysql_indexes;
-pub use units::{declared_schema, BuildStats};
+pub use prebuild::Prebuild;
+pub use units::{declared_schema, declared_schema_prebuilt, BuildStats};
 
 /// The declared schema: DDL text per source (file or command), and the rename hints found in it.
 #[derive(Debug, Clone)]
@@ -37,9 +39,21 @@ pub struct DesiredSchema {
 /// Read `schema` (a file or a directory of `.sql` files) or run `schema_command`. The command learns the
 /// engine from `ALEMBIX_DIALECT` (`postgresql`, `mysql`, `sqlite`), so it can print DDL for it.
 pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> {
+    load_desired_from(config, dialect, None)
+}
+
+/// [`load_desired`], with the models' DDL given when it was printed already.
+fn load_desired_from(
+    config: &Config,
+    dialect: Dialect,
+    models: Option<String>,
+) -> Result<DesiredSchema> {
     let mut sources = Vec::new();
     if !config.models.is_empty() {
-        let ddl = models_ddl(config, dialect, &SchemaCache::from_env())?;
+        let ddl = match models {
+            Some(ddl) => ddl,
+            None => models_ddl(config, dialect, &SchemaCache::from_env())?,
+        };
         sources.push((format!("models `{}`", config.models.join(",")), ddl));
     } else if let Some(command) = &config.schema_command {
         let mut cmd = std::process::Command::new("sh");
@@ -104,6 +118,59 @@ pub fn load_desired(config: &Config, dialect: Dialect) -> Result<DesiredSchema> 
         models_root: (!config.models.is_empty()).then(|| config.root.clone()),
         schemas: config.schemas.clone(),
     })
+}
+
+/// [`load_desired`] for a compare against `server`, with the scratch build started while the models are
+/// imported: when the models' DDL has never been printed for this project (so every table will be
+/// built), the printer prints each table as soon as it is defined, and those statements run on a scratch
+/// database of `server`'s engine in the meantime. [`declared_schema_prebuilt`] finishes that build when the
+/// final DDL agrees with what ran, and discards it otherwise. Only with models, no `dev_url`, no other
+/// `schemas`, a schema cache, and a server engine (SQLite builds in memory in no time).
+pub async fn load_desired_overlapped(
+    config: &Config,
+    server: &DatabaseUrl,
+) -> Result<(DesiredSchema, Option<Prebuild>)> {
+    let dialect = server.dialect();
+    let cache = SchemaCache::from_env();
+    let cold = !config.models.is_empty()
+        && config.dev_url.is_none()
+        && config.schemas.is_empty()
+        && dialect != Dialect::Sqlite
+        && std::env::var_os("ALEMBIX_NO_OVERLAP").is_none()
+        && models_entry(config, dialect, &cache)?.is_some_and(|p| !p.exists());
+    if !cold {
+        return Ok((load_desired(config, dialect)?, None));
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
+    let printer = {
+        let (config, cache) = (config.clone(), cache.clone());
+        std::thread::spawn(move || {
+            let mut send = |batch: Vec<String>| {
+                let _ = tx.send(batch);
+            };
+            models_ddl_streamed(&config, dialect, &cache, Some(&mut send))
+        })
+    };
+    // The channel closes when the printer ends; until then each batch runs as it arrives.
+    let mut prebuild = Prebuild::start(server).await;
+    while let Some(batch) = rx.recv().await {
+        if let Some(p) = prebuild.as_mut() {
+            p.run(&batch).await;
+        }
+    }
+    let printed = match printer.join() {
+        Ok(r) => r,
+        Err(_) => Err(Error::Usage("the models printer's thread panicked".into())),
+    };
+    match printed.and_then(|ddl| load_desired_from(config, dialect, Some(ddl))) {
+        Ok(desired) => Ok((desired, prebuild)),
+        Err(e) => {
+            if let Some(p) = prebuild {
+                p.discard().await;
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Alembic's best-known trap: models that were not imported make autogenerate drop every table. Refuse when
@@ -181,36 +248,71 @@ pub fn guard_mass_drop(
 /// import touched (and of their directories, so a new model module counts too): when none has changed, no
 /// Python runs at all.
 pub fn models_ddl(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Result<String> {
+    models_ddl_streamed(config, dialect, cache, None)
+}
+
+/// Where the models printout for `dialect` is cached (`None`: no cache).
+fn models_entry(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Result<Option<PathBuf>> {
     let python = crate::python::Interpreter::for_project(config, None)?;
-    let spec = config.models.join(",");
     let key = cache_key(&[
         "models",
-        &spec,
+        &config.models.join(","),
         dialect.name(),
         &python.display(),
         &config.root.display().to_string(),
         crate::python::MODELS.source,
     ]);
-    let entry = cache.dir().map(|d| d.join(format!("models-{key}.json")));
+    Ok(cache.dir().map(|d| d.join(format!("models-{key}.json"))))
+}
+
+/// [`models_ddl`]; with `early`, the printer also prints the statements of tables as they are defined,
+/// while the models are imported (`--early`), and each batch goes to `early` as it comes.
+fn models_ddl_streamed(
+    config: &Config,
+    dialect: Dialect,
+    cache: &SchemaCache,
+    early: Option<&mut dyn FnMut(Vec<String>)>,
+) -> Result<String> {
+    let python = crate::python::Interpreter::for_project(config, None)?;
+    let spec = config.models.join(",");
+    let entry = models_entry(config, dialect, cache)?;
     if let Some(hit) = entry.as_deref().and_then(ModelsEntry::read) {
         if hit.fresh() {
             return Ok(hit.ddl);
         }
     }
     let root = std::path::absolute(&config.root).unwrap_or_else(|_| config.root.clone());
-    let out = python.run(
-        crate::python::MODELS,
-        &[
-            "--models".into(),
-            spec.clone(),
-            "--dialect".into(),
-            dialect.name().into(),
-            "--json".into(),
-            "--project-root".into(),
-            root.display().to_string(),
-        ],
-        &root,
-    )?;
+    let mut args: Vec<String> = vec![
+        "--models".into(),
+        spec.clone(),
+        "--dialect".into(),
+        dialect.name().into(),
+        "--json".into(),
+        "--project-root".into(),
+        root.display().to_string(),
+    ];
+    let out = match early {
+        None => python.run(crate::python::MODELS, &args, &root)?,
+        Some(early) => {
+            #[derive(serde::Deserialize)]
+            struct Early {
+                early: Vec<String>,
+            }
+            args.push("--early".into());
+            let mut on_line = |line: &str| {
+                if let Ok(batch) = serde_json::from_str::<Early>(line) {
+                    early(batch.early);
+                }
+            };
+            python.run_streaming(
+                crate::python::MODELS,
+                &args,
+                &root,
+                "{\"early\"",
+                &mut on_line,
+            )?
+        }
+    };
     #[derive(serde::Deserialize)]
     struct Printed {
         ddl: String,

@@ -83,6 +83,66 @@ impl Interpreter {
     /// Run `helper` with `args` in `cwd`; returns its stdout. A non-zero exit is an error carrying the
     /// helper's stderr (which it writes for people: what failed and what to do).
     pub fn run(&self, helper: Helper, args: &[String], cwd: &Path) -> Result<String> {
+        let out = self
+            .command(helper, args, cwd)?
+            .output()
+            .map_err(|e| self.cannot_start(e))?;
+        self.finish(helper, out)
+    }
+
+    /// As [`Interpreter::run`], but each line of stdout that starts with `prefix` goes to `on_line` as soon
+    /// as the helper prints it; the other lines are returned.
+    pub fn run_streaming(
+        &self,
+        helper: Helper,
+        args: &[String],
+        cwd: &Path,
+        prefix: &str,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<String> {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::Stdio;
+        let mut child = self
+            .command(helper, args, cwd)?
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| self.cannot_start(e))?;
+        // stderr is drained on its own thread, so a helper that writes much there never blocks.
+        let mut err_pipe = child.stderr.take();
+        let errs = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(p) = err_pipe.as_mut() {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        });
+        let mut rest = Vec::new();
+        if let Some(out) = child.stdout.take() {
+            let mut reader = BufReader::new(out);
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).unwrap_or(0) > 0 {
+                match std::str::from_utf8(&line) {
+                    Ok(text) if text.starts_with(prefix) => on_line(text),
+                    _ => rest.extend_from_slice(&line),
+                }
+                line.clear();
+            }
+        }
+        let status = child.wait().map_err(|e| self.cannot_start(e))?;
+        let stderr = errs.join().unwrap_or_default();
+        self.finish(
+            helper,
+            std::process::Output {
+                status,
+                stdout: rest,
+                stderr,
+            },
+        )
+    }
+
+    fn command(&self, helper: Helper, args: &[String], cwd: &Path) -> Result<Command> {
         let script = materialise(helper)?;
         let mut cmd = Command::new(&self.words[0]);
         cmd.args(&self.words[1..])
@@ -91,15 +151,20 @@ impl Interpreter {
             .current_dir(cwd)
             .env("PYTHONDONTWRITEBYTECODE", "1")
             .env("PYTHONUNBUFFERED", "1");
-        let out = cmd.output().map_err(|e| {
-            Error::Usage(format!(
-                "cannot run the project's Python `{}` (from {}): {e}. Set `python` in the config to the \
-                 interpreter that has the project installed, e.g. `python = \".venv/bin/python\"` or \
-                 `python = \"uv run python\"`",
-                self.display(),
-                self.origin
-            ))
-        })?;
+        Ok(cmd)
+    }
+
+    fn cannot_start(&self, e: std::io::Error) -> Error {
+        Error::Usage(format!(
+            "cannot run the project's Python `{}` (from {}): {e}. Set `python` in the config to the \
+             interpreter that has the project installed, e.g. `python = \".venv/bin/python\"` or \
+             `python = \"uv run python\"`",
+            self.display(),
+            self.origin
+        ))
+    }
+
+    fn finish(&self, helper: Helper, out: std::process::Output) -> Result<String> {
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let stderr = stderr.trim_end();

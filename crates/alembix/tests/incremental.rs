@@ -320,3 +320,60 @@ async fn folded_mysql_indexes_read_as_written() {
     })
     .await
 }
+
+/// A build started while the models were imported ([`autogen::Prebuild`]) is finished when what ran is
+/// part of the declared statements, and thrown away when it is not (a table that changed after it was
+/// printed) or when a statement failed; the result is always the full build's.
+async fn an_early_build_is_finished_or_discarded(db: TestDb) {
+    let sql = model(db.kind, 8, |_, t| t);
+    let whole = full(&db, &sql).await.unwrap();
+    let statements: Vec<String> = alembix::migrate::split::split(&sql, db.url.dialect())
+        .into_iter()
+        .map(|s| s.sql)
+        .collect();
+    let fp = autogen::server_fingerprint(&db.url).await.unwrap();
+    let cases: [(Vec<String>, bool); 4] = [
+        (statements[..7].to_vec(), true),
+        (statements.clone(), true),
+        (
+            vec!["CREATE TABLE t1 (id INTEGER NOT NULL PRIMARY KEY)".into()],
+            false,
+        ),
+        (vec!["CREATE TABLE t1 (id no_such_type)".into()], false),
+    ];
+    for (early, used) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = SchemaCache::at(dir.path());
+        let mut pre = autogen::Prebuild::start(&db.url).await.unwrap();
+        pre.run(&early).await;
+        let (schema, stats) = autogen::declared_schema_prebuilt(
+            &db.url,
+            None,
+            &desired(&sql),
+            &[],
+            &fp,
+            &cache,
+            Some(pre),
+        )
+        .await
+        .unwrap();
+        assert_eq!(schema, whole, "early {early:?}");
+        assert_eq!(stats.overlapped > 0, used, "early {early:?}: {stats:?}");
+    }
+    // Nothing is left behind on the kept scratch database (PostgreSQL), so the next build can use it.
+    let again = incremental(&db, &SchemaCache::disabled(), &sql)
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(again, whole);
+}
+
+#[tokio::test]
+async fn an_early_build_is_finished_or_discarded_postgres() {
+    common::run(Kind::Postgres, an_early_build_is_finished_or_discarded).await
+}
+
+#[tokio::test]
+async fn an_early_build_is_finished_or_discarded_mysql() {
+    common::run(Kind::Mysql, an_early_build_is_finished_or_discarded).await
+}

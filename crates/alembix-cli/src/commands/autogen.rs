@@ -45,6 +45,7 @@ async fn both_sides(
     server: &DatabaseUrl,
     desired: &DesiredSchema,
     from_migrations: bool,
+    prebuild: Option<autogen::Prebuild>,
 ) -> alembix::Result<(Schema, Schema)> {
     let exclude = autogen::own_tables(m);
     let cache = if config.dev_url.is_some() {
@@ -73,18 +74,36 @@ async fn both_sides(
     };
     let key = autogen::desired_key(&fingerprint, desired, &exclude);
     let wanted = match cache.get(&key) {
-        Some(s) => s,
+        Some(s) => {
+            if let Some(p) = prebuild {
+                p.discard().await;
+            }
+            s
+        }
         None => {
             // Only the tables an edit touched are rebuilt; the others come from the per-table cache.
-            let (s, _) = autogen::declared_schema(
+            let (s, stats) = autogen::declared_schema_prebuilt(
                 server,
                 config.dev_url.as_deref(),
                 desired,
                 &exclude,
                 &fingerprint,
                 &cache,
+                prebuild,
             )
             .await?;
+            // How the declared schema was built, for benchmarks and tests (`ALEMBIX_TRACE_BUILD=1`).
+            if std::env::var_os("ALEMBIX_TRACE_BUILD").is_some() {
+                let _ = writeln!(
+                    anstream::stderr(),
+                    "build: {} built, {} reused, {} stubs, {} overlapped, full {}",
+                    stats.built,
+                    stats.reused,
+                    stats.stubs,
+                    stats.overlapped,
+                    stats.full
+                );
+            }
             cache.put(&key, &s);
             s
         }
@@ -160,7 +179,7 @@ async fn other_engine(
     };
     let mut desired = autogen::load_desired(config, d)?;
     desired.hints = hints.clone();
-    let (current, wanted) = both_sides(m, &scratch_config, &server, &desired, true).await?;
+    let (current, wanted) = both_sides(m, &scratch_config, &server, &desired, true, None).await?;
     let generated = autogen::generate(d, &current, &wanted, &desired.hints);
     Ok((
         section(&generated.up_warnings, &generated.up),
@@ -176,15 +195,20 @@ pub fn revision(
 ) -> CliResult {
     let m = Migrator::from_config(config)?;
     let server = server_url(config, global)?;
-    let mut desired = autogen::load_desired(config, server.dialect())?;
     let rt = runtime()?;
-    let (current, wanted) = rt.block_on(both_sides(
-        &m,
-        config,
-        &server,
-        &desired,
-        args.from_migrations,
-    ))?;
+    let (mut desired, current, wanted) = rt.block_on(async {
+        let (desired, prebuild) = autogen::load_desired_overlapped(config, &server).await?;
+        let (current, wanted) = both_sides(
+            &m,
+            config,
+            &server,
+            &desired,
+            args.from_migrations,
+            prebuild,
+        )
+        .await?;
+        Ok::<_, alembix::Error>((desired, current, wanted))
+    })?;
     let mut generated: Generated =
         autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
     autogen::guard_mass_drop(
@@ -263,9 +287,13 @@ pub fn check(
 ) -> CliResult {
     let m = Migrator::from_config(config)?;
     let server = server_url(config, global)?;
-    let desired = autogen::load_desired(config, server.dialect())?;
     let rt = runtime()?;
-    let (current, wanted) = rt.block_on(both_sides(&m, config, &server, &desired, !args.live))?;
+    let (desired, current, wanted) = rt.block_on(async {
+        let (desired, prebuild) = autogen::load_desired_overlapped(config, &server).await?;
+        let (current, wanted) =
+            both_sides(&m, config, &server, &desired, !args.live, prebuild).await?;
+        Ok::<_, alembix::Error>((desired, current, wanted))
+    })?;
     let generated = autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
     autogen::guard_mass_drop(
         config,

@@ -23,6 +23,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::fold::fold_indexes;
+use super::prebuild::Prebuild;
 use super::{
     batch, build_in_transaction, build_rolled_back, cache_key, db, desired_schema,
     desired_schema_one_by_one, write_atomic, DesiredSchema, DevDatabase, SchemaCache,
@@ -39,6 +40,8 @@ use crate::url::{DatabaseUrl, Dialect};
 pub struct BuildStats {
     /// Declared tables built on the scratch database (all of them in a full build).
     pub built: usize,
+    /// Statements that ran on the scratch database while the models were still being imported.
+    pub overlapped: usize,
     /// Declared tables taken from the per-table cache.
     pub reused: usize,
     /// Cached tables created as stubs for a rebuilt table's foreign keys.
@@ -57,6 +60,21 @@ pub async fn declared_schema(
     exclude: &[String],
     fingerprint: &str,
     cache: &SchemaCache,
+) -> Result<(Schema, BuildStats)> {
+    declared_schema_prebuilt(server, dev_url, desired, exclude, fingerprint, cache, None).await
+}
+
+/// [`declared_schema`], finishing the build `prebuild` started while the models were imported
+/// ([`super::load_desired_overlapped`]) when every table is to be built and what ran agrees with the
+/// declared statements; it is discarded otherwise.
+pub async fn declared_schema_prebuilt(
+    server: &DatabaseUrl,
+    dev_url: Option<&str>,
+    desired: &DesiredSchema,
+    exclude: &[String],
+    fingerprint: &str,
+    cache: &SchemaCache,
+    mut prebuild: Option<Prebuild>,
 ) -> Result<(Schema, BuildStats)> {
     let dialect = server.dialect();
     let units = match (dev_url, cache.dir()) {
@@ -82,8 +100,27 @@ pub async fn declared_schema(
             built: missing.len(),
             ..BuildStats::default()
         };
-        let built = match (&globals, missing.is_empty()) {
-            (Some(g), true) => Some(g.clone()),
+        // A build started while the models were imported serves when it is the whole build (no stubs).
+        let mut early = None;
+        if let Some(pre) = prebuild.take() {
+            if !missing.is_empty() && units.stubs(&missing).is_empty() {
+                let ran = pre.statements_run();
+                let statements = units.statements(&missing, &[]);
+                early = pre
+                    .finish(&statements, exclude)
+                    .await
+                    .and_then(|r| r.ok())
+                    .and_then(|s| units.accept(s));
+                if early.is_some() {
+                    stats.overlapped = ran;
+                }
+            } else {
+                pre.discard().await;
+            }
+        }
+        let built = match (&globals, missing.is_empty(), early) {
+            (_, _, Some(schema)) => Some(schema),
+            (Some(g), true, None) => Some(g.clone()),
             _ => {
                 let mut dev = match DevDatabase::shared(server).await {
                     Some(dev) => dev,
@@ -131,6 +168,9 @@ pub async fn declared_schema(
     // One unit: the declared schema built whole. On PostgreSQL first in one rolled-back transaction on
     // the kept scratch database; then (or when that fails) on a temporary one, statement by statement
     // where the engine has no transactional DDL or a statement failed.
+    if let Some(pre) = prebuild {
+        pre.discard().await;
+    }
     let full = BuildStats {
         full: true,
         ..BuildStats::default()
@@ -279,21 +319,16 @@ impl Units {
         exclude: &[String],
     ) -> Option<Schema> {
         let dialect = conn.dialect();
-        let mut statements: Vec<String> = self.globals.iter().map(|(_, sql)| sql.clone()).collect();
+        let mut stubs = Vec::new();
         let mut to = globals.clone().unwrap_or_default();
         for s in self.stubs(missing) {
             let table = store.tables.get(&keys[s])?.as_ref()?;
             let stub = stub(table);
             to.tables = vec![stub.clone()];
             let change = Change::CreateTable(stub);
-            statements.extend(dialect::render(dialect, &[change], &Schema::default(), &to));
+            stubs.extend(dialect::render(dialect, &[change], &Schema::default(), &to));
         }
-        statements.extend(
-            self.order
-                .iter()
-                .filter(|(t, _)| missing.contains(t.as_str()))
-                .map(|(_, sql)| sql.clone()),
-        );
+        let statements = self.statements(missing, &stubs);
         // PostgreSQL: one transaction, read before it is rolled back (nothing committed or flushed).
         let result = if dialect == Dialect::Postgres {
             build_rolled_back(conn, &statements, exclude, &[])
@@ -318,8 +353,26 @@ impl Units {
             }
             .await
         };
-        let schema = result?;
-        // Only declared tables may appear, and no view (views are not attributed to tables).
+        self.accept(result?)
+    }
+
+    /// What a build of `missing` runs: the global statements, the `stubs`, then the statements of the
+    /// missing tables in declaration order.
+    fn statements(&self, missing: &BTreeSet<&str>, stubs: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = self.globals.iter().map(|(_, sql)| sql.clone()).collect();
+        out.extend(stubs.iter().cloned());
+        out.extend(
+            self.order
+                .iter()
+                .filter(|(t, _)| missing.contains(t.as_str()))
+                .map(|(_, sql)| sql.clone()),
+        );
+        out
+    }
+
+    /// A build's result, when it holds only declared tables and no view (views are not attributed to
+    /// tables).
+    fn accept(&self, schema: Schema) -> Option<Schema> {
         let declared = |name: &str| self.tables.contains_key(&name.to_ascii_lowercase());
         (schema.views.is_empty() && schema.tables.iter().all(|t| declared(&t.name)))
             .then_some(schema)
