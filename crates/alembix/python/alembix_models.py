@@ -732,6 +732,7 @@ class Early(object):
         self.printed = set()  # keys of the tables printed
         self.dropped = set()  # keys of tables that cannot be printed early (they wait for the final DDL)
         self._owned = {}
+        self.off = False
 
     def _execute(self, sql, *multiparams, **params):
         if type(sql).__name__ not in self.KINDS:
@@ -755,10 +756,17 @@ class Early(object):
         return False
 
     def attached(self, table, parent):
-        if not isinstance(parent, self.sa.MetaData) or not self._from_project():
+        # Called inside the project's import: whatever goes wrong here must not disturb it (the final DDL
+        # is printed as without --early).
+        if self.off:
             return
-        self.flush(len(self.pending) >= self.CHUNK)
-        self.pending.append(table)
+        try:
+            if not isinstance(parent, self.sa.MetaData) or not self._from_project():
+                return
+            self.flush(len(self.pending) >= self.CHUNK)
+            self.pending.append(table)
+        except Exception:
+            self.off = True
 
     def _ready(self, table):
         for fk in table.foreign_keys:

@@ -151,7 +151,14 @@ impl Prebuild {
             }
         }
         .await;
-        self.discard().await;
+        if read.is_some() {
+            // Read: the connection is closed without waiting for the ROLLBACK, in which the server unlinks
+            // the files of every relation built (seven per table of the benchmark). Ending the session
+            // rolls the transaction back all the same, and nothing of it was outside the temporary schema.
+            self.dev.dispose().await;
+        } else {
+            self.discard().await;
+        }
         read
     }
 }
