@@ -21,7 +21,7 @@ mod units;
 /// tests that check a folded build reads as the unfolded one).
 pub use fold::fold_indexes as fold_mysql_indexes;
 pub use prebuild::Prebuild;
-pub use units::{declared_schema, declared_schema_prebuilt, BuildStats};
+pub use units::{declared_schema, BuildStats};
 
 /// The declared schema: DDL text per source (file or command), and the rename hints found in it.
 #[derive(Debug, Clone)]
@@ -123,7 +123,7 @@ fn load_desired_from(
 /// [`load_desired`] for a compare against `server`, with the scratch build started while the models are
 /// imported: when the models' DDL has never been printed for this project (so every table will be
 /// built), the printer prints each table as soon as it is defined, and those statements run on a scratch
-/// database of `server`'s engine in the meantime. [`declared_schema_prebuilt`] finishes that build when the
+/// database of `server`'s engine in the meantime. [`declared_schema`] finishes that build when the
 /// final DDL agrees with what ran, and discards it otherwise. Only with models, no `dev_url`, no other
 /// `schemas`, a schema cache, and a server engine (SQLite builds in memory in no time).
 pub async fn load_desired_overlapped(

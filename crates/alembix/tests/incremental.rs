@@ -55,6 +55,7 @@ async fn full(db: &TestDb, sql: &str) -> alembix::Result<Schema> {
         &[],
         &fp,
         &SchemaCache::disabled(),
+        None,
     )
     .await?;
     assert!(stats.full, "{stats:?}");
@@ -67,7 +68,7 @@ async fn incremental(
     sql: &str,
 ) -> alembix::Result<(Schema, BuildStats)> {
     let fp = autogen::server_fingerprint(&db.url).await?;
-    autogen::declared_schema(&db.url, None, &desired(sql), &[], &fp, cache).await
+    autogen::declared_schema(&db.url, None, &desired(sql), &[], &fp, cache, None).await
 }
 
 async fn only_edited_tables_are_rebuilt(db: TestDb) {
@@ -346,17 +347,10 @@ async fn an_early_build_is_finished_or_discarded(db: TestDb) {
         let cache = SchemaCache::at(dir.path());
         let mut pre = autogen::Prebuild::start(&db.url).await.unwrap();
         pre.run(&early).await;
-        let (schema, stats) = autogen::declared_schema_prebuilt(
-            &db.url,
-            None,
-            &desired(&sql),
-            &[],
-            &fp,
-            &cache,
-            Some(pre),
-        )
-        .await
-        .unwrap();
+        let (schema, stats) =
+            autogen::declared_schema(&db.url, None, &desired(&sql), &[], &fp, &cache, Some(pre))
+                .await
+                .unwrap();
         assert_eq!(schema, whole, "early {early:?}");
         assert_eq!(stats.overlapped > 0, used, "early {early:?}: {stats:?}");
     }

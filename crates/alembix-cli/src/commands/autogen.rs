@@ -82,7 +82,7 @@ async fn both_sides(
         }
         None => {
             // Only the tables an edit touched are rebuilt; the others come from the per-table cache.
-            let (s, stats) = autogen::declared_schema_prebuilt(
+            let (s, stats) = autogen::declared_schema(
                 server,
                 config.dev_url.as_deref(),
                 desired,

@@ -52,22 +52,10 @@ pub struct BuildStats {
 }
 
 /// The declared schema as built on a scratch database of `server`'s engine (or `dev_url`), reusing the
-/// tables whose inputs did not change since a cached build.
+/// tables whose inputs did not change since a cached build. A `prebuild` started while the models were
+/// imported ([`super::load_desired_overlapped`]) is finished when every table is to be built and what ran
+/// agrees with the declared statements, and discarded otherwise.
 pub async fn declared_schema(
-    server: &DatabaseUrl,
-    dev_url: Option<&str>,
-    desired: &DesiredSchema,
-    exclude: &[String],
-    fingerprint: &str,
-    cache: &SchemaCache,
-) -> Result<(Schema, BuildStats)> {
-    declared_schema_prebuilt(server, dev_url, desired, exclude, fingerprint, cache, None).await
-}
-
-/// [`declared_schema`], finishing the build `prebuild` started while the models were imported
-/// ([`super::load_desired_overlapped`]) when every table is to be built and what ran agrees with the
-/// declared statements; it is discarded otherwise.
-pub async fn declared_schema_prebuilt(
     server: &DatabaseUrl,
     dev_url: Option<&str>,
     desired: &DesiredSchema,
