@@ -416,7 +416,7 @@ fn autogenerate_writes_a_section_for_each_configured_engine() {
 
 /// A models package of `n` tables per module in three modules, each table with a foreign key to the one
 /// before, an indexed column and a comment; `late` is appended to the last module.
-fn chained_models(p: &Project, late: &str) {
+fn chained_models(p: &Project, late: &str, after_t2: &str) {
     std::fs::create_dir_all(p.path("app/models")).unwrap();
     p.write("app/__init__.py", "");
     p.write(
@@ -442,6 +442,9 @@ fn chained_models(p: &Project, late: &str) {
                  parent_id: Mapped[int | None] = mapped_column(ForeignKey(\"t{parent}.id\"))\n    \
                  code: Mapped[str] = mapped_column(String(20), index=True, comment=\"code of t{k}\")\n"
             ));
+            if k == 2 {
+                text.push_str(after_t2);
+            }
         }
         if m == 3 {
             text.push_str(late);
@@ -463,22 +466,26 @@ fn the_scratch_build_runs_while_the_models_are_imported() {
         let Some(db) = common::db::TestDb::create(engine, "overlapped_build") else {
             continue;
         };
-        for (late, used) in [
+        for (late, after_t2, used) in [
             // An index added to an earlier table afterwards: one more statement, still the early build.
             (
                 "\n\nfrom sqlalchemy import Index\n\nfrom .m1 import T2\n\nIndex(\"ix_t2_parent\", T2.__table__.c.parent_id)\n",
+                // A `once` DDL listener on a table printed early still fires in the final DDL.
+                "\n\nfrom sqlalchemy import DDL, event\n\nevent.listen(T2.__table__, \"after_create\", \
+                 DDL(\"CREATE INDEX ix_once ON t2 (code, id)\"), once=True)\n",
                 true,
             ),
             // A column added to a printed table: its CREATE TABLE changed, the early build is discarded.
             (
                 "\n\nfrom sqlalchemy import Column\n\nfrom .m1 import T3\n\nT3.__table__.append_column(Column(\"late\", Integer))\n",
+                "",
                 false,
             ),
         ] {
             let p = Project::empty();
             p.write("alembix.toml", MODELS_CONFIG);
             std::fs::create_dir_all(p.path("migrations")).unwrap();
-            chained_models(&p, late);
+            chained_models(&p, late, after_t2);
             let url = db.url.as_str();
             let run = |args: &[&str]| {
                 p.cmd(args)
@@ -497,6 +504,7 @@ fn the_scratch_build_runs_while_the_models_are_imported() {
             let text = p.read("migrations/a1_init.sql");
             assert_eq!(text.matches("CREATE TABLE").count(), 36, "{text}");
             assert!(text.contains("ix_t2_parent") == used, "{text}");
+            assert!(text.contains("ix_once") == used, "{text}");
             assert!(text.contains("late") != used, "{text}");
             // What was generated builds the declared schema: a cold check (new cache) finds nothing to do.
             p.ok(&["--url", url, "upgrade", "head"]);

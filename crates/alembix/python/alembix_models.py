@@ -64,8 +64,9 @@ Output
     keys name only tables printed before), so that alembix can start building them on its scratch database
     in the meantime. They are a guess: a table changed after it was printed differs from the final
     ``ddl``, which is what counts (alembix compares the two and builds again when they differ). Only
-    ``CREATE TABLE``, ``CREATE INDEX`` and ``COMMENT ON`` are printed early, only for tables defined by the
-    project's own files; anything else (an enum type, a foreign key made by ``ALTER``) waits for ``ddl``.
+    ``CREATE TABLE``, ``CREATE INDEX`` and ``COMMENT ON`` are printed early, compiled without firing any DDL
+    event, only for tables defined by the project's own files; anything else (an enum type, a foreign key
+    made by ``ALTER``) waits for ``ddl``.
 
     Anything the project prints while it is imported goes to stderr, never into the DDL; the project sees
     ``sys.argv`` without alembix's arguments.
@@ -717,29 +718,27 @@ def render_failure(sa, dialect, element, exc):
 
 
 class Early(object):
-    """Prints the statements of tables defined so far while the models are imported (``--early``)."""
+    """Prints the statements of tables defined so far while the models are imported (``--early``).
 
-    KINDS = frozenset(("CreateTable", "CreateIndex", "SetTableComment", "SetColumnComment"))
+    The statements are compiled directly (``CreateTable``, ``CreateIndex``, the comments), as ``create_all``
+    compiles them for a table outside foreign-key cycles, but without ``create_all``: no DDL event of the
+    project or of a library fires early (a ``once`` listener would be used up, a listener that changes the
+    table would run half). Whatever differs from the final DDL is caught by alembix, which compares.
+    """
+
     CHUNK = 8
 
     def __init__(self, sa, dialect_name, project, out_fd):
         import json
 
         self.sa, self.project, self.out_fd, self.json = sa, project, out_fd, json
-        self.sink = None
-        self.engine = sa.create_mock_engine(dialect_name + "://", self._execute)
+        # Loading the dialect defines SQLAlchemy's own catalog tables: before the listener is installed.
+        self.dialect = sa.create_mock_engine(dialect_name + "://", None).dialect
         self.pending = []  # tables defined by the project, not printed yet (the newest may still change)
         self.printed = set()  # keys of the tables printed
         self.dropped = set()  # keys of tables that cannot be printed early (they wait for the final DDL)
         self._owned = {}
         self.off = False
-
-    def _execute(self, sql, *multiparams, **params):
-        if type(sql).__name__ not in self.KINDS:
-            raise _NotEarly()
-        text = str(sql.compile(dialect=self.engine.dialect)).strip()
-        if text:
-            self.sink.append(text)
 
     def _from_project(self):
         frame = sys._getframe(2)
@@ -769,58 +768,57 @@ class Early(object):
             self.off = True
 
     def _ready(self, table):
+        for col in table.columns:
+            # An enum (and any type of its kind but Boolean) may need a CREATE TYPE of its own first.
+            for typ in (col.type, getattr(col.type, "impl", None)):
+                if isinstance(typ, self.sa.types.SchemaType) and not isinstance(typ, self.sa.types.Boolean):
+                    self.dropped.add(table.key)
+                    return False
+        for fkc in table.foreign_key_constraints:
+            if getattr(fkc, "use_alter", False):
+                return False
         for fk in table.foreign_keys:
             target = fk.target_fullname.rsplit(".", 1)[0]
             if target != table.key and target not in self.printed:
                 return False
         return True
 
-    def _render(self, tables):
-        self.sink = []
-        by_md = {}
-        for t in tables:
-            by_md.setdefault(id(t.metadata), (t.metadata, []))[1].append(t)
+    def _statements(self, table):
+        """What create_all prints for `table` (outside a cycle), or None when it cannot be compiled now."""
+        schema, d = self.sa.schema, self.dialect
         try:
-            for md, subset in by_md.values():
-                md.create_all(self.engine, checkfirst=False, tables=subset)
+            out = [schema.CreateTable(table)]
+            out.extend(schema.CreateIndex(ix) for ix in table.indexes)
+            if d.supports_comments and not d.inline_comments:
+                if table.comment is not None:
+                    out.append(schema.SetTableComment(table))
+                out.extend(schema.SetColumnComment(c) for c in table.columns if c.comment is not None)
+            return [t for t in (str(x.compile(dialect=d)).strip() for x in out) if t]
         except Exception:
             return None
-        return self.sink
 
     def flush(self, now):
         """Print the pending tables that are ready, all but the newest; only every CHUNK tables."""
         if not now:
             return
         newest = self.pending[-1:]
-        ready, waiting = [], []
+        statements, waiting = [], []
         for t in self.pending[:-1]:
             if t.key in self.printed or t.key in self.dropped:
                 continue
-            if self._ready(t):
-                ready.append(t)
-                self.printed.add(t.key)  # later ones in this round may name it
-            else:
+            if not self._ready(t):
                 waiting.append(t)
+                continue
+            one = self._statements(t)
+            if one is None:
+                self.dropped.add(t.key)
+            else:
+                self.printed.add(t.key)  # later ones in this round may name it
+                statements.extend(one)
         self.pending = waiting + newest
-        if not ready:
-            return
-        statements = self._render(ready)
-        if statements is None:  # one of them cannot go early: the others still can
-            statements = []
-            for t in ready:
-                one = self._render([t])
-                if one is None:
-                    self.printed.discard(t.key)
-                    self.dropped.add(t.key)
-                else:
-                    statements.extend(one)
         if statements:
             line = self.json.dumps({"early": statements}) + "\n"
             write_all(self.out_fd, line.encode("utf-8"))
-
-
-class _NotEarly(Exception):
-    pass
 
 
 def project_sources(project):

@@ -354,6 +354,29 @@ async fn an_early_build_is_finished_or_discarded(db: TestDb) {
         assert_eq!(schema, whole, "early {early:?}");
         assert_eq!(stats.overlapped > 0, used, "early {early:?}: {stats:?}");
     }
+    // Unnamed constraints whose made-up names collide (PostgreSQL numbers the second `a_b_c_key`): built
+    // in another order early, they would be named the other way round; such a result is not taken.
+    let clash = "CREATE TABLE a_b (id INTEGER NOT NULL PRIMARY KEY, c INTEGER UNIQUE);\n\
+                 CREATE TABLE a (id INTEGER NOT NULL PRIMARY KEY, b_c INTEGER UNIQUE);\n";
+    let whole_clash = full(&db, clash).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut pre = autogen::Prebuild::start(&db.url).await.unwrap();
+    pre.run(&["CREATE TABLE a (id INTEGER NOT NULL PRIMARY KEY, b_c INTEGER UNIQUE)".into()])
+        .await;
+    let (schema, stats) = autogen::declared_schema(
+        &db.url,
+        None,
+        &desired(clash),
+        &[],
+        &fp,
+        &SchemaCache::at(dir.path()),
+        Some(pre),
+    )
+    .await
+    .unwrap();
+    assert_eq!(schema, whole_clash);
+    let numbered = db.kind == Kind::Postgres;
+    assert_eq!(stats.overlapped == 0, numbered, "{stats:?}");
     // Nothing is left behind on the kept scratch database (PostgreSQL), so the next build can use it.
     let again = incremental(&db, &SchemaCache::disabled(), &sql)
         .await

@@ -37,6 +37,33 @@ fn warn(text: &str) {
     let _ = writeln!(anstream::stderr(), "{} {text}", paint(WARN, "warning:"));
 }
 
+/// The current schema: the live database's, or the migrations replayed on a scratch database (cached).
+async fn current_side(
+    m: &Migrator,
+    config: &Config,
+    server: &DatabaseUrl,
+    from_migrations: bool,
+    cache: &SchemaCache,
+) -> alembix::Result<(Schema, String)> {
+    if !from_migrations {
+        return autogen::live_schema(m, server, &config.schemas).await;
+    }
+    let fingerprint = autogen::server_fingerprint(server).await?;
+    let key = autogen::migrations_key(&fingerprint, m, &config.schemas);
+    let schema = match cache.get(&key) {
+        Some(s) => s,
+        None => {
+            let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
+            let s = autogen::migrations_schema(m, &mut dev, &config.schemas).await;
+            dev.dispose().await;
+            let s = s?;
+            cache.put(&key, &s);
+            s
+        }
+    };
+    Ok((schema, fingerprint))
+}
+
 /// Declared schema and current schema (live database, or migrations replayed), the scratch-database builds
 /// served from the schema cache when their inputs have not changed.
 async fn both_sides(
@@ -54,23 +81,16 @@ async fn both_sides(
     } else {
         SchemaCache::from_env()
     };
-    let (current, fingerprint) = if from_migrations {
-        let fingerprint = autogen::server_fingerprint(server).await?;
-        let key = autogen::migrations_key(&fingerprint, m, &config.schemas);
-        let schema = match cache.get(&key) {
-            Some(s) => s,
-            None => {
-                let mut dev = DevDatabase::create(server, config.dev_url.as_deref()).await?;
-                let s = autogen::migrations_schema(m, &mut dev, &config.schemas).await;
-                dev.dispose().await;
-                let s = s?;
-                cache.put(&key, &s);
-                s
+    let current = current_side(m, config, server, from_migrations, &cache).await;
+    let (current, fingerprint) = match current {
+        Ok(c) => c,
+        Err(e) => {
+            // A scratch database opened for the declared side is let go on every way out.
+            if let Some(p) = prebuild {
+                p.discard().await;
             }
-        };
-        (schema, fingerprint)
-    } else {
-        autogen::live_schema(m, server, &config.schemas).await?
+            return Err(e);
+        }
     };
     let key = autogen::desired_key(&fingerprint, desired, &exclude);
     let wanted = match cache.get(&key) {

@@ -19,16 +19,30 @@ use std::collections::HashMap;
 /// The statements with foldable indexes moved into their `CREATE TABLE`.
 pub fn fold_indexes(statements: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(statements.len());
-    // Lower-case table name → (index in `out` of its CREATE TABLE, byte offset of the body's closing paren).
+    // Table name as written, unquoted (names are case-sensitive on most MySQL servers) → (index in `out`
+    // of its CREATE TABLE, byte offset of the body's closing paren).
     let mut open: HashMap<String, (usize, usize)> = HashMap::new();
     for sql in statements {
         if let Some((table, close)) = create_table(sql) {
-            open.insert(table, (out.len(), close));
+            // A table that references itself stays as written: an index folded in could make a foreign
+            // key valid that the statements as written reject (no index on the referenced column yet).
+            let own = words(sql)
+                .filter(|w| *w == table.to_ascii_lowercase())
+                .count();
+            if own < 2 {
+                open.insert(table, (out.len(), close));
+            } else {
+                open.remove(&table);
+            }
             out.push(sql.clone());
             continue;
         }
         if let Some(ix) = plain_index(sql) {
-            if let Some(&(at, close)) = open.get(&ix.table) {
+            let target = open
+                .get(&ix.table)
+                .copied()
+                .filter(|&(at, _)| !keys_auto_increment(&out[at], &ix.parts));
+            if let Some((at, close)) = target {
                 let clause = format!(
                     ",\n\t{}INDEX {} {}\n",
                     if ix.unique { "UNIQUE " } else { "" },
@@ -43,7 +57,7 @@ pub fn fold_indexes(statements: &[String]) -> Vec<String> {
         // Any other statement naming a table ends folding into it (an ALTER TABLE in between must stay
         // between).
         let named: Vec<String> = words(sql).collect();
-        open.retain(|t, _| !named.contains(t));
+        open.retain(|t, _| !named.contains(&t.to_ascii_lowercase()));
         out.push(sql.clone());
     }
     out
@@ -148,7 +162,30 @@ fn simple_name(name: &str) -> bool {
 }
 
 fn unquote(name: &str) -> String {
-    name.trim_matches('`').to_ascii_lowercase()
+    name.trim_matches('`').to_string()
+}
+
+/// Whether the index's first part is an `AUTO_INCREMENT` column of the table: as written, such a column
+/// must be keyed in its own `CREATE TABLE` (error 1075 otherwise), which a folded index would hide.
+fn keys_auto_increment(create: &str, parts: &str) -> bool {
+    let first = parts
+        .trim_start_matches('(')
+        .split(|c: char| c == ',' || c == '(' || c == ')' || c.is_whitespace())
+        .find(|w| !w.is_empty())
+        .map(|w| w.trim_matches('`').to_ascii_lowercase());
+    let Some(first) = first else {
+        return true;
+    };
+    create.lines().chain(create.split(',')).any(|piece| {
+        let upper = piece.to_ascii_uppercase();
+        upper.contains("AUTO_INCREMENT")
+            && piece.split_whitespace().next().is_some_and(|w| {
+                w.trim_start_matches('(')
+                    .trim_matches('`')
+                    .to_ascii_lowercase()
+                    == first
+            })
+    })
 }
 
 /// Offset of the paren closing the one at `open`, skipping quoted text and comments.
@@ -211,7 +248,7 @@ mod tests {
         let out = fold(&[
             "CREATE TABLE t (\n\tid INTEGER NOT NULL, \n\tcode VARCHAR(3), \n\tPRIMARY KEY (id)\n)ENGINE=InnoDB",
             "CREATE INDEX ix_t_code ON t (code)",
-            "CREATE UNIQUE INDEX `uq_t` ON `T` (code(2), id)",
+            "CREATE UNIQUE INDEX `uq_t` ON `t` (code(2), id)",
             "CREATE TABLE u (id INTEGER, note TEXT COMMENT 'a (b'' c)')",
             "CREATE INDEX ix_u ON u (id)",
         ]);
@@ -241,6 +278,27 @@ mod tests {
             "CREATE INDEX ix_s ON s (a)",
         ];
         assert_eq!(fold(&keep), keep);
+        // Names that differ by case are different tables; a self-reference, or an AUTO_INCREMENT column keyed
+        // only by the index, stays as written.
+        let keep = [
+            "CREATE TABLE Foo (id INTEGER)",
+            "CREATE TABLE foo (id INTEGER)",
+            "CREATE INDEX ix_foo ON Foo (id)",
+            "CREATE TABLE s (id INTEGER, p INTEGER, FOREIGN KEY (p) REFERENCES s (p))",
+            "CREATE INDEX ix_s ON s (p)",
+            "CREATE TABLE a (\n\tn INTEGER NOT NULL AUTO_INCREMENT, \n\tx INTEGER\n)",
+            "CREATE INDEX ix_a ON a (n, x)",
+        ];
+        let out = fold(&keep);
+        assert!(out[0].contains("INDEX ix_foo (id)"), "{out:#?}");
+        assert_eq!(
+            out[1..],
+            keep[1..2]
+                .iter()
+                .chain(&keep[3..])
+                .copied()
+                .collect::<Vec<_>>()[..]
+        );
         // An ALTER TABLE in between keeps the later index after it.
         let out = fold(&[
             "CREATE TABLE t (id INTEGER)",
