@@ -137,7 +137,13 @@ pub async fn load_desired_overlapped(
         && config.schemas.is_empty()
         && dialect != Dialect::Sqlite
         && std::env::var_os("ALEMBIX_NO_OVERLAP").is_none()
-        && models_entry(config, dialect, &cache)?.is_some_and(|p| !p.exists());
+        && models_entry(
+            config,
+            &crate::python::Interpreter::for_project(config, None)?,
+            dialect,
+            &cache,
+        )
+        .is_some_and(|p| !p.exists());
     if !cold {
         return Ok((load_desired(config, dialect)?, None));
     }
@@ -252,8 +258,12 @@ pub fn models_ddl(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Res
 }
 
 /// Where the models printout for `dialect` is cached (`None`: no cache).
-fn models_entry(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Result<Option<PathBuf>> {
-    let python = crate::python::Interpreter::for_project(config, None)?;
+fn models_entry(
+    config: &Config,
+    python: &crate::python::Interpreter,
+    dialect: Dialect,
+    cache: &SchemaCache,
+) -> Option<PathBuf> {
     let key = cache_key(&[
         "models",
         &config.models.join(","),
@@ -262,7 +272,7 @@ fn models_entry(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Resul
         &config.root.display().to_string(),
         crate::python::MODELS.source,
     ]);
-    Ok(cache.dir().map(|d| d.join(format!("models-{key}.json"))))
+    cache.dir().map(|d| d.join(format!("models-{key}.json")))
 }
 
 /// [`models_ddl`]; with `early`, the printer also prints the statements of tables as they are defined,
@@ -275,7 +285,7 @@ fn models_ddl_streamed(
 ) -> Result<String> {
     let python = crate::python::Interpreter::for_project(config, None)?;
     let spec = config.models.join(",");
-    let entry = models_entry(config, dialect, cache)?;
+    let entry = models_entry(config, &python, dialect, cache);
     if let Some(hit) = entry.as_deref().and_then(ModelsEntry::read) {
         if hit.fresh() {
             return Ok(hit.ddl);
@@ -997,9 +1007,18 @@ async fn user_objects(conn: &mut Connection) -> Option<String> {
         .and_then(|r| r.first().cloned().flatten())
 }
 
-/// Statements as one text for a single simple-query round trip. Each ends on a line of its own, so a
-/// trailing `--` comment cannot swallow the separator.
-pub(crate) fn batch(statements: &[String]) -> String {
+/// A scratch build's statements as one text for a single simple-query round trip. Each ends on a line of
+/// its own, so a trailing `--` comment cannot swallow the separator. MySQL/MariaDB commit and rewrite a
+/// table's definition per DDL statement, so there plain indexes are folded into their CREATE TABLE first
+/// (half the statements of a typical model set).
+pub(crate) fn build_text(dialect: Dialect, statements: &[String]) -> String {
+    let folded;
+    let statements = if dialect == Dialect::Mysql {
+        folded = fold::fold_indexes(statements);
+        &folded[..]
+    } else {
+        statements
+    };
     let mut out = String::with_capacity(statements.iter().map(|s| s.len() + 3).sum());
     for sql in statements {
         out.push_str(sql);
@@ -1016,32 +1035,51 @@ async fn attempt_rolled_back(
     schemas: &[String],
     temp: bool,
 ) -> Option<Result<Schema>> {
-    conn.execute("BEGIN").await.ok()?;
     let read = async {
-        let before = if temp {
-            conn.execute("SET LOCAL search_path = pg_temp").await.ok()?;
-            Some(user_objects(conn).await?)
-        } else {
-            None
-        };
+        let before = begin_rolled_back(conn, temp).await?;
         // One round trip for the whole build (1,200 statements for 300 tables).
         if !statements.is_empty() {
-            conn.execute(&batch(statements)).await.ok()?;
-        }
-        if let Some(before) = before {
-            if user_objects(conn).await? != before {
-                return None;
-            }
-        }
-        Some(
-            dialect::inspect_in_transaction(conn, exclude, schemas)
+            conn.execute(&build_text(Dialect::Postgres, statements))
                 .await
-                .map_err(db("reading the declared schema")),
-        )
+                .ok()?;
+        }
+        read_rolled_back(conn, before.as_deref(), exclude, schemas).await
     }
     .await;
     let _ = conn.execute("ROLLBACK").await;
     read
+}
+
+/// Open a build that will be rolled back; with `temp`, in the session's temporary schema, and then the
+/// count of the database's own objects (none may appear outside the temporary schema). `None` when the
+/// transaction cannot be opened (the caller rolls back).
+pub(crate) async fn begin_rolled_back(conn: &mut Connection, temp: bool) -> Option<Option<String>> {
+    conn.execute("BEGIN").await.ok()?;
+    if !temp {
+        return Some(None);
+    }
+    conn.execute("SET LOCAL search_path = pg_temp").await.ok()?;
+    Some(Some(user_objects(conn).await?))
+}
+
+/// Read a build opened by [`begin_rolled_back`], inside its transaction; `None` when an object left the
+/// temporary schema (`before`: the count of objects it started with).
+pub(crate) async fn read_rolled_back(
+    conn: &mut Connection,
+    before: Option<&str>,
+    exclude: &[String],
+    schemas: &[String],
+) -> Option<Result<Schema>> {
+    if let Some(before) = before {
+        if user_objects(conn).await.as_deref() != Some(before) {
+            return None;
+        }
+    }
+    Some(
+        dialect::inspect_in_transaction(conn, exclude, schemas)
+            .await
+            .map_err(db("reading the declared schema")),
+    )
 }
 
 /// What the scratch database refused of the declared schema: each object, where it is declared (for

@@ -15,8 +15,7 @@
 
 use std::collections::HashMap;
 
-use super::fold::fold_indexes;
-use super::{batch, db, user_objects, DevDatabase};
+use super::{begin_rolled_back, build_text, db, read_rolled_back, DevDatabase};
 use crate::dialect;
 use crate::error::Result;
 use crate::migrate::split::split;
@@ -42,15 +41,7 @@ impl Prebuild {
         match server.dialect() {
             Dialect::Postgres => {
                 let mut dev = DevDatabase::shared(server).await?;
-                let before = match dev
-                    .conn
-                    .execute("BEGIN;\nSET LOCAL search_path = pg_temp")
-                    .await
-                {
-                    Ok(()) => user_objects(&mut dev.conn).await,
-                    Err(_) => None,
-                };
-                let Some(before) = before else {
+                let Some(Some(before)) = begin_rolled_back(&mut dev.conn, true).await else {
                     let _ = dev.conn.execute("ROLLBACK").await;
                     dev.dispose().await;
                     return None;
@@ -91,11 +82,7 @@ impl Prebuild {
     }
 
     async fn execute(&mut self, statements: &[String]) -> std::result::Result<(), ()> {
-        let sql = if self.dev.dialect() == Dialect::Mysql {
-            batch(&fold_indexes(statements))
-        } else {
-            batch(statements)
-        };
+        let sql = build_text(self.dev.dialect(), statements);
         self.dev.conn.execute(&sql).await.map_err(drop)
     }
 
@@ -133,15 +120,8 @@ impl Prebuild {
             if !rest.is_empty() {
                 self.execute(&rest).await.ok()?;
             }
-            if let Some(before) = &self.before {
-                if user_objects(&mut self.dev.conn).await.as_ref() != Some(before) {
-                    return None;
-                }
-                Some(
-                    dialect::inspect_in_transaction(&mut self.dev.conn, exclude, &[])
-                        .await
-                        .map_err(db("reading the declared schema")),
-                )
+            if self.before.is_some() {
+                read_rolled_back(&mut self.dev.conn, self.before.as_deref(), exclude, &[]).await
             } else {
                 Some(
                     dialect::inspect_in(&mut self.dev.conn, exclude, &[])

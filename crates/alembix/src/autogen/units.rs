@@ -22,10 +22,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use super::fold::fold_indexes;
 use super::prebuild::Prebuild;
 use super::{
-    batch, build_in_transaction, build_rolled_back, cache_key, db, desired_schema,
+    build_in_transaction, build_rolled_back, build_text, cache_key, db, desired_schema,
     desired_schema_one_by_one, write_atomic, DesiredSchema, DevDatabase, SchemaCache,
 };
 use crate::dialect::{self, Connection};
@@ -324,15 +323,8 @@ impl Units {
                 .ok()
         } else {
             async {
-                // MySQL/MariaDB commit and rewrite a table's definition per DDL statement: an index folded
-                // into its CREATE TABLE halves a typical model set's build. All in one round trip.
-                let statements = if dialect == Dialect::Mysql {
-                    fold_indexes(&statements)
-                } else {
-                    statements
-                };
                 if !statements.is_empty() {
-                    conn.execute(&batch(&statements)).await.ok()?;
+                    conn.execute(&build_text(dialect, &statements)).await.ok()?;
                 }
                 dialect::inspect_in(conn, exclude, &[])
                     .await
