@@ -12,7 +12,10 @@ rm -rf target/wheels
 maturin build --release --quiet -o target/wheels 2>&1 | tail -n 3
 wheel=$(ls "$repo"/target/wheels/alembix-*.whl)
 echo "wheel-test: built $(basename "$wheel")"
-unzip -l "$wheel" | grep -q 'scripts/alembix' || { echo "wheel-test: the wheel has no alembix binary" >&2; exit 1; }
+# Not `unzip -l | grep -q`: grep exits at the first match, unzip then dies of SIGPIPE, and pipefail makes that
+# a failure whenever the listing outlives the match (CI saw exactly that on a wheel that had the binary).
+listing=$(unzip -l "$wheel")
+grep -q 'scripts/alembix' <<<"$listing" || { echo "wheel-test: the wheel has no alembix binary" >&2; echo "$listing" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
