@@ -42,7 +42,7 @@ if ! command -v hyperfine >/dev/null; then
     log "hyperfine not found; trying apt-get install hyperfine"
     apt_install hyperfine && command -v hyperfine >/dev/null || HAVE_HYPERFINE=
 fi
-if [ -n "$HAVE_HYPERFINE" ] && ! hyperfine --help 2>/dev/null | grep -q -- '--shell'; then
+if [ -n "$HAVE_HYPERFINE" ] && ! grep -q -- '--shell' <<<"$(hyperfine --help 2>/dev/null)"; then
     HAVE_HYPERFINE=
 fi
 [ -n "$HAVE_HYPERFINE" ] || log "no usable hyperfine: skipping the \`alembix current\` timing"

@@ -38,7 +38,7 @@ elif ! command -v hyperfine >/dev/null; then
         TIMER=python
     fi
 fi
-if [ "$TIMER" = hyperfine ] && ! hyperfine --help 2>/dev/null | grep -q -- '--shell'; then
+if [ "$TIMER" = hyperfine ] && ! grep -q -- '--shell' <<<"$(hyperfine --help 2>/dev/null)"; then
     log "hyperfine too old for -N/--shell=none; using the python timing loop"
     TIMER=python
 fi
