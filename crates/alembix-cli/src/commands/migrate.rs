@@ -310,9 +310,14 @@ pub fn current(
     options.wait = args.connect.wait;
     let rt = runtime()?;
     let mut progress = Progress::new(printer.quiet);
-    let raw = rt.block_on(alembix::migrate::read_current(&url, &options, &mut |e| {
-        progress.handle(e)
-    }));
+    // Who applied each head, and when, is shown only with --verbose and --json.
+    let history = args.verbose || args.json;
+    let raw = rt.block_on(alembix::migrate::read_current(
+        &url,
+        &options,
+        history,
+        &mut |e| progress.handle(e),
+    ));
     let m = loader.join().map_err(|_| {
         CliError::Lib(alembix::Error::Usage("loading the revisions failed".into()))
     })??;

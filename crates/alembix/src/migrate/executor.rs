@@ -1451,13 +1451,15 @@ async fn version_rows<D: Driver>(
 pub(crate) async fn read_current(
     opts: &super::MigrateOptions,
     conn: &mut Connection,
+    history: bool,
 ) -> Result<RawCurrent> {
     let h = &opts.history_table;
     let Some(rows) = version_rows(opts, conn).await? else {
         return Ok(RawCurrent::default());
     };
     let mut last = HashMap::new();
-    if !rows.is_empty()
+    if history
+        && !rows.is_empty()
         && conn
             .table_exists(h)
             .await

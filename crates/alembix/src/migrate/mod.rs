@@ -569,7 +569,7 @@ impl Migrator {
         url: &DatabaseUrl,
         events: &mut dyn FnMut(Event),
     ) -> Result<Vec<CurrentHead>> {
-        let raw = read_current(url, &self.options, events).await?;
+        let raw = read_current(url, &self.options, true, events).await?;
         Ok(self.describe_current(&raw))
     }
 
@@ -589,9 +589,13 @@ impl Migrator {
 
 /// The version-table rows and their latest history, without the revision files: a caller can load those at
 /// the same time (`alembix current` does) and match them with [`Migrator::describe_current`].
+///
+/// With `history` unset the history table is not read (two queries fewer), and the heads have no
+/// `applied_at`, `applied_by` or `direction`.
 pub async fn read_current(
     url: &DatabaseUrl,
     options: &MigrateOptions,
+    history: bool,
     events: &mut dyn FnMut(Event),
 ) -> Result<RawCurrent> {
     if let Some(crate::url::SqliteLocation::File(path)) = url.sqlite_location() {
@@ -603,7 +607,7 @@ pub async fn read_current(
         }
     }
     let mut conn = connect(url, options.wait, events).await?;
-    let result = executor::read_current(options, &mut conn).await;
+    let result = executor::read_current(options, &mut conn, history).await;
     conn.close().await;
     result
 }
@@ -613,7 +617,7 @@ pub(crate) async fn read_current_on(
     options: &MigrateOptions,
     conn: &mut Connection,
 ) -> Result<RawCurrent> {
-    executor::read_current(options, conn).await
+    executor::read_current(options, conn, true).await
 }
 
 async fn connect(

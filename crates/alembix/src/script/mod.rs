@@ -488,11 +488,7 @@ fn list_dir(dir: &Path, stamps: bool) -> Result<Vec<Listed>, crate::Error> {
     if stamps {
         // One stat per file is most of a read command's time on thousands of revisions, and all of it in
         // the kernel: split it between the cores.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(MAX_LOAD_THREADS)
-            .min(found.len().div_ceil(STAT_BATCH))
-            .max(1);
+        let threads = threads_for(found.len().div_ceil(STAT_BATCH));
         let chunk = found.len().div_ceil(threads).max(1);
         std::thread::scope(|s| {
             let mut parts = found.chunks(chunk).zip(stamped.chunks_mut(chunk));
@@ -528,13 +524,22 @@ fn list_dir(dir: &Path, stamps: bool) -> Result<Vec<Listed>, crate::Error> {
 /// Files per thread below which stamping them on another thread does not pay for the thread.
 const STAT_BATCH: usize = 2000;
 
-/// Read and parse `paths` (in this order) on up to [`MAX_LOAD_THREADS`] threads.
-fn load_paths(paths: Vec<PathBuf>) -> Result<Vec<Script>, crate::Error> {
-    let threads = std::thread::available_parallelism()
+/// How many threads to split `batches` batches of work between: at most one per batch, per core, and
+/// [`MAX_LOAD_THREADS`]. The cores are asked only when there are batches to split, since asking reads
+/// cgroup files (a tenth of a millisecond, on every read command).
+fn threads_for(batches: usize) -> usize {
+    if batches <= 1 {
+        return 1;
+    }
+    std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(MAX_LOAD_THREADS)
-        .min(paths.len().div_ceil(LOAD_BATCH))
-        .max(1);
+        .min(batches)
+}
+
+/// Read and parse `paths` (in this order) on up to [`MAX_LOAD_THREADS`] threads.
+fn load_paths(paths: Vec<PathBuf>) -> Result<Vec<Script>, crate::Error> {
+    let threads = threads_for(paths.len().div_ceil(LOAD_BATCH));
     if threads == 1 {
         let mut buf = Vec::new();
         return paths
