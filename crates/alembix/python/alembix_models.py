@@ -957,5 +957,30 @@ def emit_error(lines):
         sys.stderr.flush()
 
 
+def exit_now(code):
+    """End the process without the interpreter's teardown.
+
+    Tearing down an interpreter that holds a few hundred models (every module, SQLAlchemy's registries, and
+    a last pass of the cycle collector over all of it) took 0.35-0.45 s after 300 models had been printed:
+    a third of the import's own time, and alembix waits for the process to end. Nothing of it is needed.
+    What a normal exit does that can matter still happens: the ``atexit`` functions run (``logging``'s
+    flush, a project's own clean-up), and the standard streams are flushed.
+    """
+    try:
+        import atexit
+
+        run_exitfuncs = getattr(atexit, "_run_exitfuncs", None)
+        if run_exitfuncs is not None:
+            run_exitfuncs()
+    except BaseException:
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
