@@ -1580,7 +1580,10 @@ async fn verify_on(
     let graph = m.graph();
     let exclude = own_tables(m);
     let dialect = dev.dialect();
-    let mut before = dialect::inspect_in(&mut dev.conn, &exclude, schemas)
+    // The same connection is read three times per revision.
+    let mut inspector = dialect::Inspector::new();
+    let mut before = inspector
+        .inspect_in(&mut dev.conn, &exclude, schemas)
         .await
         .map_err(db("reading the scratch database"))?;
     for &r in graph.topological() {
@@ -1597,7 +1600,8 @@ async fn verify_on(
         if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
             return finding(format!("upgrade failed: {e}"));
         }
-        let after = dialect::inspect_in(&mut dev.conn, &exclude, schemas)
+        let after = inspector
+            .inspect_in(&mut dev.conn, &exclude, schemas)
             .await
             .map_err(db("reading the scratch database"))?;
         if s.down_for(dev.conn.dialect()).is_none() {
@@ -1607,7 +1611,8 @@ async fn verify_on(
         if let Err(e) = m.run_on(&mut dev.conn, &down_op, &mut |_| {}).await {
             return finding(format!("downgrade failed: {e}"));
         }
-        let reverted = dialect::inspect_in(&mut dev.conn, &exclude, schemas)
+        let reverted = inspector
+            .inspect_in(&mut dev.conn, &exclude, schemas)
             .await
             .map_err(db("reading the scratch database"))?;
         let left = diff(
@@ -1625,7 +1630,8 @@ async fn verify_on(
         if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
             return finding(format!("upgrade after downgrade failed: {e}"));
         }
-        let again = dialect::inspect_in(&mut dev.conn, &exclude, schemas)
+        let again = inspector
+            .inspect_in(&mut dev.conn, &exclude, schemas)
             .await
             .map_err(db("reading the scratch database"))?;
         let drift = diff(

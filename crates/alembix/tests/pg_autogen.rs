@@ -634,3 +634,55 @@ async fn drop_a_referenced_table_and_add_not_null_column_with_default() {
     )
     .await
 }
+
+/// `verify` reads one connection's schema three times per revision with the catalog queries prepared in
+/// the session. The prepared reads must see every change as the plain ones do, and a session that no
+/// longer has the statements (a transaction-mode pooler hands out another server connection;
+/// `DEALLOCATE ALL` stands in for it here) must still be read, with the plain queries.
+#[tokio::test]
+async fn prepared_reads_match_plain_reads_and_survive_a_session_without_them() {
+    with_databases(1, |urls| async move {
+        let mut conn = connect(&urls[0]).await;
+        let mut inspector = dialect::Inspector::new();
+        let steps = [
+            "CREATE TABLE a (id bigint PRIMARY KEY, name text NOT NULL DEFAULT 'x')",
+            "CREATE TABLE b (id serial PRIMARY KEY, a_id bigint REFERENCES a (id) ON DELETE CASCADE, \
+             n int CHECK (n > 0), UNIQUE (a_id, n))",
+            "CREATE INDEX b_n_idx ON b (n DESC) WHERE n > 1",
+            "CREATE TYPE mood AS ENUM ('sad', 'ok'); ALTER TABLE a ADD COLUMN m mood",
+            "CREATE VIEW v AS SELECT id FROM a",
+            "DROP VIEW v; ALTER TABLE b DROP COLUMN n",
+        ];
+        let mut seen = Vec::new();
+        for (i, sql) in steps.iter().enumerate() {
+            conn.execute(sql).await.unwrap();
+            if i == 3 {
+                conn.execute("DEALLOCATE ALL").await.unwrap();
+            }
+            let prepared = inspector
+                .inspect_in(&mut conn, &[], &[])
+                .await
+                .unwrap_or_else(|e| panic!("prepared read after {sql}: {e}"));
+            let plain = inspect(&mut conn).await;
+            assert_eq!(prepared, plain, "after {sql}");
+            if i == 0 {
+                // The reads really are prepared ones, one statement per catalog query.
+                let rows = conn
+                    .query_text(
+                        "SELECT count(*)::text FROM pg_prepared_statements \
+                         WHERE name LIKE 'alembix\\_inspect\\_%'",
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(rows[0][0].as_deref(), Some("9"));
+            }
+            seen.push(prepared);
+        }
+        // Each step changed what was read: the prepared reads are not a stale first result.
+        for w in seen.windows(2) {
+            assert_ne!(w[0], w[1]);
+        }
+        conn.close().await;
+    })
+    .await;
+}

@@ -229,6 +229,73 @@ pub async fn inspect_in(
     Ok(schema)
 }
 
+/// The catalog queries prepared in one session, for a caller that reads the same connection's schema many
+/// times (`verify` reads it three times per revision). Planning the nine catalog joins is about 40% of a
+/// read (5 of 12 ms on a 25-table schema here); a prepared statement is planned once.
+///
+/// Nothing depends on the prepared statements being there: behind a transaction-mode pooler the next read
+/// may reach a server session that lacks them, and then (or when preparing fails) this falls back to the
+/// plain queries for the rest of its life. The names carry a hash of the query text, so a server session
+/// that a pooler shares between clients never holds two texts under one name.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    state: PreparedState,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum PreparedState {
+    #[default]
+    NotYet,
+    Ready,
+    Off,
+}
+
+/// The name of the prepared statement for `query` in the current schema.
+fn prepared_name(i: usize, query: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(query.as_bytes());
+    let hash: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("alembix_inspect_{hash}_{i}")
+}
+
+fn current_schema_queries() -> impl Iterator<Item = String> {
+    QUERIES
+        .iter()
+        .map(|q| q.replace("{NS}", NS).replace("{TABLE_KINDS}", TABLE_KINDS))
+}
+
+/// [`inspect`] with the catalog queries prepared in the session (see [`Prepared`]).
+pub async fn inspect_prepared(
+    conn: &mut Connection,
+    exclude: &[String],
+    prepared: &mut Prepared,
+) -> Result<Schema, DbError> {
+    if prepared.state == PreparedState::NotYet {
+        let batch: Vec<String> = current_schema_queries()
+            .enumerate()
+            .map(|(i, q)| format!("PREPARE {} AS {q}", prepared_name(i, &q)))
+            .collect();
+        prepared.state = match conn.execute(&batch.join(";\n")).await {
+            Ok(()) => PreparedState::Ready,
+            Err(_) => PreparedState::Off,
+        };
+    }
+    if prepared.state == PreparedState::Ready {
+        let mut batch = vec!["SET LOCAL jit = off".to_string()];
+        batch.extend(
+            current_schema_queries()
+                .enumerate()
+                .map(|(i, q)| format!("EXECUTE {}", prepared_name(i, &q))),
+        );
+        match conn.query_text_sets(&batch).await {
+            Ok(results) => return assemble_sets(exclude, results, batch.len()),
+            // A server session without them (a pooler), or anything else: the plain queries say which.
+            Err(_) => prepared.state = PreparedState::Off,
+        }
+    }
+    inspect(conn, exclude).await
+}
+
 async fn inspect_namespace(
     conn: &mut Connection,
     exclude: &[String],
@@ -243,12 +310,21 @@ async fn inspect_namespace(
             .iter()
             .map(|q| q.replace("{NS}", ns).replace("{TABLE_KINDS}", TABLE_KINDS)),
     );
-    let mut results = conn.query_text_sets(&batch).await?;
-    if results.len() != batch.len() {
+    let results = conn.query_text_sets(&batch).await?;
+    assemble_sets(exclude, results, batch.len())
+}
+
+/// The result sets of a batch of `expected` statements (`SET LOCAL jit`, then [`QUERIES`] in order) as a
+/// schema.
+fn assemble_sets(
+    exclude: &[String],
+    mut results: Vec<Rows>,
+    expected: usize,
+) -> Result<Schema, DbError> {
+    if results.len() != expected {
         return Err(DbError::new(format!(
-            "the catalog queries returned {} result sets, expected {}",
+            "the catalog queries returned {} result sets, expected {expected}",
             results.len(),
-            batch.len()
         )));
     }
     results.remove(0);
