@@ -242,11 +242,12 @@ pub struct Prepared {
     state: PreparedState,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default)]
 enum PreparedState {
     #[default]
     NotYet,
-    Ready,
+    /// The `EXECUTE` batch of one read, as prepared.
+    Ready(Vec<String>),
     Off,
 }
 
@@ -258,37 +259,29 @@ fn prepared_name(i: usize, query: &str) -> String {
     format!("alembix_inspect_{hash}_{i}")
 }
 
-fn current_schema_queries() -> impl Iterator<Item = String> {
-    QUERIES
-        .iter()
-        .map(|q| q.replace("{NS}", NS).replace("{TABLE_KINDS}", TABLE_KINDS))
-}
-
 /// [`inspect`] with the catalog queries prepared in the session (see [`Prepared`]).
 pub async fn inspect_prepared(
     conn: &mut Connection,
     exclude: &[String],
     prepared: &mut Prepared,
 ) -> Result<Schema, DbError> {
-    if prepared.state == PreparedState::NotYet {
-        let batch: Vec<String> = current_schema_queries()
-            .enumerate()
-            .map(|(i, q)| format!("PREPARE {} AS {q}", prepared_name(i, &q)))
-            .collect();
-        prepared.state = match conn.execute(&batch.join(";\n")).await {
-            Ok(()) => PreparedState::Ready,
+    if let PreparedState::NotYet = prepared.state {
+        let mut prepare = Vec::with_capacity(QUERIES.len());
+        let mut execute = vec!["SET LOCAL jit = off".to_string()];
+        for (i, q) in QUERIES.iter().enumerate() {
+            let q = q.replace("{NS}", NS).replace("{TABLE_KINDS}", TABLE_KINDS);
+            let name = prepared_name(i, &q);
+            prepare.push(format!("PREPARE {name} AS {q}"));
+            execute.push(format!("EXECUTE {name}"));
+        }
+        prepared.state = match conn.execute(&prepare.join(";\n")).await {
+            Ok(()) => PreparedState::Ready(execute),
             Err(_) => PreparedState::Off,
         };
     }
-    if prepared.state == PreparedState::Ready {
-        let mut batch = vec!["SET LOCAL jit = off".to_string()];
-        batch.extend(
-            current_schema_queries()
-                .enumerate()
-                .map(|(i, q)| format!("EXECUTE {}", prepared_name(i, &q))),
-        );
-        match conn.query_text_sets(&batch).await {
-            Ok(results) => return assemble_sets(exclude, results, batch.len()),
+    if let PreparedState::Ready(execute) = &prepared.state {
+        match conn.query_text_sets(execute).await {
+            Ok(results) => return assemble_sets(exclude, results, execute.len()),
             // A server session without them (a pooler), or anything else: the plain queries say which.
             Err(_) => prepared.state = PreparedState::Off,
         }
