@@ -762,7 +762,8 @@ class Early(object):
         try:
             if not isinstance(parent, self.sa.MetaData) or not self._from_project():
                 return
-            self.flush(len(self.pending) >= self.CHUNK)
+            if len(self.pending) >= self.CHUNK:
+                self.flush()
             self.pending.append(table)
         except Exception:
             self.off = True
@@ -797,10 +798,8 @@ class Early(object):
         except Exception:
             return None
 
-    def flush(self, now):
-        """Print the pending tables that are ready, all but the newest; only every CHUNK tables."""
-        if not now:
-            return
+    def flush(self):
+        """Print the pending tables that are ready, all but the newest (it may still change)."""
         newest = self.pending[-1:]
         statements, waiting = [], []
         for t in self.pending[:-1]:

@@ -131,21 +131,19 @@ pub async fn load_desired_overlapped(
     server: &DatabaseUrl,
 ) -> Result<(DesiredSchema, Option<Prebuild>)> {
     let dialect = server.dialect();
+    if config.models.is_empty() {
+        return Ok((load_desired(config, dialect)?, None));
+    }
     let cache = SchemaCache::from_env();
-    let cold = !config.models.is_empty()
-        && config.dev_url.is_none()
+    let python = crate::python::Interpreter::for_project(config, None)?;
+    let cold = config.dev_url.is_none()
         && config.schemas.is_empty()
         && dialect != Dialect::Sqlite
         && std::env::var_os("ALEMBIX_NO_OVERLAP").is_none()
-        && models_entry(
-            config,
-            &crate::python::Interpreter::for_project(config, None)?,
-            dialect,
-            &cache,
-        )
-        .is_some_and(|p| !p.exists());
+        && models_entry(config, &python, dialect, &cache).is_some_and(|p| !p.exists());
     if !cold {
-        return Ok((load_desired(config, dialect)?, None));
+        let ddl = models_ddl_streamed(config, &python, dialect, &cache, None)?;
+        return Ok((load_desired_from(config, dialect, Some(ddl))?, None));
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
     let printer = {
@@ -154,7 +152,7 @@ pub async fn load_desired_overlapped(
             let mut send = |batch: Vec<String>| {
                 let _ = tx.send(batch);
             };
-            models_ddl_streamed(&config, dialect, &cache, Some(&mut send))
+            models_ddl_streamed(&config, &python, dialect, &cache, Some(&mut send))
         })
     };
     // The channel closes when the printer ends; until then each batch runs as it arrives.
@@ -254,7 +252,8 @@ pub fn guard_mass_drop(
 /// import touched (and of their directories, so a new model module counts too): when none has changed, no
 /// Python runs at all.
 pub fn models_ddl(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Result<String> {
-    models_ddl_streamed(config, dialect, cache, None)
+    let python = crate::python::Interpreter::for_project(config, None)?;
+    models_ddl_streamed(config, &python, dialect, cache, None)
 }
 
 /// Where the models printout for `dialect` is cached (`None`: no cache).
@@ -279,13 +278,13 @@ fn models_entry(
 /// while the models are imported (`--early`), and each batch goes to `early` as it comes.
 fn models_ddl_streamed(
     config: &Config,
+    python: &crate::python::Interpreter,
     dialect: Dialect,
     cache: &SchemaCache,
     early: Option<&mut dyn FnMut(Vec<String>)>,
 ) -> Result<String> {
-    let python = crate::python::Interpreter::for_project(config, None)?;
     let spec = config.models.join(",");
-    let entry = models_entry(config, &python, dialect, cache);
+    let entry = models_entry(config, python, dialect, cache);
     if let Some(hit) = entry.as_deref().and_then(ModelsEntry::read) {
         if hit.fresh() {
             return Ok(hit.ddl);

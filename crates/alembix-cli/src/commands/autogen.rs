@@ -136,6 +136,20 @@ async fn both_sides(
     Ok((current, wanted))
 }
 
+/// The declared schema, loaded with its scratch build started while the models are imported, and both
+/// sides of the compare (`revision --autogenerate` and `check`).
+async fn load_and_compare(
+    m: &Migrator,
+    config: &Config,
+    server: &DatabaseUrl,
+    from_migrations: bool,
+) -> alembix::Result<(DesiredSchema, Schema, Schema)> {
+    let (desired, prebuild) = autogen::load_desired_overlapped(config, server).await?;
+    let (current, wanted) =
+        both_sides(m, config, server, &desired, from_migrations, prebuild).await?;
+    Ok((desired, current, wanted))
+}
+
 fn ask(p: &PossibleRename) -> bool {
     let mut err = anstream::stderr();
     let _ = write!(err, "Was {} a rename? [y/N] ", p.describe());
@@ -216,19 +230,8 @@ pub fn revision(
     let m = Migrator::from_config(config)?;
     let server = server_url(config, global)?;
     let rt = runtime()?;
-    let (mut desired, current, wanted) = rt.block_on(async {
-        let (desired, prebuild) = autogen::load_desired_overlapped(config, &server).await?;
-        let (current, wanted) = both_sides(
-            &m,
-            config,
-            &server,
-            &desired,
-            args.from_migrations,
-            prebuild,
-        )
-        .await?;
-        Ok::<_, alembix::Error>((desired, current, wanted))
-    })?;
+    let (mut desired, current, wanted) =
+        rt.block_on(load_and_compare(&m, config, &server, args.from_migrations))?;
     let mut generated: Generated =
         autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
     autogen::guard_mass_drop(
@@ -308,12 +311,8 @@ pub fn check(
     let m = Migrator::from_config(config)?;
     let server = server_url(config, global)?;
     let rt = runtime()?;
-    let (desired, current, wanted) = rt.block_on(async {
-        let (desired, prebuild) = autogen::load_desired_overlapped(config, &server).await?;
-        let (current, wanted) =
-            both_sides(&m, config, &server, &desired, !args.live, prebuild).await?;
-        Ok::<_, alembix::Error>((desired, current, wanted))
-    })?;
+    let (desired, current, wanted) =
+        rt.block_on(load_and_compare(&m, config, &server, !args.live))?;
     let generated = autogen::generate(server.dialect(), &current, &wanted, &desired.hints);
     autogen::guard_mass_drop(
         config,
