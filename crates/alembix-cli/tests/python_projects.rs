@@ -91,8 +91,8 @@ fn a_models_package_finds_the_module_nothing_imports() {
 }
 
 /// The printer ends its process without the interpreter's teardown (a third of the import's time on 300
-/// models), but what a normal exit does that a project can see still happens: its `atexit` functions run,
-/// and what it wrote to stdout and stderr is not lost. The DDL is complete.
+/// models), but what a normal exit does that a project can see still happens: its `atexit` functions run.
+/// A project that writes to stdout and stderr while it is imported and at exit still gets a complete DDL.
 #[test]
 fn the_printer_exits_fast_but_runs_the_projects_exit_functions() {
     if !sqlalchemy_available() {
