@@ -908,3 +908,90 @@ async fn current(db: TestDb) {
 }
 
 per_dialect!(current => postgres_current, mysql_current, sqlite_current);
+
+// ---------------------------------------------------------------------------------------------------------
+// 10. What a MySQL step costs the server.
+
+/// The session's count of explicit `COMMIT` statements.
+async fn mysql_commits(conn: &mut dialect::Connection) -> u64 {
+    let rows = conn
+        .query_text(
+            "SELECT variable_value FROM information_schema.session_status \
+             WHERE variable_name = 'COM_COMMIT'",
+        )
+        .await
+        .unwrap();
+    rows[0][0].as_deref().unwrap().parse().unwrap()
+}
+
+/// MySQL commits each DDL statement on its own, and alembix's record of a step is a commit (an fsync) of
+/// its own. A one-statement step used to cost four commits and four round trips: the progress row
+/// (autocommitted), the statement, its progress update, and the version and history rows. The step's last
+/// statement now carries the bookkeeping, which also writes the next step's progress row: one round trip
+/// and one commit besides the statement's own. The step's duration, which the client can no longer time,
+/// comes from the server.
+async fn mysql_step_commits(db: TestDb) {
+    let mut files = linear_project(20);
+    files.push(rev(
+        "slow",
+        &["lin20"],
+        &[],
+        "CREATE TABLE t_slow (id INT);\nDO SLEEP(0.3);",
+        "DROP TABLE t_slow;",
+    ));
+    let m = migrator(files);
+    let mut conn = db.conn().await;
+    m.run_on(&mut conn, &Operation::Upgrade("lin10".into()), &mut |_| {})
+        .await
+        .unwrap();
+    let before = mysql_commits(&mut conn).await;
+    m.run_on(&mut conn, &Operation::Upgrade("lin20".into()), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(mysql_commits(&mut conn).await - before, 10);
+    // The session is back to autocommit: a write outside alembix's steps is not left pending.
+    conn.execute("CREATE TABLE after_run (id INT)")
+        .await
+        .unwrap();
+    conn.execute("INSERT INTO after_run VALUES (1)")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.column("SELECT CAST(count(*) AS CHAR) FROM after_run")
+            .await,
+        strings(&["1"])
+    );
+    assert!(db
+        .column("SELECT revision FROM alembix_progress")
+        .await
+        .is_empty());
+
+    m.run_on(&mut conn, &Operation::Upgrade("head".into()), &mut |_| {})
+        .await
+        .unwrap();
+    let ms: u64 = db
+        .column("SELECT CAST(duration_ms AS CHAR) FROM alembix_history WHERE revision = 'slow'")
+        .await[0]
+        .parse()
+        .unwrap();
+    assert!((300..10_000).contains(&ms), "{ms} ms");
+    let before = mysql_commits(&mut conn).await;
+    m.run_on(
+        &mut conn,
+        &Operation::Downgrade("lin10".into()),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(mysql_commits(&mut conn).await - before, 11);
+    assert_eq!(db.versions().await, strings(&["lin10"]));
+    assert!(db
+        .column("SELECT revision FROM alembix_progress")
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
+async fn mysql_one_statement_steps_commit_once_besides_the_statement() {
+    common::run(Kind::Mysql, mysql_step_commits).await
+}

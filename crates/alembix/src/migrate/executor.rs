@@ -675,6 +675,30 @@ fn history_insert(
     )
 }
 
+/// MySQL notes when each step started, for its duration, which the server computes: the step's last
+/// statement and its bookkeeping share one round trip, so the client cannot time it.
+const MYSQL_STEP_STARTED: &str = "SET @alembix_step_started = NOW(6)";
+const MYSQL_STEP_DURATION: &str =
+    "COALESCE(TIMESTAMPDIFF(MICROSECOND, @alembix_step_started, NOW(6)) DIV 1000, 0)";
+
+fn progress_insert(
+    m: &Migrator,
+    dialect: Dialect,
+    revision: &str,
+    direction: &str,
+    started: &str,
+) -> String {
+    format!(
+        "INSERT INTO {} (revision, direction, statements_done, started_at, applied_by) \
+         VALUES ({}, {}, 0, {}, {})",
+        m.options.progress_table,
+        literal(revision, dialect),
+        literal(direction, dialect),
+        literal(started, dialect),
+        literal(&super::who(), dialect)
+    )
+}
+
 fn now_text() -> String {
     time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
@@ -698,7 +722,11 @@ async fn run_steps<D: Driver>(
     let can_transact = dialect != Dialect::Mysql;
     let mut open_tx: Vec<String> = Vec::new(); // revisions inside the open shared transaction
     let mut in_tx = false;
-    for (step, info) in plan.steps.iter().zip(planned) {
+    // MySQL: the progress row of the step about to run was written by the previous step's last commit,
+    // and the session runs with autocommit off from the first step to the last.
+    let mut progress_preinserted = false;
+    let mut autocommit_off = false;
+    for (idx, (step, info)) in plan.steps.iter().zip(planned).enumerate() {
         let script = graph.script(step.revision);
         let body = match step.direction {
             Direction::Up => script.up_for(dialect),
@@ -807,28 +835,12 @@ async fn run_steps<D: Driver>(
             literal(&script.revision, dialect),
             literal(direction, dialect)
         );
-        if track {
-            if !progress_table_ready {
-                driver
-                    .execute(&dialect::progress_ddl(&m.options.progress_table))
-                    .await
-                    .map_err(db_err("creating the progress table"))?;
-                progress_table_ready = true;
-            }
-            if skip == 0 {
-                driver
-                    .execute(&format!(
-                        "INSERT INTO {} (revision, direction, statements_done, started_at, applied_by) \
-                         VALUES ({}, {}, 0, {}, {})",
-                        m.options.progress_table,
-                        literal(&script.revision, dialect),
-                        literal(direction, dialect),
-                        literal(&started_text, dialect),
-                        literal(&super::who(), dialect)
-                    ))
-                    .await
-                    .map_err(db_err("recording the start of the step"))?;
-            }
+        if track && !progress_table_ready {
+            driver
+                .execute(&dialect::progress_ddl(&m.options.progress_table))
+                .await
+                .map_err(db_err("creating the progress table"))?;
+            progress_table_ready = true;
         }
         // On MySQL the statement and its progress update travel in one round trip (the server splits them);
         // PostgreSQL must get `CREATE INDEX CONCURRENTLY` and the like alone. And MySQL runs the step with
@@ -838,12 +850,67 @@ async fn run_steps<D: Driver>(
         // no commit (no fsync) per INSERT.
         let progress_with_statement = track && dialect == Dialect::Mysql;
         let mut committed_upto = skip;
-        if progress_with_statement {
+        if track && skip == 0 && !progress_preinserted {
+            let mut sql = progress_insert(m, dialect, &script.revision, direction, &started_text);
+            if progress_with_statement {
+                sql.push_str(";\nSET autocommit = 0;\n");
+                sql.push_str(MYSQL_STEP_STARTED);
+                autocommit_off = true;
+            }
             driver
-                .execute("SET autocommit = 0")
+                .execute(&sql)
+                .await
+                .map_err(db_err("recording the start of the step"))?;
+        } else if progress_with_statement && !autocommit_off {
+            driver
+                .execute(&format!("SET autocommit = 0;\n{MYSQL_STEP_STARTED}"))
                 .await
                 .map_err(db_err("starting the step"))?;
+            autocommit_off = true;
         }
+        progress_preinserted = false;
+        // MySQL: the step's last statement goes with the step's bookkeeping, which commits with the start
+        // of the next step (its progress row), so a one-statement step is one round trip and two commits
+        // (the statement's own, implicit one, and this one). A crash between the two leaves the same record
+        // a separate progress update would: that window is the same round trip either way.
+        let next = plan
+            .steps
+            .get(idx + 1)
+            .filter(|_| progress_with_statement)
+            .map(|n| graph.script(n.revision))
+            .filter(|n| !(can_transact && n.transactional));
+        let finish = |book: &str| {
+            let mut sql = format!(
+                "{book};\nDELETE FROM {} WHERE {progress_where}",
+                m.options.progress_table
+            );
+            if let Some(n) = next {
+                let next_direction = if plan.steps[idx + 1].direction == Direction::Up {
+                    "up"
+                } else {
+                    "down"
+                };
+                sql.push_str(";\n");
+                sql.push_str(&progress_insert(
+                    m,
+                    dialect,
+                    &n.revision,
+                    next_direction,
+                    &now_text(),
+                ));
+                // The timer is not transactional; set before the COMMIT, it is never the one statement
+                // that fails after the record committed.
+                sql.push_str(";\n");
+                sql.push_str(MYSQL_STEP_STARTED);
+                sql.push_str(";\nCOMMIT");
+            } else {
+                sql.push_str(";\nCOMMIT;\nSET autocommit = 1");
+            }
+            sql
+        };
+        let mysql_book =
+            || bookkeeping(m, dialect, step, graph, &started_text, MYSQL_STEP_DURATION);
+        let mut finished = false;
         let progress_sql = |done: usize| {
             format!(
                 "UPDATE {} SET statements_done = {done} WHERE {progress_where}",
@@ -856,7 +923,10 @@ async fn run_steps<D: Driver>(
             } else if progress_with_statement {
                 // The statement on its own line: it may end in a `--` comment.
                 let commits = commits_implicitly(&st.sql);
-                let sql = if commits {
+                let last = i + 1 == statements.len();
+                let sql = if last {
+                    format!("{}\n;\n{}", st.sql, finish(&mysql_book()))
+                } else if commits {
                     format!("{}\n;\n{};\nCOMMIT", st.sql, progress_sql(i + 1))
                 } else {
                     format!("{}\n;\n{}", st.sql, progress_sql(i + 1))
@@ -866,7 +936,28 @@ async fn run_steps<D: Driver>(
                         if commits {
                             committed_upto = i + 1;
                         }
+                        finished = last;
                         Ok(())
+                    }
+                    // The statement ran; only its bookkeeping failed.
+                    Err((done, e)) if done >= 1 && last => {
+                        let _ = driver.execute("ROLLBACK").await;
+                        if commits {
+                            // The statement stays committed: say so, for the next run to resume from.
+                            let _ = driver
+                                .execute(&format!("{};\nCOMMIT", progress_sql(i + 1)))
+                                .await;
+                            return Err(db_err(format!(
+                                "recording revision {} (its statements were committed; the version table was not updated)",
+                                script.revision
+                            ))(e));
+                        }
+                        return Err(db_err(format!(
+                            "recording revision {} (its statements since statement {} were rolled back; the \
+                             progress table records the {committed_upto} that had committed)",
+                            script.revision,
+                            committed_upto + 1
+                        ))(e));
                     }
                     // The statement ran; only its progress update failed.
                     Err((done, e)) if done >= 1 => {
@@ -916,10 +1007,13 @@ async fn run_steps<D: Driver>(
                     .map_err(db_err("recording the step's progress"))?;
             }
         }
-        let ms = started.elapsed().as_millis().to_string();
-        let book = bookkeeping(m, dialect, step, graph, &started_text, &ms);
+        let book = || {
+            let ms = started.elapsed().as_millis().to_string();
+            bookkeeping(m, dialect, step, graph, &started_text, &ms)
+        };
         if transactional {
             open_tx.push(script.revision.clone());
+            let book = book();
             if m.options.transaction_per_migration {
                 let sql = format!("{book};\nCOMMIT");
                 if let Err(e) = driver.execute(&sql).await {
@@ -932,6 +1026,19 @@ async fn run_steps<D: Driver>(
                 let _ = driver.execute("ROLLBACK").await;
                 return Err(db_err(format!("recording revision {}", script.revision))(e));
             }
+        } else if progress_with_statement {
+            if !finished {
+                // No statement left to carry the bookkeeping (an empty step, or one resumed after its last).
+                if let Err(e) = driver.execute(&finish(&mysql_book())).await {
+                    let _ = driver.execute("ROLLBACK").await;
+                    return Err(db_err(format!(
+                        "recording revision {} (its statements were committed; the version table was not updated)",
+                        script.revision
+                    ))(e));
+                }
+            }
+            progress_preinserted = next.is_some();
+            autocommit_off = next.is_some();
         } else {
             let done = if track {
                 format!(
@@ -941,10 +1048,7 @@ async fn run_steps<D: Driver>(
             } else {
                 String::new()
             };
-            let mut sql = format!("{};\n{book}{done};\nCOMMIT", begin_sql(dialect));
-            if progress_with_statement {
-                sql.push_str(";\nSET autocommit = 1");
-            }
+            let sql = format!("{};\n{}{done};\nCOMMIT", begin_sql(dialect), book());
             if let Err(e) = driver.execute(&sql).await {
                 let _ = driver.execute("ROLLBACK").await;
                 return Err(db_err(format!(
