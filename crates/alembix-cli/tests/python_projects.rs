@@ -552,3 +552,72 @@ fn the_scratch_build_runs_while_the_models_are_imported() {
         }
     }
 }
+
+/// Python trusts a module's `.pyc` when it records the source's size and mtime in whole seconds. An edit
+/// that keeps the size, saved in the second the `.pyc` was written (a formatter, a checkout, `sed -i`), was
+/// not seen: `revision --autogenerate` wrote the old column, and the models cache kept it for the new file.
+/// (Found by the benchmark's after-an-edit run on the real model set.) The `.pyc` here is written, then
+/// the file edited, and both mtimes set within one second, the `.pyc` before the source.
+#[test]
+fn an_edit_in_the_second_its_bytecode_was_written_is_seen() {
+    if !sqlalchemy_available() {
+        return;
+    }
+    let p = project("fastapi_app", MODELS_CONFIG);
+    let (c, out, err) = isolated(&p, &["check"]);
+    assert_eq!(c, 1, "{out}{err}");
+    let source = p.path("app/models/audit.py");
+    let second = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let set_mtime = |path: &Path, at: std::time::SystemTime| {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(at)
+            .unwrap();
+    };
+    set_mtime(&source, second);
+    let compiled = std::process::Command::new("python3")
+        .args(["-m", "py_compile", "app/models/audit.py"])
+        .current_dir(p.dir.path())
+        .status()
+        .unwrap();
+    assert!(compiled.success());
+    let cache = p.path("app/models/__pycache__");
+    let pyc = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| {
+            f.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("audit.")
+        })
+        .unwrap();
+    let text = p.read("app/models/audit.py");
+    assert!(text.contains("String(50)"));
+    p.write(
+        "app/models/audit.py",
+        &text.replace("String(50)", "String(60)"),
+    );
+    set_mtime(&pyc, second + std::time::Duration::from_millis(200));
+    set_mtime(&source, second + std::time::Duration::from_millis(500));
+
+    let (c, out, err) = isolated(
+        &p,
+        &[
+            "revision",
+            "--autogenerate",
+            "-m",
+            "init",
+            "--rev-id",
+            "b0000001",
+        ],
+    );
+    assert_eq!(c, 0, "{out}{err}");
+    let written = p.read("migrations/b0000001_init.sql");
+    assert!(written.contains("VARCHAR(60)"), "{written}");
+    // The revision now matches the models.
+    let (c, out, err) = isolated(&p, &["check"]);
+    assert_eq!(c, 0, "{out}{err}");
+}

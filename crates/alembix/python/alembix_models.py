@@ -153,6 +153,34 @@ def parse_args(argv):
     return opts
 
 
+def distrust_stale_bytecode(project):
+    """Python uses a module's .pyc when it records the source's size and its mtime in whole seconds, so an
+    edit that keeps the size and lands in the second the .pyc was written (a formatter, a checkout, a
+    script's `sed`) is not seen: the old models would be printed, and cached as the new file's. For the
+    project's own files, a .pyc that was not written after its source is not used; the module is compiled
+    from its source (and nothing is written)."""
+    from importlib import machinery, util
+
+    sys.dont_write_bytecode = True
+    loader = machinery.SourceFileLoader
+    original = loader.path_stats
+    root, real_root = project.root, project.real_root
+
+    def path_stats(self, path):
+        if not (project._under(path, root) or project._under(path, real_root)):
+            return original(self, path)
+        st = os.stat(path)
+        mtime = st.st_mtime
+        try:
+            if os.stat(util.cache_from_source(path)).st_mtime_ns <= st.st_mtime_ns:
+                mtime = -1.0  # matches no .pyc's record: compiled from source
+        except (OSError, NotImplementedError, ValueError):
+            pass
+        return {"mtime": mtime, "size": st.st_size}
+
+    loader.path_stats = path_stats
+
+
 def setup_path(root):
     """Project root (and its src/) first on sys.path; this script's own directory off it."""
     here = None
@@ -839,6 +867,7 @@ def run(argv, out_fd):
     sys.argv[1:] = []  # settings that read the command line at import time must not see alembix's
     setup_path(opts["root"])
     project = Project(opts["root"])
+    distrust_stale_bytecode(project)
     try:
         import sqlalchemy as sa
         import sqlalchemy.schema  # noqa: F401
