@@ -14,6 +14,8 @@
 #                    the server (loopback only) where the databases benchh_models (alembix's) and
 #                    benchh_models_alembic (Alembic's) are created and dropped; PostgreSQL is skipped, with a
 #                    notice, when it cannot be reached
+#   MODEL_SET=real   the 53-table model set shaped like a real app (bench/real_models.py) instead of the 300
+#                    generated models
 #   SKIP_BUILD=1     do not run cargo build (use the existing target/release/alembix)
 #   KEEP=1           keep the generated projects and raw JSON (path printed at the end)
 #
@@ -104,7 +106,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "generating the models package (300 models in 30 modules) and the two projects"
+log "generating the models package (${MODEL_SET:-generated} set) and the two projects"
 python3 "$HELPER" gen "$WORK"
 
 # ---------------------------------------------------------------------------- time

@@ -33,6 +33,18 @@ PER_MODULE = 10
 DB_X = "benchh_models"            # alembix's database
 DB_A = "benchh_models_alembic"    # Alembic's: same tables, built by the same DDL
 TOUCHED = "m17.py"                # the model file touched for the after-touch run
+# MODEL_SET=real: the 53-table model set of bench/real_models.py (six modules shaped like a real app) instead
+# of the 300 generated ones; the same runs, edits and checks.
+MODEL_SET = os.environ.get("MODEL_SET", "generated")
+if MODEL_SET == "real":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import real_models  # noqa: E402
+    TABLES, MODULES, TOUCHED, EDIT_MARKER = (real_models.TABLES, len(real_models.MODULES) - 1,
+                                             real_models.EDIT_MODULE, real_models.EDIT_MARKER)
+elif MODEL_SET == "generated":
+    TABLES, MODULES, EDIT_MARKER = N_MODULES * PER_MODULE, N_MODULES, "String(32)"
+else:
+    sys.exit("MODEL_SET must be `generated` or `real`, not %r" % MODEL_SET)
 LABEL = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
 TARGET_WARM_S = 0.2
 
@@ -211,7 +223,12 @@ def gen(work):
     models = os.path.join(tpl, "app", "models")
     write(os.path.join(models, "base.py"), BASE_PY)
     names = []
-    for m in range(1, N_MODULES + 1):
+    if MODEL_SET == "real":
+        for name, source in real_models.MODULES.items():
+            write(os.path.join(models, name), source)
+            if name != "base.py":
+                names.append(name[:-3])
+    for m in range(1, N_MODULES + 1 if MODEL_SET == "generated" else 1):
         first = (m - 1) * PER_MODULE + 1
         body = [MODULE_HEAD.format(first=first, last=first + PER_MODULE - 1)]
         for i in range(first, first + PER_MODULE):
@@ -227,7 +244,7 @@ def gen(work):
     write(os.path.join(tpl, "alembic", "versions", "%s_schema_from_models.py" % BASE_REV), BASE_REV_PY)
     os.makedirs(os.path.join(tpl, "migrations"))
     log("generated %d models in %d modules, an Alembic project and an alembix project in %s"
-        % (N_MODULES * PER_MODULE, N_MODULES, tpl))
+        % (TABLES, MODULES, tpl))
 
 
 # ---------------------------------------------------------------------------------------------- databases
@@ -345,15 +362,15 @@ def drop_alembix_tables(engine, server, work, db):
 def count_tables(engine, server, work, db):
     if engine == "sqlite":
         c = sqlite3.connect(os.path.join(work, db + ".db"))
-        n = c.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name GLOB 't[0-9][0-9][0-9]'"
-                      ).fetchone()[0]
+        n = c.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT GLOB 'alembix_*' "
+                      "AND name NOT GLOB 'sqlite_*' AND name <> 'alembic_version'").fetchone()[0]
         c.close()
         return n
     if engine == "mysql":
         c = my_connect(server, db)
         cur = c.cursor()
         cur.execute("SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
-                    "AND TABLE_NAME REGEXP '^t[0-9]{3}$'")
+                    "AND TABLE_NAME NOT LIKE 'alembix\\_%' AND TABLE_NAME <> 'alembic_version'")
         n = cur.fetchone()[0]
         c.close()
         return n
@@ -362,7 +379,8 @@ def count_tables(engine, server, work, db):
     parts["dbname"] = db
     c = psycopg2.connect(connect_timeout=10, **parts)
     with c.cursor() as cur:
-        cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename ~ '^t[0-9]{3}$'")
+        cur.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename !~ '^alembix_' "
+                    "AND tablename <> 'alembic_version'")
         n = cur.fetchone()[0]
     c.close()
     return n
@@ -427,8 +445,7 @@ def setup(work, binary, engine, server):
     assert len(files) == 1, "alembix revision --autogenerate wrote %r" % files
     text = open(os.path.join(proj, "migrations", files[0])).read()
     creates = text.split("-- migrate:down")[0].upper().count("CREATE TABLE")
-    assert creates == N_MODULES * PER_MODULE, "the init revision creates %d tables, expected %d" % (
-        creates, N_MODULES * PER_MODULE)
+    assert creates == TABLES, "the init revision creates %d tables, expected %d" % (creates, TABLES)
     sh([binary, "-q", "upgrade", "head"], proj, env)
     sh([binary, "-q", "--url", a_xurl, "upgrade", "head"], proj, env)
     dropped = drop_alembix_tables(engine, server, work, DB_A)
@@ -436,15 +453,15 @@ def setup(work, binary, engine, server):
     setup_s = time.perf_counter() - t
     for db in (DB_X, DB_A):
         n = count_tables(engine, server, work, db)
-        assert n == N_MODULES * PER_MODULE, "%s %s: %d tables" % (LABEL[engine], db, n)
+        assert n == TABLES, "%s %s: %d tables" % (LABEL[engine], db, n)
     log("%s: both databases have %d tables (set-up %.1f s; dropped %s from %s)"
-        % (LABEL[engine], N_MODULES * PER_MODULE, setup_s, ", ".join(dropped), DB_A))
+        % (LABEL[engine], TABLES, setup_s, ", ".join(dropped), DB_A))
     return proj, {"init_revision": files[0], "create_table": creates, "dropped_from_alembic_db": dropped}
 
 
 def run(work, binary, runs, warmup, out, engines):
     binary = os.path.abspath(binary)
-    results = {"models": N_MODULES * PER_MODULE, "modules": N_MODULES, "runs": runs, "warmup": warmup,
+    results = {"models": TABLES, "modules": MODULES, "model_set": MODEL_SET, "runs": runs, "warmup": warmup,
                "alembic": version("alembic"), "sqlalchemy": version("sqlalchemy"), "engines": {}}
     try:
         for spec in engines:
@@ -476,11 +493,20 @@ def run_engine(work, binary, runs, warmup, engine, server):
         return dt
 
     def alembic_check():
-        dt, p = timed([sys.executable, "-m", "alembic", "-c", "alembic.ini", "check"], proj, clean_env())
+        # Alembic reports a `Uuid` column as changed on MariaDB (it reflects CHAR(32) and compares it with
+        # Uuid): on the real model set it exits 255 there, after the same work. That is accepted, and
+        # recorded, only when every reported change is such a type change.
+        dt, p = timed([sys.executable, "-m", "alembic", "-c", "alembic.ini", "check"], proj, clean_env(),
+                      ok=(0, 255))
         if "alembic check" not in verified:
             text = (p.stdout + p.stderr).decode(errors="replace")
-            assert "No new upgrade operations detected" in text, "alembic check output:\n" + text[-2000:]
-            verified["alembic check"] = "No new upgrade operations detected"
+            if p.returncode == 0:
+                assert "No new upgrade operations detected" in text, "alembic check output:\n" + text[-2000:]
+                verified["alembic check"] = "No new upgrade operations detected"
+            else:
+                found = [ln for ln in text.splitlines() if "Detected " in ln]
+                assert found and all("to Uuid()" in ln for ln in found), "alembic check output:\n" + text[-2000:]
+                verified["alembic check"] = "false positives (Uuid on CHAR(32)): %d" % len(found)
         return dt
 
     def alembix_cold(**extra):
@@ -508,7 +534,8 @@ def run_engine(work, binary, runs, warmup, engine, server):
         # foreign key names it) is built on the scratch database. The database still has the old length,
         # so check reports one change (exit 1). The file is put back untimed.
         edits[0] += 1
-        head, sep, rest = original.rpartition("String(32)")
+        head, sep, rest = original.rpartition(EDIT_MARKER)
+        assert sep, "no %s in %s" % (EDIT_MARKER, TOUCHED)
         write(touched, head + "String(%d)" % (32 + edits[0]) + rest)
         dt, p = timed(check, proj, clean_env(ALEMBIX_CACHE_DIR=warm_cache), ok=(1,))
         verified.setdefault("alembix check --live (after an edit)",
