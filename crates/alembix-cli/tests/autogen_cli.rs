@@ -345,3 +345,132 @@ fn at_a_terminal_a_possible_rename_is_asked() {
         std::fs::remove_file(p.path(&format!("migrations/{id}_answer.sql"))).unwrap();
     }
 }
+
+/// Drops the test's role and what it owns, even when the test fails.
+struct RoleGuard {
+    admin: String,
+    role: String,
+}
+
+impl Drop for RoleGuard {
+    fn drop(&mut self) {
+        let owned = common::db::try_query(
+            &self.admin,
+            &format!(
+                "SELECT d.datname::text FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba \
+                 WHERE r.rolname = '{}'",
+                self.role
+            ),
+        )
+        .unwrap_or_default();
+        for row in owned {
+            if let Some(Some(name)) = row.into_iter().next() {
+                let _ = common::db::try_execute(
+                    &self.admin,
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                );
+            }
+        }
+        let _ = common::db::try_execute(&self.admin, &format!("DROP ROLE IF EXISTS {}", self.role));
+    }
+}
+
+/// PostgreSQL: a temporary scratch database cost a `CREATE DATABASE` (the template copied and synced) at the
+/// start of every `verify`, `import` and statement-by-statement build. A run now claims the empty spare the
+/// last run left, by renaming it, and makes the next one while it works; a spare with anything in it is not
+/// used. The test runs as a role of its own, so that no other test shares its spare.
+#[test]
+fn postgres_runs_claim_the_spare_scratch_database_and_leave_one() {
+    let Some(db) = common::db::TestDb::create(common::db::Engine::Postgres, "spare_scratch") else {
+        return;
+    };
+    let admin = db.url.clone();
+    let role = format!(
+        "alembix_t_spare_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+            % 1_000_000_000_000
+    );
+    common::db::try_execute(&admin, &format!("CREATE ROLE {role} LOGIN CREATEDB")).unwrap();
+    let _guard = RoleGuard {
+        admin: admin.clone(),
+        role: role.clone(),
+    };
+    let (scheme, rest) = admin.split_once("://").unwrap();
+    let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let url = format!("{scheme}://{role}@{host}");
+    let p = Project::empty();
+    p.write(
+        "alembix.toml",
+        &format!("migrations = \"migrations\"\nurl = \"{url}\"\n"),
+    );
+    std::fs::create_dir(p.path("migrations")).unwrap();
+    p.write(
+        "migrations/a1_t.sql",
+        "-- t\n--\n-- Revision ID: a1\n-- Revises:\n\n-- migrate:up\nCREATE TABLE t (id INT PRIMARY KEY);\n\n\
+         -- migrate:down\nDROP TABLE t;\n",
+    );
+    let spare = format!("alembix_spare_{role}");
+    let spare_oid = || -> Option<String> {
+        let rows = common::db::try_query(
+            &admin,
+            &format!("SELECT oid::text FROM pg_database WHERE datname = '{spare}'"),
+        )
+        .unwrap();
+        rows.into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next().flatten())
+    };
+    let databases_of_role = || -> Vec<String> {
+        let rows = common::db::try_query(
+            &admin,
+            &format!(
+                "SELECT d.datname::text FROM pg_database d JOIN pg_roles r ON r.oid = d.datdba \
+                 WHERE r.rolname = '{role}' ORDER BY 1"
+            ),
+        )
+        .unwrap();
+        rows.into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect()
+    };
+    let exists = |oid: &str| -> bool {
+        !common::db::try_query(
+            &admin,
+            &format!("SELECT 1 FROM pg_database WHERE oid = {oid}"),
+        )
+        .unwrap()
+        .is_empty()
+    };
+
+    let (c, out, err) = code(&p, &["verify"]);
+    assert_eq!(c, 0, "{out}{err}");
+    let first = spare_oid().expect("the run left no spare scratch database");
+    assert_eq!(databases_of_role(), vec![spare.clone()]);
+
+    // The next run uses that spare (it is gone, not just still there) and leaves a new one.
+    let (c, out, err) = code(&p, &["verify"]);
+    assert_eq!(c, 0, "{out}{err}");
+    let second = spare_oid().expect("the second run left no spare");
+    assert_ne!(first, second);
+    assert!(!exists(&first), "the first spare was not used");
+    assert_eq!(databases_of_role(), vec![spare.clone()]);
+
+    // Something in the spare: it is not used for a scratch build, and not left behind.
+    let spare_url = common::db::with_database(&admin, &spare);
+    common::db::try_execute(&spare_url, "CREATE TABLE left_behind (x INT)").unwrap();
+    let (c, out, err) = code(&p, &["verify"]);
+    assert_eq!(c, 0, "{out}{err}");
+    assert!(!exists(&second), "the spare with a table in it was kept");
+    let third = spare_oid().expect("no spare after a dirty one");
+    assert_ne!(third, second);
+    let left = common::db::try_query(
+        &spare_url,
+        "SELECT count(*)::text FROM pg_tables WHERE schemaname = 'public'",
+    )
+    .unwrap();
+    assert_eq!(left[0][0].as_deref(), Some("0"));
+    assert_eq!(databases_of_role(), vec![spare]);
+}

@@ -479,6 +479,8 @@ pub struct DevDatabase {
     /// PostgreSQL schemas alembix created in it (`schemas` in the config), dropped when a `dev_url` is
     /// emptied.
     created_schemas: Vec<String>,
+    /// PostgreSQL: the next run's spare scratch database, being created while this run works.
+    refill: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl DevDatabase {
@@ -506,6 +508,7 @@ impl DevDatabase {
                 temp: None,
                 configured: true,
                 created_schemas: Vec::new(),
+                refill: None,
             });
         }
         match server.dialect() {
@@ -520,38 +523,85 @@ impl DevDatabase {
                     temp: None,
                     configured: false,
                     created_schemas: Vec::new(),
+                    refill: None,
                 })
             }
-            Dialect::Postgres | Dialect::Mysql => {
-                // The creation time is in the name, so a later run can tell a scratch database that a
-                // crashed run or a server restart left behind from one a live run is using.
-                let now = unix_now();
-                let name = format!("{SCRATCH_PREFIX}{now}_{}", crate::script::new_revision_id());
-                let mut admin = connect(server).await?;
-                remove_abandoned_scratch_databases(&mut admin, now).await;
-                let created = admin.execute(&format!("CREATE DATABASE {name}")).await;
+            Dialect::Postgres | Dialect::Mysql => DevDatabase::temporary(server, true).await,
+        }
+    }
+
+    /// A temporary scratch database on a PostgreSQL or MySQL server, dropped by [`DevDatabase::dispose`].
+    /// `use_spare`: PostgreSQL may claim the spare the last run left, and leaves one for the next.
+    async fn temporary(server: &DatabaseUrl, use_spare: bool) -> Result<DevDatabase> {
+        // The creation time is in the name, so a later run can tell a scratch database that a
+        // crashed run or a server restart left behind from one a live run is using.
+        let now = unix_now();
+        let name = format!("{SCRATCH_PREFIX}{now}_{}", crate::script::new_revision_id());
+        let mut admin = connect(server).await?;
+        remove_abandoned_scratch_databases(&mut admin, now).await;
+        // PostgreSQL: CREATE DATABASE copies the template and syncs it, a quarter of a second here.
+        // A spare made by the last run is claimed instead, by renaming it (atomic: two runs cannot
+        // both get it, and it fails while anyone is connected to it), and the next run's spare is
+        // made while this run works.
+        let spare = (use_spare && server.dialect() == Dialect::Postgres)
+            .then(|| format!("{SPARE_SCRATCH}_{}", user_suffix(server)));
+        let claimed = match &spare {
+            Some(spare) => admin
+                .execute(&format!("ALTER DATABASE {spare} RENAME TO {name}"))
+                .await
+                .is_ok(),
+            None => false,
+        };
+        let created = if claimed {
+            Ok(())
+        } else {
+            admin.execute(&format!("CREATE DATABASE {name}")).await
+        };
+        let refill = match spare {
+            Some(spare) if created.is_ok() => Some(tokio::spawn(async move {
+                let _ = admin.execute(&format!("CREATE DATABASE {spare}")).await;
                 admin.close().await;
-                if let Err(e) = created {
-                    return Err(Error::Usage(format!(
-                        "cannot create a scratch database on {server}: {e}. Autogenerate needs one: grant the \
-                         user CREATE DATABASE (PostgreSQL: CREATEDB), or set `dev_url` in alembix.toml to an \
-                         empty database alembix may use"
-                    )));
-                }
-                let url = server.with_database(&name);
-                match connect(&url).await {
-                    Ok(conn) => Ok(DevDatabase {
-                        conn,
-                        url,
-                        temp: Some((server.clone(), name)),
-                        configured: false,
-                        created_schemas: Vec::new(),
-                    }),
-                    Err(e) => {
-                        drop_database(server, &name).await;
-                        Err(e)
+            })),
+            _ => {
+                admin.close().await;
+                None
+            }
+        };
+        if let Err(e) = created {
+            return Err(Error::Usage(format!(
+                "cannot create a scratch database on {server}: {e}. Autogenerate needs one: grant the \
+                 user CREATE DATABASE (PostgreSQL: CREATEDB), or set `dev_url` in alembix.toml to an \
+                 empty database alembix may use"
+            )));
+        }
+        let url = server.with_database(&name);
+        match connect(&url).await {
+            Ok(mut conn) => {
+                // A spare nobody else should touch; if something was put in it, it is not used (and a
+                // fresh database is made instead, so a template holding objects cannot loop this).
+                if claimed && user_objects(&mut conn).await.as_deref() != Some("0") {
+                    conn.close().await;
+                    drop_database(server, &name).await;
+                    if let Some(refill) = refill {
+                        let _ = refill.await;
                     }
+                    return Box::pin(DevDatabase::temporary(server, false)).await;
                 }
+                Ok(DevDatabase {
+                    conn,
+                    url,
+                    temp: Some((server.clone(), name)),
+                    configured: false,
+                    created_schemas: Vec::new(),
+                    refill,
+                })
+            }
+            Err(e) => {
+                drop_database(server, &name).await;
+                if let Some(refill) = refill {
+                    let _ = refill.await;
+                }
+                Err(e)
             }
         }
     }
@@ -565,22 +615,7 @@ impl DevDatabase {
         if server.dialect() != Dialect::Postgres {
             return None;
         }
-        let user: String = server
-            .username()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .take(40)
-            .collect();
-        let name = format!(
-            "{SHARED_SCRATCH}_{}",
-            if user.is_empty() { "default" } else { &user }
-        );
+        let name = format!("{SHARED_SCRATCH}_{}", user_suffix(server));
         let url = server.with_database(&name);
         let mut conn = match connect(&url).await {
             Ok(c) => c,
@@ -606,6 +641,7 @@ impl DevDatabase {
             temp: None,
             configured: false,
             created_schemas: Vec::new(),
+            refill: None,
         })
     }
 
@@ -622,6 +658,9 @@ impl DevDatabase {
         self.conn.close().await;
         if let Some((server, name)) = self.temp {
             drop_database(&server, &name).await;
+        }
+        if let Some(refill) = self.refill {
+            let _ = refill.await;
         }
     }
 
@@ -725,6 +764,29 @@ fn pg_ident(name: &str) -> String {
 const SCRATCH_PREFIX: &str = "alembix_dev_";
 /// The PostgreSQL scratch database kept for rolled-back builds (see [`DevDatabase::shared`]).
 const SHARED_SCRATCH: &str = "alembix_scratch";
+/// PostgreSQL: an empty database a run leaves for the next one to claim as its temporary scratch database.
+const SPARE_SCRATCH: &str = "alembix_spare";
+
+/// The user's name as a database name suffix (one shared and one spare scratch database per user).
+fn user_suffix(server: &DatabaseUrl) -> String {
+    let user: String = server
+        .username()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    if user.is_empty() {
+        "default".into()
+    } else {
+        user
+    }
+}
 
 /// A scratch database older than this with no session on it belongs to no live run (a build of hundreds
 /// of tables takes seconds).
