@@ -619,8 +619,12 @@ def report(out):
         ]
         for title, key, extra in rows:
             print("%-10s %-44s %9.3f %7.3f  %s" % (LABEL[engine], title, med[key], mad[key], extra))
+        said = res["verified"].get("alembic check", "")
+        if said.startswith("false positives"):
+            print("%-10s alembic check exits 255 here: it reports %s; alembix reports no change" % (
+                LABEL[engine], said))
         print()
-    print("floor = importing the models alone (what any tool reading them pays); both tools exit 0 (no changes).")
+    print("floor = importing the models alone (what any tool reading them pays); both tools find no changes.")
     print("cold: models printed by Python and the declared schema built on a scratch database (SQLite: in memory);")
     print("after touch: the models are printed again, the scratch build is a cache hit; warm: no Python at all.")
     print("after edit: one model changed (a new length every run): the models are printed again and only the tables")

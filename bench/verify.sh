@@ -6,6 +6,8 @@
 #   N=200 RUNS=3 ENGINES=postgres bench/verify.sh
 #
 # Knobs: N (revisions, 50), RUNS (5), ENGINES ("sqlite postgres"), SKIP_BUILD=1 (use target/release/alembix),
+# MODEL_SET=real (instead of N generated revisions: the 53-table model set of bench/real_models.py, its
+# history of two revisions written by each tool's own autogenerate),
 # BENCH_PG_URL (postgresql://postgres@127.0.0.1:5432/postgres: a user that may create databases).
 # pytest-alembic (with pytest < 9, which it needs) is pip-installed when missing. Target: alembix at most
 # 0.2x pytest-alembic's time on both engines.
@@ -33,7 +35,7 @@ trap 'rm -rf "$WORK"' EXIT
 printf '%-9s %5s %14s %16s %8s %s\n' engine revs "alembix (s)" "pytest-alembic" ratio target
 for engine in $ENGINES; do
     out=$(python3 "$ROOT/bench/verify_bench.py" "$WORK/$engine" --revisions "$N" --engine "$engine" \
-        --runs "$RUNS" --alembix "$BIN")
+        --runs "$RUNS" --alembix "$BIN" --model-set "${MODEL_SET:-generated}")
     python3 - "$out" <<'PY'
 import json, statistics, sys
 r = json.loads(sys.argv[1])
