@@ -195,6 +195,57 @@ fn import_and_continue_on_mysql() {
     import_then_continue(Engine::Mysql);
 }
 
+/// Python uses a revision's .pyc when it records the source's size and mtime in whole seconds: an edit that
+/// keeps the size, made in the second the .pyc was written, must still be what is converted.
+#[test]
+fn an_edit_in_the_second_its_bytecode_was_written_is_converted() {
+    if !alembic_available() {
+        return;
+    }
+    let p = alembic_project();
+    let file = "alembic/versions/2d57c4b42d38_create_tags.py";
+    let source = p.path(file);
+    let second = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let set_mtime = |path: &Path, at: std::time::SystemTime| {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(at)
+            .unwrap();
+    };
+    set_mtime(&source, second);
+    let compiled = std::process::Command::new("python3")
+        .args(["-m", "py_compile", file])
+        .current_dir(p.dir.path())
+        .status()
+        .unwrap();
+    assert!(compiled.success());
+    let pyc = std::fs::read_dir(p.path("alembic/versions/__pycache__"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.to_string_lossy().contains("2d57c4b42d38"))
+        .unwrap();
+    let text = p.read(file);
+    assert!(text.contains("sa.String(length=40)"));
+    p.write(
+        file,
+        &text.replace("sa.String(length=40)", "sa.String(length=48)"),
+    );
+    set_mtime(&pyc, second + std::time::Duration::from_millis(200));
+    set_mtime(&source, second + std::time::Duration::from_millis(500));
+
+    let (c, out, err) = run(&p, &["import", "alembic", "--dialect", "sqlite"], None);
+    assert_eq!(c, 1, "{out}{err}");
+    let converted = p
+        .files("migrations")
+        .into_iter()
+        .find(|f| f.contains("2d57c4b42d38"))
+        .unwrap();
+    let sql = p.read(&converted);
+    assert!(sql.contains("VARCHAR(48)"), "{sql}");
+}
+
 #[test]
 fn several_engines_in_one_file_where_their_sql_differs() {
     if !alembic_available() {

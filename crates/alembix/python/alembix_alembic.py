@@ -419,6 +419,8 @@ class Project(object):
     def load_revisions(self):
         from alembic.script import ScriptDirectory
 
+        _distrust_stale_bytecode([self.script_location] + list(self.version_locations))
+
         params = pyinspect.signature(ScriptDirectory.__init__).parameters
         kwargs = {"version_locations": list(self.version_locations)}
         if "sourceless" in params:
@@ -2080,6 +2082,37 @@ def _claim_stdout():
     except (OSError, ValueError, AttributeError):
         REAL_STDOUT = sys.stdout
     sys.stdout = sys.stderr
+
+
+def _distrust_stale_bytecode(dirs):
+    """Python uses a revision's .pyc when it records the source's size and its mtime in whole seconds, so an
+    edit that keeps the size and lands in the second the .pyc was written is not seen: the old upgrade()
+    would be converted or run. For files under the project's script and version directories, a .pyc that
+    was not written after its source is not used; the module is compiled from its source (Python then
+    writes a .pyc that the next run replaces with one it can trust)."""
+    from importlib import machinery, util
+
+    roots = []
+    for d in dirs:
+        for r in (os.path.abspath(d), os.path.realpath(d)):
+            if r not in roots:
+                roots.append(os.path.join(r, ""))
+    loader = machinery.SourceFileLoader
+    original = loader.path_stats
+
+    def path_stats(self, path):
+        if not any(os.path.abspath(path).startswith(r) for r in roots):
+            return original(self, path)
+        st = os.stat(path)
+        mtime = st.st_mtime
+        try:
+            if os.stat(util.cache_from_source(path)).st_mtime_ns <= st.st_mtime_ns:
+                mtime = -1.0  # matches no .pyc's record: compiled from source
+        except (OSError, NotImplementedError, ValueError):
+            pass
+        return {"mtime": mtime, "size": st.st_size}
+
+    loader.path_stats = path_stats
 
 
 def main(argv=None):
