@@ -230,7 +230,7 @@ impl DbError {
 /// One live connection to one of the engines.
 pub enum Connection {
     #[cfg(feature = "postgres")]
-    Postgres(sqlx::PgConnection),
+    Postgres(postgres::PgConn),
     #[cfg(feature = "mysql")]
     Mysql(sqlx::MySqlConnection),
     #[cfg(feature = "sqlite")]
@@ -304,6 +304,16 @@ impl Connection {
         }
     }
 
+    /// A statement to run right after `BEGIN` in a migration transaction, if this connection needs one.
+    pub fn transaction_setup(&self) -> Option<&'static str> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => c.transaction_setup(),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self {
             #[cfg(feature = "postgres")]
@@ -321,7 +331,7 @@ impl Connection {
         let q = sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
         let r = match self {
             #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => q.execute(c).await.map(drop),
+            Connection::Postgres(c) => q.execute(&mut c.conn).await.map(drop),
             #[cfg(feature = "mysql")]
             Connection::Mysql(c) => q.execute(c).await.map(drop),
             #[cfg(feature = "sqlite")]
@@ -351,7 +361,7 @@ impl Connection {
         }
         match self {
             #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => count!(c),
+            Connection::Postgres(c) => count!(&mut c.conn),
             #[cfg(feature = "mysql")]
             Connection::Mysql(c) => count!(c),
             #[cfg(feature = "sqlite")]
@@ -382,7 +392,7 @@ impl Connection {
         }
         match self {
             #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => rows!(c),
+            Connection::Postgres(c) => rows!(&mut c.conn),
             #[cfg(feature = "mysql")]
             Connection::Mysql(c) => rows!(c),
             #[cfg(feature = "sqlite")]
@@ -403,7 +413,7 @@ impl Connection {
                 use futures_util::TryStreamExt;
                 use sqlx::Row;
                 let sql = statements.join(";\n");
-                let mut stream = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_many(&mut *c);
+                let mut stream = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_many(&mut c.conn);
                 let mut sets = Vec::with_capacity(statements.len());
                 let mut rows = Vec::new();
                 let map = |e: sqlx::Error| DbError::from_sqlx(&e, Dialect::Postgres);
@@ -504,7 +514,7 @@ impl Connection {
     pub async fn close(self) {
         let _ = match self {
             #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => c.close().await,
+            Connection::Postgres(c) => c.conn.close().await,
             #[cfg(feature = "mysql")]
             Connection::Mysql(c) => c.close().await,
             #[cfg(feature = "sqlite")]
@@ -566,14 +576,6 @@ pub fn literal(value: &str, dialect: Dialect) -> String {
         escaped = escaped.replace('\\', "\\\\");
     }
     format!("'{escaped}'")
-}
-
-/// A statement to run right after `BEGIN` in a migration transaction, if the dialect has one.
-pub fn transaction_setup(dialect: Dialect) -> Option<&'static str> {
-    match dialect {
-        Dialect::Postgres => Some(postgres::TRANSACTION_SETUP),
-        _ => None,
-    }
 }
 
 /// Whether the migration lock is held on a connection of its own (PostgreSQL: a transaction-scoped lock),

@@ -58,6 +58,11 @@ pub(crate) trait Driver {
     fn tracks_progress(&self) -> bool {
         true
     }
+    /// A statement to run right after `BEGIN` in a migration transaction, if one is needed. None in a
+    /// recorded script: whoever runs it is the client, and alembix's watch for a dead client is not theirs.
+    fn transaction_setup(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl Driver for Connection {
@@ -66,6 +71,9 @@ impl Driver for Connection {
     }
     fn batches(&self) -> bool {
         Connection::dialect(self) != Dialect::Mysql
+    }
+    fn transaction_setup(&self) -> Option<&'static str> {
+        Connection::transaction_setup(self)
     }
     async fn execute_counting(&mut self, sql: &str) -> Result<(), (usize, DbError)> {
         Connection::execute_counting(self, sql).await
@@ -814,7 +822,7 @@ async fn run_steps<D: Driver>(
                 .execute(begin_sql(dialect))
                 .await
                 .map_err(db_err("starting a transaction"))?;
-            if let Some(setup) = dialect::transaction_setup(dialect) {
+            if let Some(setup) = driver.transaction_setup() {
                 driver
                     .execute(setup)
                     .await
@@ -1092,7 +1100,7 @@ async fn run_batch<D: Driver>(
     let mut text = format!("{};\n", begin_sql(dialect));
     // Statements before the revision's own: BEGIN, and the dialect's transaction setup.
     let mut preamble = 1;
-    if let Some(setup) = dialect::transaction_setup(dialect) {
+    if let Some(setup) = driver.transaction_setup() {
         text.push_str(setup);
         text.push_str(";\n");
         preamble += 1;

@@ -17,8 +17,30 @@ use super::{literal, DbError};
 #[cfg_attr(not(feature = "postgres"), allow(unused_imports))]
 use crate::url::{DatabaseUrl, Dialect};
 
+/// A PostgreSQL connection, and what its server was found to support when it was opened.
 #[cfg(feature = "postgres")]
-pub async fn connect(url: &DatabaseUrl) -> Result<PgConnection, sqlx::Error> {
+pub struct PgConn {
+    pub conn: PgConnection,
+    /// The server took `client_connection_check_interval` (PostgreSQL 14+, on a platform that can watch
+    /// sockets): migration transactions set it too (see [`PgConn::transaction_setup`]).
+    watches_client: bool,
+}
+
+#[cfg(feature = "postgres")]
+impl PgConn {
+    /// Run first in each migration transaction: behind a transaction-mode pooler the session setting made
+    /// at connect time stays on whichever server connection took it, so each transaction sets it for
+    /// itself. A plain `SET LOCAL`, sent only when the server took the setting at connect time: asking
+    /// `pg_settings` instead cost half a millisecond per step, and a server that rejects the value (one on
+    /// a platform without the check) would fail every migration.
+    pub fn transaction_setup(&self) -> Option<&'static str> {
+        self.watches_client
+            .then_some("SET LOCAL client_connection_check_interval = 1000")
+    }
+}
+
+#[cfg(feature = "postgres")]
+pub async fn connect(url: &DatabaseUrl) -> Result<PgConn, sqlx::Error> {
     let mut conn = PgConnectOptions::from_str(&url.expose_driver_url())?
         .application_name("alembix")
         .connect()
@@ -26,14 +48,18 @@ pub async fn connect(url: &DatabaseUrl) -> Result<PgConnection, sqlx::Error> {
     // Without this the server notices a client that died mid-statement (kill -9, a lost container) only when
     // the statement ends: its transaction and its session's migration lock outlive it by as long as the
     // statement runs (minutes for an index build). PostgreSQL 14+ can check the socket while a query runs;
-    // older servers lack the setting (skipped) and platforms without support reject it (ignored).
-    let _ = sqlx::raw_sql(
+    // older servers lack the setting (no row, skipped) and platforms without support reject it (ignored).
+    let watches_client = sqlx::raw_sql(
         "SELECT set_config('client_connection_check_interval', '1000', false) \
-         FROM pg_settings WHERE name = 'client_connection_check_interval'",
+         WHERE current_setting('client_connection_check_interval', true) IS NOT NULL",
     )
-    .execute(&mut conn)
-    .await;
-    Ok(conn)
+    .fetch_optional(&mut conn)
+    .await
+    .is_ok_and(|row| row.is_some());
+    Ok(PgConn {
+        conn,
+        watches_client,
+    })
 }
 
 /// The advisory-lock key: 64 bits of SHA-256 of the lock name.
@@ -71,12 +97,6 @@ pub fn lock_holder_sql(name: &str) -> String {
          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
 }
-
-/// Run first in each migration transaction: a client that dies mid-statement is noticed within a second
-/// (PostgreSQL 14+; a no-op on older servers). Transaction-local, so it holds behind a pooler too.
-pub const TRANSACTION_SETUP: &str =
-    "SELECT set_config('client_connection_check_interval', '1000', true) \
-     FROM pg_settings WHERE name = 'client_connection_check_interval'";
 
 pub fn table_exists_sql(table: &str) -> String {
     format!(
