@@ -203,37 +203,12 @@ fn an_edit_in_the_second_its_bytecode_was_written_is_converted() {
         return;
     }
     let p = alembic_project();
-    let file = "alembic/versions/2d57c4b42d38_create_tags.py";
-    let source = p.path(file);
-    let second = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-    let set_mtime = |path: &Path, at: std::time::SystemTime| {
-        std::fs::File::options()
-            .write(true)
-            .open(path)
-            .unwrap()
-            .set_modified(at)
-            .unwrap();
-    };
-    set_mtime(&source, second);
-    let compiled = std::process::Command::new("python3")
-        .args(["-m", "py_compile", file])
-        .current_dir(p.dir.path())
-        .status()
-        .unwrap();
-    assert!(compiled.success());
-    let pyc = std::fs::read_dir(p.path("alembic/versions/__pycache__"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|f| f.to_string_lossy().contains("2d57c4b42d38"))
-        .unwrap();
-    let text = p.read(file);
-    assert!(text.contains("sa.String(length=40)"));
-    p.write(
-        file,
-        &text.replace("sa.String(length=40)", "sa.String(length=48)"),
+    common::edit_in_the_second_of_its_bytecode(
+        p.dir.path(),
+        "alembic/versions/2d57c4b42d38_create_tags.py",
+        "sa.String(length=40)",
+        "sa.String(length=48)",
     );
-    set_mtime(&pyc, second + std::time::Duration::from_millis(200));
-    set_mtime(&source, second + std::time::Duration::from_millis(500));
 
     let (c, out, err) = run(&p, &["import", "alembic", "--dialect", "sqlite"], None);
     assert_eq!(c, 1, "{out}{err}");

@@ -566,42 +566,12 @@ fn an_edit_in_the_second_its_bytecode_was_written_is_seen() {
     let p = project("fastapi_app", MODELS_CONFIG);
     let (c, out, err) = isolated(&p, &["check"]);
     assert_eq!(c, 1, "{out}{err}");
-    let source = p.path("app/models/audit.py");
-    let second = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
-    let set_mtime = |path: &Path, at: std::time::SystemTime| {
-        std::fs::File::options()
-            .write(true)
-            .open(path)
-            .unwrap()
-            .set_modified(at)
-            .unwrap();
-    };
-    set_mtime(&source, second);
-    let compiled = std::process::Command::new("python3")
-        .args(["-m", "py_compile", "app/models/audit.py"])
-        .current_dir(p.dir.path())
-        .status()
-        .unwrap();
-    assert!(compiled.success());
-    let cache = p.path("app/models/__pycache__");
-    let pyc = std::fs::read_dir(&cache)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|f| {
-            f.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("audit.")
-        })
-        .unwrap();
-    let text = p.read("app/models/audit.py");
-    assert!(text.contains("String(50)"));
-    p.write(
+    common::edit_in_the_second_of_its_bytecode(
+        p.dir.path(),
         "app/models/audit.py",
-        &text.replace("String(50)", "String(60)"),
+        "String(50)",
+        "String(60)",
     );
-    set_mtime(&pyc, second + std::time::Duration::from_millis(200));
-    set_mtime(&source, second + std::time::Duration::from_millis(500));
 
     let (c, out, err) = isolated(
         &p,

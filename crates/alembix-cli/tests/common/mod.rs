@@ -182,6 +182,45 @@ pub fn python_has(modules: &str, what: &str) -> bool {
     ok
 }
 
+/// Compile `file` (relative to `dir`) to its .pyc in one second, then replace `from` by `to` (same size) in
+/// the same second: the edit Python's whole-second, size-checked .pyc validation cannot see.
+pub fn edit_in_the_second_of_its_bytecode(dir: &Path, file: &str, from: &str, to: &str) {
+    assert_eq!(from.len(), to.len(), "a same-size edit");
+    let second = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    let set_mtime = |path: &Path, at: std::time::SystemTime| {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(at)
+            .unwrap();
+    };
+    let source = dir.join(file);
+    set_mtime(&source, second);
+    let compiled = std::process::Command::new("python3")
+        .args(["-m", "py_compile", file])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(compiled.success());
+    let stem = source.file_stem().unwrap().to_string_lossy().into_owned();
+    let pyc = std::fs::read_dir(source.parent().unwrap().join("__pycache__"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| {
+            f.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{stem}."))
+        })
+        .unwrap();
+    let text = std::fs::read_to_string(&source).unwrap();
+    assert!(text.contains(from), "{file} has no {from}");
+    std::fs::write(&source, text.replace(from, to)).unwrap();
+    set_mtime(&pyc, second + std::time::Duration::from_millis(200));
+    set_mtime(&source, second + std::time::Duration::from_millis(500));
+}
+
 /// Copy a fixture directory (without Python caches).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
