@@ -224,10 +224,7 @@ def gen(work):
     write(os.path.join(models, "base.py"), BASE_PY)
     names = []
     if MODEL_SET == "real":
-        for name, source in real_models.MODULES.items():
-            write(os.path.join(models, name), source)
-            if name != "base.py":
-                names.append(name[:-3])
+        names = real_models.write_modules(models)
     for m in range(1, N_MODULES + 1 if MODEL_SET == "generated" else 1):
         first = (m - 1) * PER_MODULE + 1
         body = [MODULE_HEAD.format(first=first, last=first + PER_MODULE - 1)]

@@ -609,3 +609,14 @@ MODULES = {
     "content.py": CONTENT,
     "support.py": SUPPORT,
 }
+
+
+def write_modules(models_dir, modules=MODULES):
+    """Write `modules` (file name -> source) into `models_dir`; the names of the modules besides the base,
+    for the package's `__init__.py` to import."""
+    import os
+    os.makedirs(models_dir, exist_ok=True)
+    for name, source in modules.items():
+        with open(os.path.join(models_dir, name), "w") as f:
+            f.write(source)
+    return [name[:-3] for name in modules if name != "base.py"]
