@@ -582,9 +582,7 @@ impl DevDatabase {
                 if claimed && user_objects(&mut conn).await.as_deref() != Some("0") {
                     conn.close().await;
                     drop_database(server, &name).await;
-                    if let Some(refill) = refill {
-                        let _ = refill.await;
-                    }
+                    finish_refill(refill).await;
                     return Box::pin(DevDatabase::temporary(server, false)).await;
                 }
                 Ok(DevDatabase {
@@ -598,9 +596,7 @@ impl DevDatabase {
             }
             Err(e) => {
                 drop_database(server, &name).await;
-                if let Some(refill) = refill {
-                    let _ = refill.await;
-                }
+                finish_refill(refill).await;
                 Err(e)
             }
         }
@@ -659,9 +655,7 @@ impl DevDatabase {
         if let Some((server, name)) = self.temp {
             drop_database(&server, &name).await;
         }
-        if let Some(refill) = self.refill {
-            let _ = refill.await;
-        }
+        finish_refill(self.refill).await;
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -766,6 +760,14 @@ const SCRATCH_PREFIX: &str = "alembix_dev_";
 const SHARED_SCRATCH: &str = "alembix_scratch";
 /// PostgreSQL: an empty database a run leaves for the next one to claim as its temporary scratch database.
 const SPARE_SCRATCH: &str = "alembix_spare";
+
+/// Wait for the next run's spare database to be made (best effort: if it could not be, the next run creates
+/// its scratch database itself).
+async fn finish_refill(refill: Option<tokio::task::JoinHandle<()>>) {
+    if let Some(refill) = refill {
+        let _ = refill.await;
+    }
+}
 
 /// The user's name as a database name suffix (one shared and one spare scratch database per user).
 fn user_suffix(server: &DatabaseUrl) -> String {
