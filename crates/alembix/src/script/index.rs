@@ -97,9 +97,32 @@ pub(crate) fn cache_dir() -> Option<PathBuf> {
 const FORMAT: &[u8] = b"alembix-revision-index-1\0";
 
 /// The entries of an index file, sorted by name; `None` when it is missing, from another version, or damaged.
+#[cfg(test)]
 pub(crate) fn read(path: &Path) -> Option<Vec<Entry>> {
-    let bytes = std::fs::read(path).ok()?;
-    decode(&bytes)
+    open(path)?.read()
+}
+
+/// An index file opened, with its size, so that a caller can tell whether reading it on another thread pays.
+pub(crate) struct Opened {
+    file: std::fs::File,
+    pub len: u64,
+}
+
+/// The index file at `path`, opened; `None` when it is missing or unreadable.
+pub(crate) fn open(path: &Path) -> Option<Opened> {
+    let file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    Some(Opened { file, len })
+}
+
+impl Opened {
+    /// The entries, sorted by name; `None` when the file is from another version or damaged.
+    pub(crate) fn read(mut self) -> Option<Vec<Entry>> {
+        use std::io::Read;
+        let mut bytes = Vec::with_capacity(usize::try_from(self.len).ok()?.saturating_add(1));
+        self.file.read_to_end(&mut bytes).ok()?;
+        decode(&bytes)
+    }
 }
 
 /// Write the index (best effort: a cache that cannot be written is no cache). Entries whose stamps are

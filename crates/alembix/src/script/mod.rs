@@ -367,8 +367,18 @@ fn load_dir_indexed(
     index_path: &Path,
     now: std::time::SystemTime,
 ) -> Result<Vec<Script>, crate::Error> {
-    let listed = list_dir(dir, true)?;
-    let indexed = index::read(index_path).unwrap_or_default();
+    // A large index (thousands of revisions) is read and decoded on another core while this one lists the
+    // directory; a small one is not worth a thread.
+    let (listed, indexed) = match index::open(index_path) {
+        Some(file) if file.len >= OVERLAP_INDEX_BYTES => std::thread::scope(|s| {
+            let reader = s.spawn(move || file.read());
+            let listed = list_dir(dir, true);
+            (listed, reader.join().ok().flatten())
+        }),
+        file => (list_dir(dir, true), file.and_then(index::Opened::read)),
+    };
+    let listed = listed?;
+    let indexed = indexed.unwrap_or_default();
     let indexed_len = indexed.len();
     // Both are sorted by name: walk them together, taking each matching entry's header.
     let mut indexed = indexed.into_iter().peekable();
@@ -424,6 +434,9 @@ fn load_dir_indexed(
     }
     Ok(scripts)
 }
+
+/// Index files from this size on (about a thousand revisions) are read on a thread of their own.
+const OVERLAP_INDEX_BYTES: u64 = 256 * 1024;
 
 /// A revision file found in the migrations directory.
 struct Listed {
