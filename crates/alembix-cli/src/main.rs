@@ -10,12 +10,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of the system allocator: it takes its memory in one region it asks the kernel to back
-/// with huge pages where allowed, so a command that builds the graph of 10,000 revisions takes ~300 page
-/// faults instead of ~4,000 (a fifth of `heads`' time there; bench/README.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::run(cli) {
