@@ -101,6 +101,50 @@ fn abandoned_scratch_databases_are_removed_mysql() {
     abandoned_scratch_databases_are_removed(Engine::Mysql);
 }
 
+/// MySQL: a run no longer waits for its scratch database's `DROP DATABASE` (most of a cold `check` of
+/// hundreds of tables); the server finishes the drop after the run has let the connection go. Whatever the
+/// timing, the scratch database must be gone soon after the run, not left for the abandoned clean-up.
+#[test]
+fn the_mysql_scratch_database_is_gone_soon_after_the_run() {
+    let Some(db) = TestDb::create(Engine::Mysql, "scratch_detached") else {
+        return;
+    };
+    // The test database's name is unique, so a table named after it finds this run's scratch database
+    // among those of tests running alongside.
+    let marker = db.url.rsplit('/').next().unwrap().to_string();
+    let p = schema_project("");
+    let mut schema = String::new();
+    for i in 0..40 {
+        schema.push_str(&format!(
+            "CREATE TABLE {marker}_{i} (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL);\n"
+        ));
+    }
+    p.write("schema.sql", &schema);
+    let out = cold(&p, &["--url", &db.url, "check", "--live"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::render(&out));
+    let server = std::env::var(Engine::Mysql.env_var().unwrap()).unwrap();
+    let left = || {
+        common::db::try_query(
+            &server,
+            &format!(
+                "SELECT CAST(COUNT(*) AS CHAR) FROM information_schema.TABLES WHERE TABLE_NAME LIKE '{marker}\\_%' \
+                 AND TABLE_SCHEMA LIKE 'alembix\\_dev\\_%'"
+            ),
+        )
+        .unwrap()[0][0]
+            .clone()
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while left() != "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scratch database of the run is still there a minute later"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Making a column NOT NULL behaved differently by engine: SQLite's rebuild filled NULLs with the default
 /// while PostgreSQL failed on them. Now every engine fills NULLs with the declared default (and the revision
 /// says so), and fails on NULLs when there is no default.

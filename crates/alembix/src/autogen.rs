@@ -651,9 +651,15 @@ impl DevDatabase {
                 let _ = self.conn.execute(&sql).await;
             }
         }
-        self.conn.close().await;
-        if let Some((server, name)) = self.temp {
-            drop_database(&server, &name).await;
+        match self.temp {
+            Some((_, name)) if self.conn.dialect() == Dialect::Mysql => {
+                drop_mysql_detached(self.conn, &name).await;
+            }
+            Some((server, name)) => {
+                self.conn.close().await;
+                drop_database(&server, &name).await;
+            }
+            None => self.conn.close().await,
         }
         finish_refill(self.refill).await;
     }
@@ -863,6 +869,29 @@ async fn drop_database(server: &DatabaseUrl, name: &str) {
         admin.close().await;
     }
 }
+
+/// MySQL/MariaDB: drop the scratch database `name` on the connection that used it, waiting for the server's
+/// answer only [`DETACH_DROP_AFTER`]. Dropping deletes a file or two per table (0.8 s for 300 tables on the
+/// dev VM, most of a cold `check`), and the server finishes a statement whose client has gone: a longer
+/// drop goes on after the connection is let go, and the command does not wait for it. Should the server not
+/// finish it (it stopped meanwhile), the database is abandoned and a later run's clean-up removes it.
+async fn drop_mysql_detached(mut conn: Connection, name: &str) {
+    let drop = format!("DROP DATABASE IF EXISTS {name}");
+    match tokio::time::timeout(DETACH_DROP_AFTER, conn.execute(&drop)).await {
+        Ok(Ok(())) => conn.close().await,
+        Ok(Err(e)) => {
+            tracing_note(&format!(
+                "could not drop the scratch database {name}: {e}; drop it by hand"
+            ));
+            conn.close().await;
+        }
+        // Sent, and still running: closing would wait behind it, so the socket is just closed.
+        Err(_) => std::mem::drop(conn),
+    }
+}
+
+/// How long a scratch database's `DROP DATABASE` is waited for before the server is left to finish it.
+const DETACH_DROP_AFTER: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The library never prints, but a leaked scratch database must not go unnoticed: it is reported on stderr.
 #[allow(clippy::print_stderr)]
