@@ -897,3 +897,40 @@ async fn inspect_query_count_does_not_grow_with_tables() {
     assert_eq!(n_small, n_big);
     assert_eq!(n_big, dialect::sqlite::inspect::QUERIES.len());
 }
+
+/// The catalog comes back as one JSON document per query: text that JSON must escape (quotes, backslashes,
+/// newlines, control characters, non-ASCII) and NULLs read back exactly as SQLite stores them.
+#[tokio::test]
+async fn catalog_text_survives_the_json_round_trip() {
+    let ddl = "CREATE TABLE \"we\"\"ird\\\\ tåble\" (\n  id INTEGER PRIMARY KEY,\n  \
+               note TEXT DEFAULT 'it''s a \\ back\nslash \u{1}',\n  \
+               plain TEXT,\n  \
+               CONSTRAINT \"chk \u{e9}\" CHECK (note <> '\"\\t\"')\n)";
+    let mut c = db_with(ddl).await;
+    let s = inspect(&mut c).await;
+    let table = &s.tables[0];
+    assert_eq!(table.name, "we\"ird\\\\ tåble");
+    let note = table.columns.iter().find(|c| c.name == "note").unwrap();
+    assert_eq!(
+        note.default.as_deref(),
+        Some("'it''s a \\ back\nslash \u{1}'")
+    );
+    let plain = table.columns.iter().find(|c| c.name == "plain").unwrap();
+    assert_eq!(plain.default, None);
+    assert_eq!(table.checks.len(), 1, "{:?}", table.checks);
+    assert_eq!(table.checks[0].name.as_deref(), Some("chk \u{e9}"));
+    assert!(
+        table.checks[0].expression.contains("'\"\\t\"'"),
+        "{:?}",
+        table.checks[0]
+    );
+    // The same schema applied again compares equal to itself.
+    let mut again = db_with(ddl).await;
+    assert!(diff(
+        &s,
+        &inspect(&mut again).await,
+        &RenameHints::default(),
+        opts()
+    )
+    .is_empty());
+}
