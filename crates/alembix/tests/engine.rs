@@ -995,3 +995,27 @@ async fn mysql_step_commits(db: TestDb) {
 async fn mysql_one_statement_steps_commit_once_besides_the_statement() {
     common::run(Kind::Mysql, mysql_step_commits).await
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Which bookkeeping tables exist: one round trip for all of them.
+
+async fn tables_exist(db: TestDb) {
+    db.exec("CREATE TABLE present_one (id INTEGER PRIMARY KEY)")
+        .await;
+    let mut c = db.conn().await;
+    let found = c
+        .tables_exist(&["missing_a", "present_one", "missing_b", "present_one"])
+        .await
+        .unwrap();
+    assert_eq!(found, [false, true, false, true]);
+    assert!(c.tables_exist(&[]).await.unwrap().is_empty());
+    // The same answers as asking one by one.
+    for t in ["missing_a", "present_one"] {
+        assert_eq!(
+            c.table_exists(t).await.unwrap(),
+            c.tables_exist(&[t]).await.unwrap()[0]
+        );
+    }
+}
+
+per_dialect!(tables_exist => postgres_tables_exist, mysql_tables_exist, sqlite_tables_exist);

@@ -511,6 +511,37 @@ impl Connection {
         Ok(!self.query_text(&sql).await?.is_empty())
     }
 
+    /// [`Connection::table_exists`] of each table, in order, in one round trip.
+    pub async fn tables_exist(&mut self, tables: &[&str]) -> Result<Vec<bool>, DbError> {
+        let dialect = self.dialect();
+        let sql = tables
+            .iter()
+            .enumerate()
+            .map(|(i, table)| {
+                let one = match dialect {
+                    Dialect::Postgres => postgres::table_exists_sql(table),
+                    Dialect::Mysql => mysql::table_exists_sql(table),
+                    Dialect::Sqlite => sqlite::table_exists_sql(table),
+                };
+                format!("SELECT '{i}' WHERE EXISTS ({one})")
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        if sql.is_empty() {
+            return Ok(Vec::new());
+        }
+        let found = self.query_text(&sql).await?;
+        let mut out = vec![false; tables.len()];
+        for row in found {
+            if let Some(i) = first_cell(&[row]).and_then(|c| c.parse::<usize>().ok()) {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = true;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn close(self) {
         let _ = match self {
             #[cfg(feature = "postgres")]

@@ -37,6 +37,14 @@ pub(crate) trait Driver {
     /// Run SQL that changes the database.
     async fn execute(&mut self, sql: &str) -> Result<(), DbError>;
     async fn table_exists(&mut self, table: &str) -> Result<bool, DbError>;
+    /// [`Driver::table_exists`] of each table, in order; a connection asks in one round trip.
+    async fn tables_exist(&mut self, tables: &[&str]) -> Result<Vec<bool>, DbError> {
+        let mut out = Vec::with_capacity(tables.len());
+        for t in tables {
+            out.push(self.table_exists(t).await?);
+        }
+        Ok(out)
+    }
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError>;
     /// A comment for a recorded script; ignored by a live connection.
     fn note(&mut self, _text: &str) {}
@@ -83,6 +91,9 @@ impl Driver for Connection {
     }
     async fn table_exists(&mut self, table: &str) -> Result<bool, DbError> {
         Connection::table_exists(self, table).await
+    }
+    async fn tables_exist(&mut self, tables: &[&str]) -> Result<Vec<bool>, DbError> {
+        Connection::tables_exist(self, tables).await
     }
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
         Connection::query_text(self, sql).await
@@ -159,6 +170,12 @@ impl Driver for Recorder<'_> {
             None => Ok(false),
         }
     }
+    async fn tables_exist(&mut self, tables: &[&str]) -> Result<Vec<bool>, DbError> {
+        match &mut self.inner {
+            Some(c) => c.tables_exist(tables).await,
+            None => Ok(vec![false; tables.len()]),
+        }
+    }
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
         match &mut self.inner {
             Some(c) => c.query_text(sql).await,
@@ -231,6 +248,8 @@ struct DbState {
     rows: Vec<String>,
     heads: Vec<Rev>,
     tables_exist: bool,
+    /// The progress table exists (asked with the others, in the same round trip).
+    progress_exists: bool,
 }
 
 async fn read_state<D: Driver>(
@@ -239,13 +258,25 @@ async fn read_state<D: Driver>(
     tolerate_unknown: bool,
 ) -> Result<DbState> {
     let opts = &m.options;
-    let version_rows = version_rows(opts, driver).await?;
-    let tables_exist = version_rows.is_some()
-        && driver
-            .table_exists(&opts.history_table)
-            .await
-            .map_err(db_err("checking for the history table"))?;
-    let rows = version_rows.unwrap_or_default();
+    // The three bookkeeping tables in one round trip (each a catalog query of its own before: on a
+    // scratch database `verify` runs this three times per revision).
+    let exist = driver
+        .tables_exist(&[
+            &opts.version_table,
+            &opts.history_table,
+            &opts.progress_table,
+        ])
+        .await
+        .map_err(db_err(
+            "checking for the version, history and progress tables",
+        ))?;
+    let (version, history, progress) = (exist[0], exist[1], exist[2]);
+    let rows = if version {
+        read_version_rows(opts, driver).await?
+    } else {
+        Vec::new()
+    };
+    let tables_exist = version && history;
     let mut heads = Vec::new();
     for row in &rows {
         match m.graph.get(row) {
@@ -264,6 +295,7 @@ async fn read_state<D: Driver>(
         rows,
         heads,
         tables_exist,
+        progress_exists: progress,
     })
 }
 
@@ -390,7 +422,7 @@ pub(crate) async fn execute<D: Driver>(
     {
         check_edits(m, driver, &state.heads).await?;
     }
-    let interrupted = if state.tables_exist && driver.tracks_progress() {
+    let interrupted = if state.tables_exist && state.progress_exists && driver.tracks_progress() {
         read_progress(m, driver).await?
     } else {
         None
@@ -1297,13 +1329,6 @@ struct ProgressRow {
 
 async fn read_progress<D: Driver>(m: &Migrator, driver: &mut D) -> Result<Option<ProgressRow>> {
     let t = &m.options.progress_table;
-    if !driver
-        .table_exists(t)
-        .await
-        .map_err(db_err("checking for the progress table"))?
-    {
-        return Ok(None);
-    }
     let text = |e: &str| match driver.dialect() {
         Dialect::Postgres => format!("{e}::text"),
         Dialect::Mysql => format!("CAST({e} AS CHAR)"),
@@ -1542,22 +1567,29 @@ async fn version_rows<D: Driver>(
     opts: &super::MigrateOptions,
     driver: &mut D,
 ) -> Result<Option<Vec<String>>> {
-    let v = &opts.version_table;
     if !driver
-        .table_exists(v)
+        .table_exists(&opts.version_table)
         .await
         .map_err(db_err("checking for the version table"))?
     {
         return Ok(None);
     }
-    let rows = driver
+    read_version_rows(opts, driver).await.map(Some)
+}
+
+/// The rows of the version table, which exists.
+async fn read_version_rows<D: Driver>(
+    opts: &super::MigrateOptions,
+    driver: &mut D,
+) -> Result<Vec<String>> {
+    let v = &opts.version_table;
+    Ok(driver
         .query_text(&format!("SELECT version_num FROM {v}"))
         .await
         .map_err(db_err(format!("reading {v}")))?
         .into_iter()
         .filter_map(|r| r.into_iter().next().flatten())
-        .collect();
-    Ok(Some(rows))
+        .collect())
 }
 
 pub(crate) async fn read_current(
