@@ -474,3 +474,83 @@ fn postgres_runs_claim_the_spare_scratch_database_and_leave_one() {
     assert_eq!(left[0][0].as_deref(), Some("0"));
     assert_eq!(databases_of_role(), vec![spare]);
 }
+
+/// PostgreSQL: `verify` runs the stairway first in the session's temporary schema (no WAL, no file syncs).
+/// Only a clean pass with nothing created outside that schema is taken from there; a statement that cannot
+/// run in it (an unlogged table), an object qualified with another schema, or a finding send the whole run
+/// again through the regular schema of a fresh scratch database, whose verdict is the one reported.
+#[test]
+fn postgres_verify_passes_in_the_temporary_schema_or_runs_again_outside_it() {
+    let Some(db) = common::db::TestDb::create(common::db::Engine::Postgres, "verify_temp") else {
+        return;
+    };
+    let project = |revisions: &[(&str, &str, &str)]| {
+        let p = Project::empty();
+        p.write(
+            "alembix.toml",
+            &format!("migrations = \"migrations\"\nurl = \"{}\"\n", db.url),
+        );
+        std::fs::create_dir(p.path("migrations")).unwrap();
+        let mut parent = String::new();
+        for (id, up, down) in revisions {
+            p.write(
+                &format!("migrations/{id}_r.sql"),
+                &format!(
+                    "-- r\n--\n-- Revision ID: {id}\n-- Revises: {parent}\n\n-- migrate:up\n{up}\n\n\
+                     -- migrate:down\n{down}\n"
+                ),
+            );
+            parent = id.to_string();
+        }
+        p
+    };
+    const AGAIN: &str = "again, outside the temporary schema";
+    let plain = (
+        "a1",
+        "CREATE TYPE mood AS ENUM ('ok', 'sad');\nCREATE TABLE t (id SERIAL PRIMARY KEY, m mood, \
+         u UUID DEFAULT gen_random_uuid());\nCREATE INDEX ix_t_m ON t (m);",
+        "DROP TABLE t;\nDROP TYPE mood;",
+    );
+
+    // Everything runs in the temporary schema: one pass.
+    let (c, out, err) = code(&project(&[plain]), &["verify"]);
+    assert_eq!(c, 0, "{out}{err}");
+    assert!(!err.contains(AGAIN), "{err}");
+
+    // An unlogged table cannot be temporary: the pass there fails, the regular one passes.
+    let unlogged = (
+        "a2",
+        "CREATE UNLOGGED TABLE cache (k TEXT PRIMARY KEY);",
+        "DROP TABLE cache;",
+    );
+    let (c, out, err) = code(&project(&[plain, unlogged]), &["verify"]);
+    assert_eq!(c, 0, "{out}{err}");
+    assert!(err.contains(AGAIN), "{err}");
+
+    // A table put in `public` by name leaves the temporary schema (and a downgrade that drops it would hide
+    // that at the end): caught after the step, and judged by the regular run.
+    let qualified = (
+        "a2",
+        "CREATE TABLE public.audit (id INT PRIMARY KEY);",
+        "DROP TABLE public.audit;",
+    );
+    let (c, out, err) = code(&project(&[plain, qualified]), &["verify"]);
+    assert_eq!(c, 0, "{out}{err}");
+    assert!(err.contains(AGAIN), "{err}");
+
+    // A real finding is confirmed by the regular run and reported once.
+    let bad = (
+        "a2",
+        "CREATE TABLE u (id INT PRIMARY KEY);\nCREATE TABLE w (id INT);",
+        "DROP TABLE u;",
+    );
+    let (c, out, err) = code(&project(&[plain, bad]), &["verify"]);
+    assert_eq!(c, 1, "{out}{err}");
+    assert!(err.contains(AGAIN), "{err}");
+    assert!(
+        out.contains("a2")
+            && out.contains("drop table w")
+            && out.matches("failed verification").count() == 1,
+        "{out}"
+    );
+}

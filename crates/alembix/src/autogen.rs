@@ -1658,9 +1658,63 @@ pub async fn verify(
 ) -> Result<Option<VerifyFinding>> {
     let mut dev = DevDatabase::create(server, dev_url).await?;
     relax_durability(&mut dev.conn).await;
-    let result = verify_on(m, &mut dev, schemas, progress).await;
+    if dev.dialect() == Dialect::Postgres
+        && schemas.is_empty()
+        && std::env::var_os("ALEMBIX_NO_TEMP_BUILD").is_none()
+    {
+        if verify_in_temp(m, &mut dev, progress).await {
+            dev.dispose().await;
+            return Ok(None);
+        }
+        // A failure or a finding there, or an object that left the temporary schema: the regular way decides,
+        // on a fresh scratch database, and its finding is the one reported.
+        dev.dispose().await;
+        progress("again, outside the temporary schema (the pass in it was not conclusive)");
+        dev = DevDatabase::create(server, dev_url).await?;
+        relax_durability(&mut dev.conn).await;
+    }
+    let result = verify_on(m, &mut dev, schemas, progress, None).await;
     dev.dispose().await;
     result
+}
+
+/// PostgreSQL: the stairway run first in the session's temporary schema (`search_path = pg_temp`), as the
+/// declared schema is built (see [`build_rolled_back`]): temporary relations are neither WAL-logged nor
+/// synced, so each revision's tables cost a fraction of a regular build (the 53-table model set's two
+/// revisions were 0.7 s, most of it the server creating and syncing files). `true` only for a clean pass
+/// in which no object appeared outside the temporary schema after any step; anything else (a statement
+/// that cannot run there, such as `CREATE EXTENSION` or an unlogged table, a finding, a name qualified with
+/// another schema) is for the regular run to judge.
+async fn verify_in_temp(
+    m: &Migrator,
+    dev: &mut DevDatabase,
+    progress: &mut dyn FnMut(&str),
+) -> bool {
+    if dev.conn.execute("SET search_path = pg_temp").await.is_err() {
+        return false;
+    }
+    let Some(before) = user_objects(&mut dev.conn).await else {
+        return false;
+    };
+    matches!(
+        verify_on(m, dev, &[], progress, Some(&before)).await,
+        Ok(None)
+    )
+}
+
+/// With `guard` (the count of the database's own objects when a temporary-schema run began): an error
+/// when a step left an object outside the temporary schema.
+async fn check_guard(conn: &mut Connection, guard: Option<&str>) -> Result<()> {
+    let Some(before) = guard else {
+        return Ok(());
+    };
+    if user_objects(conn).await.as_deref() == Some(before) {
+        Ok(())
+    } else {
+        Err(Error::Usage(
+            "a migration created an object outside the temporary schema".into(),
+        ))
+    }
 }
 
 async fn verify_on(
@@ -1668,6 +1722,7 @@ async fn verify_on(
     dev: &mut DevDatabase,
     schemas: &[String],
     progress: &mut dyn FnMut(&str),
+    guard: Option<&str>,
 ) -> Result<Option<VerifyFinding>> {
     let graph = m.graph();
     let exclude = own_tables(m);
@@ -1692,6 +1747,7 @@ async fn verify_on(
         if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
             return finding(format!("upgrade failed: {e}"));
         }
+        check_guard(&mut dev.conn, guard).await?;
         let after = inspector
             .inspect_in(&mut dev.conn, &exclude, schemas)
             .await
@@ -1703,6 +1759,7 @@ async fn verify_on(
         if let Err(e) = m.run_on(&mut dev.conn, &down_op, &mut |_| {}).await {
             return finding(format!("downgrade failed: {e}"));
         }
+        check_guard(&mut dev.conn, guard).await?;
         let reverted = inspector
             .inspect_in(&mut dev.conn, &exclude, schemas)
             .await
@@ -1722,6 +1779,7 @@ async fn verify_on(
         if let Err(e) = m.run_on(&mut dev.conn, &up_op, &mut |_| {}).await {
             return finding(format!("upgrade after downgrade failed: {e}"));
         }
+        check_guard(&mut dev.conn, guard).await?;
         let again = inspector
             .inspect_in(&mut dev.conn, &exclude, schemas)
             .await
