@@ -73,6 +73,7 @@ async fn both_sides(
     desired: &DesiredSchema,
     from_migrations: bool,
     prebuild: Option<autogen::Prebuild>,
+    live: Option<alembix::Result<(Schema, String)>>,
 ) -> alembix::Result<(Schema, Schema)> {
     let exclude = autogen::own_tables(m);
     let cache = if config.dev_url.is_some() {
@@ -81,7 +82,10 @@ async fn both_sides(
     } else {
         SchemaCache::from_env()
     };
-    let current = current_side(m, config, server, from_migrations, &cache).await;
+    let current = match live {
+        Some(read) => read,
+        None => current_side(m, config, server, from_migrations, &cache).await,
+    };
     let (current, fingerprint) = match current {
         Ok(c) => c,
         Err(e) => {
@@ -144,9 +148,19 @@ async fn load_and_compare(
     server: &DatabaseUrl,
     from_migrations: bool,
 ) -> alembix::Result<(DesiredSchema, Schema, Schema)> {
-    let (desired, prebuild) = autogen::load_desired_overlapped(config, server).await?;
+    // The live database is read while the models are imported (it does not depend on them): its connection
+    // and inspection are then off the critical path, which after the import is the scratch build alone.
+    let live = async {
+        if from_migrations {
+            None
+        } else {
+            Some(autogen::live_schema(m, server, &config.schemas).await)
+        }
+    };
+    let (loaded, live) = tokio::join!(autogen::load_desired_overlapped(config, server), live);
+    let (desired, prebuild) = loaded?;
     let (current, wanted) =
-        both_sides(m, config, server, &desired, from_migrations, prebuild).await?;
+        both_sides(m, config, server, &desired, from_migrations, prebuild, live).await?;
     Ok((desired, current, wanted))
 }
 
@@ -213,7 +227,8 @@ async fn other_engine(
     };
     let mut desired = autogen::load_desired(config, d)?;
     desired.hints = hints.clone();
-    let (current, wanted) = both_sides(m, &scratch_config, &server, &desired, true, None).await?;
+    let (current, wanted) =
+        both_sides(m, &scratch_config, &server, &desired, true, None, None).await?;
     let generated = autogen::generate(d, &current, &wanted, &desired.hints);
     Ok((
         section(&generated.up_warnings, &generated.up),
