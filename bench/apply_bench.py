@@ -13,6 +13,10 @@ statements with one transaction per migration:
   book:  BEGIN; <up>; UPDATE version row; INSERT history row; COMMIT;       (the first up INSERTs the
          version row, the last down DELETEs it; the two tables are created first, in their own transaction)
 
+"sqlx" (when `sqlx` from sqlx-cli is on PATH): the same up and down SQL as sqlx migrations
+(`N_name.up.sql` / `.down.sql`, one transaction each), `sqlx migrate run` and
+`sqlx migrate revert --target-version 0`, on the same URL: the peer of the issue's apply and downgrade rows.
+
 "book" is the work a migration tool has to do per step; alembix does DELETE+INSERT on its version table
 and one INSERT into its history table per step.
 
@@ -92,6 +96,13 @@ def gen(n, out):
         ])
         with open(os.path.join(mig, "%s_create_table_t_%04d.sql" % (rev_id(i), i)), "w") as f:
             f.write(text)
+
+    sqlxdir = os.path.join(out, "sqlx")
+    os.makedirs(sqlxdir, exist_ok=True)
+    for i in range(1, n + 1):
+        for kind, sql in (("up", up_sql(i)), ("down", down_sql(i))):
+            with open(os.path.join(sqlxdir, "%d_create_table_t_%04d.%s.sql" % (i, i, kind)), "w") as f:
+                f.write(sql + ";\n")
 
     sqldir = os.path.join(out, "sql")
     os.makedirs(sqldir, exist_ok=True)
@@ -194,12 +205,20 @@ def run(work, binary, runs, out, dialects):
     results = {}
     for d in dialects:
         spec = DIALECTS[d]
-        res = {m: {"up": [], "down": []} for m in ("alembix", "bare", "book")}
+        methods = ("alembix", "bare", "book") + (("sqlx",) if shutil.which("sqlx") else ())
+        res = {m: {"up": [], "down": []} for m in methods}
         for r in range(runs):
-            for method in ("alembix", "bare", "book"):
+            for method in methods:
                 db = fresh(d, work)
                 url = spec["url"] or "sqlite:" + db
-                if method == "alembix":
+                if method == "sqlx":
+                    if db:
+                        open(db, "w").close()  # sqlx-cli does not create the file (and would make it WAL)
+                    src = ["--source", os.path.join(work, "sqlx"), "-D", url, "--no-dotenv"]
+                    up = timed(["sqlx", "migrate", "run"] + src)
+                    assert count_tables(d, db) == n, "%s: sqlx did not create %d tables" % (d, n)
+                    down = timed(["sqlx", "migrate", "revert", "--target-version", "0"] + src)
+                elif method == "alembix":
                     up = timed([binary, "--url", url, "-q", "upgrade", "head"], cwd=proj)
                     assert count_tables(d, db) == n, "%s: upgrade did not create %d tables" % (d, n)
                     down = timed([binary, "--url", url, "-q", "downgrade", "base"], cwd=proj)
@@ -234,8 +253,9 @@ def report(out, current_json=None):
     print()
     print("alembix apply benchmark: %d one-table migrations, linear; median of %d runs, fresh database each run"
           % (n, runs))
-    hdr = "%-10s %-9s %10s %12s %12s %7s %7s  %s" % (
-        "dialect", "operation", "alembix s", "client bare", "client book", "x bare", "x book", "target")
+    hdr = "%-10s %-9s %10s %12s %12s %7s %7s %9s %7s  %s" % (
+        "dialect", "operation", "alembix s", "client bare", "client book", "x bare", "x book", "sqlx s", "x sqlx",
+        "target")
     print(hdr)
     print("-" * len(hdr))
     misses = []
@@ -253,7 +273,15 @@ def report(out, current_json=None):
                 verdict = "ok (<= %.1fx)" % t if a / b <= t else "MISS (> %.1fx)" % t
                 if a / b > t:
                     misses.append("%s up+down %.2fx bare (target %.1fx)" % (label, a / b, t))
-            print("%-10s %-9s %10.3f %12.3f %12.3f %7.2f %7.2f  %s" % (label, op, a, b, k, a / b, a / k, verdict))
+            if "sqlx" in res:
+                x = med("sqlx")
+                peer = "%9.3f %7.2f" % (x, a / x)
+                if a > x:
+                    misses.append("%s %s behind sqlx (%.2fx)" % (label, op, a / x))
+            else:
+                peer = "%9s %7s" % ("n/a", "")
+            print("%-10s %-9s %10.3f %12.3f %12.3f %7.2f %7.2f %s  %s" % (label, op, a, b, k, a / b, a / k, peer,
+                                                                       verdict))
         print()
     if current_json and os.path.exists(current_json):
         res = {r["command"]: r for r in json.load(open(current_json))["results"]}
@@ -269,6 +297,8 @@ def report(out, current_json=None):
         print()
     print("x bare / x book = alembix / client (bare, with bookkeeping). Targets (issue): up+down within 1.1x of the")
     print("raw client (bare) on PostgreSQL and MariaDB, 1.2x on SQLite; `alembix current` on SQLite < %.0f ms." % CURRENT_MS)
+    print("x sqlx = alembix / `sqlx migrate run` (up) and `sqlx migrate revert --target-version 0` (down), same URL;")
+    print("the issue wants alembix ahead of every peer (n/a: sqlx-cli not installed; diesel is not run).")
     if misses:
         print("missed:", "; ".join(misses))
     else:
