@@ -412,6 +412,19 @@ fn postgres_runs_claim_the_spare_scratch_database_and_leave_one() {
         "-- t\n--\n-- Revision ID: a1\n-- Revises:\n\n-- migrate:up\nCREATE TABLE t (id INT PRIMARY KEY);\n\n\
          -- migrate:down\nDROP TABLE t;\n",
     );
+    // The regular way (a clean pass in the temporary schema uses the kept scratch database, no spare).
+    let verify_regular = |p: &Project| {
+        let out = p
+            .cmd(&["verify"])
+            .env("ALEMBIX_NO_TEMP_BUILD", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
     let spare = format!("alembix_spare_{role}");
     let spare_oid = || -> Option<String> {
         let rows = common::db::try_query(
@@ -445,13 +458,13 @@ fn postgres_runs_claim_the_spare_scratch_database_and_leave_one() {
         .is_empty()
     };
 
-    let (c, out, err) = code(&p, &["verify"]);
+    let (c, out, err) = verify_regular(&p);
     assert_eq!(c, 0, "{out}{err}");
     let first = spare_oid().expect("the run left no spare scratch database");
     assert_eq!(databases_of_role(), vec![spare.clone()]);
 
     // The next run uses that spare (it is gone, not just still there) and leaves a new one.
-    let (c, out, err) = code(&p, &["verify"]);
+    let (c, out, err) = verify_regular(&p);
     assert_eq!(c, 0, "{out}{err}");
     let second = spare_oid().expect("the second run left no spare");
     assert_ne!(first, second);
@@ -461,7 +474,7 @@ fn postgres_runs_claim_the_spare_scratch_database_and_leave_one() {
     // Something in the spare: it is not used for a scratch build, and not left behind.
     let spare_url = common::db::with_database(&admin, &spare);
     common::db::try_execute(&spare_url, "CREATE TABLE left_behind (x INT)").unwrap();
-    let (c, out, err) = code(&p, &["verify"]);
+    let (c, out, err) = verify_regular(&p);
     assert_eq!(c, 0, "{out}{err}");
     assert!(!exists(&second), "the spare with a table in it was kept");
     let third = spare_oid().expect("no spare after a dirty one");

@@ -651,6 +651,9 @@ impl DevDatabase {
                 let _ = self.conn.execute(&sql).await;
             }
         }
+        if self.temp.is_none() && !self.configured && self.conn.dialect() == Dialect::Postgres {
+            tidy_kept_catalogs(&mut self.conn).await;
+        }
         match self.temp {
             Some((_, name)) if self.conn.dialect() == Dialect::Mysql => {
                 drop_mysql_detached(self.conn, &name).await;
@@ -1659,26 +1662,88 @@ pub async fn verify(
     schemas: &[String],
     progress: &mut dyn FnMut(&str),
 ) -> Result<Option<VerifyFinding>> {
-    let mut dev = DevDatabase::create(server, dev_url).await?;
-    relax_durability(&mut dev.conn).await;
-    if dev.dialect() == Dialect::Postgres
+    if server.dialect() == Dialect::Postgres
         && schemas.is_empty()
         && std::env::var_os("ALEMBIX_NO_TEMP_BUILD").is_none()
     {
-        if verify_in_temp(m, &mut dev, progress).await {
-            dev.dispose().await;
+        // Temporary objects go when the session ends, so a clean pass leaves the kept scratch database as
+        // empty as it found it: no database is created or dropped (PostgreSQL 15 checkpoints on every
+        // DROP DATABASE). A configured `dev_url`, or a fresh database when the kept one cannot be had.
+        let kept = match dev_url {
+            Some(_) => None,
+            None => DevDatabase::shared(server).await,
+        };
+        let shared = kept.is_some();
+        let mut dev = match kept {
+            Some(dev) => dev,
+            None => DevDatabase::create(server, dev_url).await?,
+        };
+        relax_durability(&mut dev.conn).await;
+        let clean = verify_in_temp(m, &mut dev, progress).await;
+        // An object that left the temporary schema is in the kept database: it goes, unless another run
+        // is connected to it (then the next runs see it is not empty and do without it).
+        let polluted =
+            shared && !clean && user_objects(&mut dev.conn).await.as_deref() != Some("0");
+        let name = dev.url.database().map(str::to_string);
+        dev.dispose().await;
+        if clean {
             return Ok(None);
         }
-        // A failure or a finding there, or an object that left the temporary schema: the regular way decides,
-        // on a fresh scratch database, and its finding is the one reported.
-        dev.dispose().await;
+        if let (true, Some(name)) = (polluted, name) {
+            drop_database_unless_used(server, &name).await;
+        }
+        // A failure or a finding there, or an object that left the temporary schema: the regular way
+        // decides, on a fresh scratch database, and its finding is the one reported.
         progress("again, outside the temporary schema (the pass in it was not conclusive)");
-        dev = DevDatabase::create(server, dev_url).await?;
-        relax_durability(&mut dev.conn).await;
     }
+    let mut dev = DevDatabase::create(server, dev_url).await?;
+    relax_durability(&mut dev.conn).await;
     let result = verify_on(m, &mut dev, schemas, progress, None).await;
     dev.dispose().await;
     result
+}
+
+/// PostgreSQL, the kept scratch database: every build in it (temporary tables, rolled-back builds) leaves
+/// dead rows in its catalogs, which autovacuum removes, when it runs. Where it does not (it is off on the
+/// dev VM), `pg_attribute` had grown to 6.9 MB with 40,000 dead rows and every catalog read of a `verify`
+/// was slower than on a fresh database (50 revisions: 1.32 s against 1.09 s). Past a threshold the run
+/// that notices vacuums the catalogs the builds write (the owner of a database may).
+async fn tidy_kept_catalogs(conn: &mut Connection) {
+    let dead = conn
+        .query_text(
+            "SELECT n_dead_tup::text FROM pg_catalog.pg_stat_sys_tables \
+             WHERE relid = 'pg_catalog.pg_attribute'::regclass",
+        )
+        .await
+        .ok()
+        .and_then(|rows| rows.first().and_then(|r| r.first().cloned().flatten()))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
+    if dead > KEPT_CATALOG_DEAD_ROWS {
+        let _ = conn
+            .execute(
+                "VACUUM pg_catalog.pg_class, pg_catalog.pg_attribute, pg_catalog.pg_type, \
+                 pg_catalog.pg_depend, pg_catalog.pg_index, pg_catalog.pg_constraint, \
+                 pg_catalog.pg_attrdef, pg_catalog.pg_sequence, pg_catalog.pg_enum, \
+                 pg_catalog.pg_description",
+            )
+            .await;
+    }
+}
+
+/// Dead `pg_attribute` rows in the kept scratch database before a run vacuums its catalogs. A `verify` of
+/// 50 small revisions leaves about 1,200 and was 15% slower at 17,000; vacuuming 17,000 took the server
+/// about 50 ms, 4,000 about 20 ms.
+const KEPT_CATALOG_DEAD_ROWS: u64 = 4_000;
+
+/// `DROP DATABASE` without `FORCE`: it fails, and nothing happens, while another session is connected.
+async fn drop_database_unless_used(server: &DatabaseUrl, name: &str) {
+    if let Ok(mut admin) = connect(server).await {
+        let _ = admin
+            .execute(&format!("DROP DATABASE IF EXISTS {}", pg_ident(name)))
+            .await;
+        admin.close().await;
+    }
 }
 
 /// PostgreSQL: the stairway run first in the session's temporary schema (`search_path = pg_temp`), as the
