@@ -412,7 +412,8 @@ fn postgres_runs_claim_the_spare_scratch_database_and_leave_one() {
         "-- t\n--\n-- Revision ID: a1\n-- Revises:\n\n-- migrate:up\nCREATE TABLE t (id INT PRIMARY KEY);\n\n\
          -- migrate:down\nDROP TABLE t;\n",
     );
-    // The regular way (a clean pass in the temporary schema uses the kept scratch database, no spare).
+    // The regular way only: one scratch database per run (a temporary-schema pass that is not conclusive
+    // makes a second).
     let verify_regular = |p: &Project| {
         let out = p
             .cmd(&["verify"])
@@ -554,6 +555,15 @@ fn postgres_verify_passes_in_the_temporary_schema_or_runs_again_outside_it() {
         let (c, out, err) = code(&project(&[plain, second]), &["verify"]);
         assert_eq!(c, 0, "{why}: {out}{err}");
         assert!(err.contains(AGAIN), "{why}: {err}");
+    }
+    // What escaped went with its scratch database: not into the one `check --live` keeps, where every
+    // later build would find it (the first version of this change put it there).
+    let kept = common::db::with_database(&db.url, "alembix_scratch_postgres");
+    if let Ok(rows) = common::db::try_query(
+        &kept,
+        "SELECT count(*)::text FROM pg_catalog.pg_tables WHERE schemaname = 'public' AND tablename = 'audit'",
+    ) {
+        assert_eq!(rows[0][0].as_deref(), Some("0"));
     }
 
     // A real finding is confirmed by the regular run and reported once.

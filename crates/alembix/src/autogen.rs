@@ -1093,16 +1093,35 @@ const ESCAPED_SQL: &str = "SELECT ((SELECT count(*) FROM pg_catalog.pg_class c W
      + (SELECT count(*) FROM pg_catalog.pg_proc p WHERE p.pronamespace IN (SELECT oid FROM n)))::text";
 
 async fn user_objects(conn: &mut Connection) -> Option<String> {
-    let sql = format!(
+    first_text(conn, &user_objects_sql()).await
+}
+
+fn user_objects_sql() -> String {
+    format!(
         "WITH n AS (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname NOT IN ('pg_catalog', \
          'information_schema') AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp\\_%') \
          {ESCAPED_SQL}"
-    );
-    conn.query_text(&sql)
+    )
+}
+
+async fn first_text(conn: &mut Connection, sql: &str) -> Option<String> {
+    conn.query_text(sql)
         .await
         .ok()?
         .first()
         .and_then(|r| r.first().cloned().flatten())
+}
+
+/// [`user_objects`] and the server process of the session, for work that spans transactions in the
+/// temporary schema: behind a transaction-mode pooler the next transaction may reach another server
+/// session, which has neither the search path nor the temporary objects (a stairway read there would
+/// compare empty schemas and pass). Either changing makes the work inconclusive.
+async fn temp_session_state(conn: &mut Connection) -> Option<String> {
+    let sql = format!(
+        "SELECT x.c || ':' || pg_catalog.pg_backend_pid()::text FROM ({}) AS x(c)",
+        user_objects_sql()
+    );
+    first_text(conn, &sql).await
 }
 
 /// A scratch build's statements as one text for a single simple-query round trip. Each ends on a line of
@@ -1666,31 +1685,14 @@ pub async fn verify(
         && schemas.is_empty()
         && std::env::var_os("ALEMBIX_NO_TEMP_BUILD").is_none()
     {
-        // Temporary objects go when the session ends, so a clean pass leaves the kept scratch database as
-        // empty as it found it: no database is created or dropped (PostgreSQL 15 checkpoints on every
-        // DROP DATABASE). A configured `dev_url`, or a fresh database when the kept one cannot be had.
-        let kept = match dev_url {
-            Some(_) => None,
-            None => DevDatabase::shared(server).await,
-        };
-        let shared = kept.is_some();
-        let mut dev = match kept {
-            Some(dev) => dev,
-            None => DevDatabase::create(server, dev_url).await?,
-        };
+        // Not in the kept scratch database that `check --live` builds in: a pass that lets an object out
+        // of the temporary schema commits it there, and every later build would have to do without it.
+        let mut dev = DevDatabase::create(server, dev_url).await?;
         relax_durability(&mut dev.conn).await;
         let clean = verify_in_temp(m, &mut dev, progress).await;
-        // An object that left the temporary schema is in the kept database: it goes, unless another run
-        // is connected to it (then the next runs see it is not empty and do without it).
-        let polluted =
-            shared && !clean && user_objects(&mut dev.conn).await.as_deref() != Some("0");
-        let name = dev.url.database().map(str::to_string);
         dev.dispose().await;
         if clean {
             return Ok(None);
-        }
-        if let (true, Some(name)) = (polluted, name) {
-            drop_database_unless_used(server, &name).await;
         }
         // A failure or a finding there, or an object that left the temporary schema: the regular way
         // decides, on a fresh scratch database, and its finding is the one reported.
@@ -1736,16 +1738,6 @@ async fn tidy_kept_catalogs(conn: &mut Connection) {
 /// about 50 ms, 4,000 about 20 ms.
 const KEPT_CATALOG_DEAD_ROWS: u64 = 4_000;
 
-/// `DROP DATABASE` without `FORCE`: it fails, and nothing happens, while another session is connected.
-async fn drop_database_unless_used(server: &DatabaseUrl, name: &str) {
-    if let Ok(mut admin) = connect(server).await {
-        let _ = admin
-            .execute(&format!("DROP DATABASE IF EXISTS {}", pg_ident(name)))
-            .await;
-        admin.close().await;
-    }
-}
-
 /// PostgreSQL: the stairway run first in the session's temporary schema (`search_path = pg_temp`), as the
 /// declared schema is built (see [`build_rolled_back`]): temporary relations are neither WAL-logged nor
 /// synced, so each revision's tables cost a fraction of a regular build (the 53-table model set's two
@@ -1761,7 +1753,7 @@ async fn verify_in_temp(
     if dev.conn.execute("SET search_path = pg_temp").await.is_err() {
         return false;
     }
-    let Some(before) = user_objects(&mut dev.conn).await else {
+    let Some(before) = temp_session_state(&mut dev.conn).await else {
         return false;
     };
     matches!(
@@ -1770,17 +1762,18 @@ async fn verify_in_temp(
     )
 }
 
-/// With `guard` (the count of the database's own objects when a temporary-schema run began): an error
-/// when a step left an object outside the temporary schema.
+/// With `guard` ([`temp_session_state`] when a temporary-schema run began): an error when a step left an
+/// object outside the temporary schema, or when the work reached another server session.
 async fn check_guard(conn: &mut Connection, guard: Option<&str>) -> Result<()> {
     let Some(before) = guard else {
         return Ok(());
     };
-    if user_objects(conn).await.as_deref() == Some(before) {
+    if temp_session_state(conn).await.as_deref() == Some(before) {
         Ok(())
     } else {
         Err(Error::Usage(
-            "a migration created an object outside the temporary schema".into(),
+            "a migration created an object outside the temporary schema, or the server session changed"
+                .into(),
         ))
     }
 }
