@@ -503,16 +503,14 @@ impl Connection {
     }
 
     pub async fn table_exists(&mut self, table: &str) -> Result<bool, DbError> {
-        let sql = match self.dialect() {
-            Dialect::Postgres => postgres::table_exists_sql(table),
-            Dialect::Mysql => mysql::table_exists_sql(table),
-            Dialect::Sqlite => sqlite::table_exists_sql(table),
-        };
-        Ok(!self.query_text(&sql).await?.is_empty())
+        Ok(self.tables_exist(&[table]).await?.first() == Some(&true))
     }
 
-    /// [`Connection::table_exists`] of each table, in order, in one round trip.
+    /// Whether each table exists, in order, in one round trip.
     pub async fn tables_exist(&mut self, tables: &[&str]) -> Result<Vec<bool>, DbError> {
+        if tables.is_empty() {
+            return Ok(Vec::new());
+        }
         let dialect = self.dialect();
         let sql = tables
             .iter()
@@ -527,16 +525,15 @@ impl Connection {
             })
             .collect::<Vec<_>>()
             .join(" UNION ALL ");
-        if sql.is_empty() {
-            return Ok(Vec::new());
-        }
-        let found = self.query_text(&sql).await?;
         let mut out = vec![false; tables.len()];
-        for row in found {
-            if let Some(i) = first_cell(&[row]).and_then(|c| c.parse::<usize>().ok()) {
-                if let Some(slot) = out.get_mut(i) {
-                    *slot = true;
-                }
+        for row in self.query_text(&sql).await? {
+            let index = row
+                .into_iter()
+                .next()
+                .flatten()
+                .and_then(|c| c.parse::<usize>().ok());
+            if let Some(slot) = index.and_then(|i| out.get_mut(i)) {
+                *slot = true;
             }
         }
         Ok(out)

@@ -1563,20 +1563,6 @@ pub struct RawCurrent {
 }
 
 /// The version table's rows, or `None` when there is no version table yet.
-async fn version_rows<D: Driver>(
-    opts: &super::MigrateOptions,
-    driver: &mut D,
-) -> Result<Option<Vec<String>>> {
-    if !driver
-        .table_exists(&opts.version_table)
-        .await
-        .map_err(db_err("checking for the version table"))?
-    {
-        return Ok(None);
-    }
-    read_version_rows(opts, driver).await.map(Some)
-}
-
 /// The rows of the version table, which exists.
 async fn read_version_rows<D: Driver>(
     opts: &super::MigrateOptions,
@@ -1598,17 +1584,17 @@ pub(crate) async fn read_current(
     history: bool,
 ) -> Result<RawCurrent> {
     let h = &opts.history_table;
-    let Some(rows) = version_rows(opts, conn).await? else {
+    // Both tables in one round trip (`current` is a read command: its catalog queries are most of it).
+    let exist = conn
+        .tables_exist(&[&opts.version_table, h])
+        .await
+        .map_err(db_err("checking for the version and history tables"))?;
+    if !exist[0] {
         return Ok(RawCurrent::default());
-    };
+    }
+    let rows = read_version_rows(opts, conn).await?;
     let mut last = HashMap::new();
-    if history
-        && !rows.is_empty()
-        && conn
-            .table_exists(h)
-            .await
-            .map_err(db_err("checking for the history table"))?
-    {
+    if history && !rows.is_empty() && exist[1] {
         let ids: Vec<String> = rows.iter().map(|r| literal(r, conn.dialect())).collect();
         let found = conn
             .query_text(&format!(
