@@ -481,6 +481,8 @@ pub struct DevDatabase {
     created_schemas: Vec<String>,
     /// PostgreSQL: the next run's spare scratch database, being created while this run works.
     refill: Option<tokio::task::JoinHandle<()>>,
+    /// The scratch database alembix keeps on the server ([`DevDatabase::shared`]), looked after on dispose.
+    kept: bool,
 }
 
 impl DevDatabase {
@@ -509,6 +511,7 @@ impl DevDatabase {
                 configured: true,
                 created_schemas: Vec::new(),
                 refill: None,
+                kept: false,
             });
         }
         match server.dialect() {
@@ -524,6 +527,7 @@ impl DevDatabase {
                     configured: false,
                     created_schemas: Vec::new(),
                     refill: None,
+                    kept: false,
                 })
             }
             Dialect::Postgres | Dialect::Mysql => DevDatabase::temporary(server, true).await,
@@ -592,6 +596,7 @@ impl DevDatabase {
                     configured: false,
                     created_schemas: Vec::new(),
                     refill,
+                    kept: false,
                 })
             }
             Err(e) => {
@@ -638,6 +643,7 @@ impl DevDatabase {
             configured: false,
             created_schemas: Vec::new(),
             refill: None,
+            kept: true,
         })
     }
 
@@ -651,7 +657,7 @@ impl DevDatabase {
                 let _ = self.conn.execute(&sql).await;
             }
         }
-        if self.temp.is_none() && !self.configured && self.conn.dialect() == Dialect::Postgres {
+        if self.kept {
             tidy_kept_catalogs(&mut self.conn).await;
         }
         match self.temp {
@@ -1687,8 +1693,7 @@ pub async fn verify(
     {
         // Not in the kept scratch database that `check --live` builds in: a pass that lets an object out
         // of the temporary schema commits it there, and every later build would have to do without it.
-        let mut dev = DevDatabase::create(server, dev_url).await?;
-        relax_durability(&mut dev.conn).await;
+        let mut dev = verify_scratch(server, dev_url).await?;
         let clean = verify_in_temp(m, &mut dev, progress).await;
         dev.dispose().await;
         if clean {
@@ -1698,29 +1703,33 @@ pub async fn verify(
         // decides, on a fresh scratch database, and its finding is the one reported.
         progress("again, outside the temporary schema (the pass in it was not conclusive)");
     }
-    let mut dev = DevDatabase::create(server, dev_url).await?;
-    relax_durability(&mut dev.conn).await;
+    let mut dev = verify_scratch(server, dev_url).await?;
     let result = verify_on(m, &mut dev, schemas, progress, None).await;
     dev.dispose().await;
     result
 }
 
+/// A scratch database for a stairway, whose commits need not survive a crash.
+async fn verify_scratch(server: &DatabaseUrl, dev_url: Option<&str>) -> Result<DevDatabase> {
+    let mut dev = DevDatabase::create(server, dev_url).await?;
+    relax_durability(&mut dev.conn).await;
+    Ok(dev)
+}
+
 /// PostgreSQL, the kept scratch database: every build in it (temporary tables, rolled-back builds) leaves
 /// dead rows in its catalogs, which autovacuum removes, when it runs. Where it does not (it is off on the
-/// dev VM), `pg_attribute` had grown to 6.9 MB with 40,000 dead rows and every catalog read of a `verify`
-/// was slower than on a fresh database (50 revisions: 1.32 s against 1.09 s). Past a threshold the run
+/// dev VM), `pg_attribute` had grown to 6.9 MB with 40,000 dead rows and catalog work there was slower than
+/// on a fresh database (a 50-revision stairway run in it: 1.32 s against 1.09 s). Past a threshold the run
 /// that notices vacuums the catalogs the builds write (the owner of a database may).
 async fn tidy_kept_catalogs(conn: &mut Connection) {
-    let dead = conn
-        .query_text(
-            "SELECT n_dead_tup::text FROM pg_catalog.pg_stat_sys_tables \
-             WHERE relid = 'pg_catalog.pg_attribute'::regclass",
-        )
-        .await
-        .ok()
-        .and_then(|rows| rows.first().and_then(|r| r.first().cloned().flatten()))
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
+    let dead = first_text(
+        conn,
+        "SELECT n_dead_tup::text FROM pg_catalog.pg_stat_sys_tables \
+         WHERE relid = 'pg_catalog.pg_attribute'::regclass",
+    )
+    .await
+    .and_then(|n| n.parse::<u64>().ok())
+    .unwrap_or(0);
     if dead > KEPT_CATALOG_DEAD_ROWS {
         let _ = conn
             .execute(
@@ -1733,9 +1742,9 @@ async fn tidy_kept_catalogs(conn: &mut Connection) {
     }
 }
 
-/// Dead `pg_attribute` rows in the kept scratch database before a run vacuums its catalogs. A `verify` of
-/// 50 small revisions leaves about 1,200 and was 15% slower at 17,000; vacuuming 17,000 took the server
-/// about 50 ms, 4,000 about 20 ms.
+/// Dead `pg_attribute` rows in the kept scratch database before a run vacuums its catalogs. A stairway of
+/// 50 small revisions left about 1,200 there and was 15% slower at 17,000; vacuuming 17,000 took the
+/// server about 50 ms, 4,000 about 20 ms.
 const KEPT_CATALOG_DEAD_ROWS: u64 = 4_000;
 
 /// PostgreSQL: the stairway run first in the session's temporary schema (`search_path = pg_temp`), as the
