@@ -16,7 +16,7 @@
 #   AUTOGEN_N=10 tables in the autogenerate app (the "7-12 table app")
 #   SKIP_BUILD=1 KEEP=1
 #
-# A peer that is not installed (sqlx-cli, dbmate) is named as missing in its row, not installed. Figures are
+# A peer that is not installed (sqlx-cli, diesel_cli, dbmate) is named as missing in its row, not installed. Figures are
 # wall clock: on a shared machine take them together with instruction counts (see bench/README.md).
 set -euo pipefail
 

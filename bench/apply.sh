@@ -2,6 +2,7 @@
 # Benchmark alembix applying and reverting N one-table migrations against each database's own client.
 #
 #   bench/apply.sh                          # 500 migrations, PostgreSQL + MariaDB + SQLite, 3 runs each
+#   (sqlx-cli and diesel_cli, when on PATH, run the same migrations on the same databases as peers)
 #   N=100 RUNS=5 DIALECTS=sqlite bench/apply.sh
 #
 # Environment knobs:

@@ -16,6 +16,9 @@ statements with one transaction per migration:
 "sqlx" (when `sqlx` from sqlx-cli is on PATH): the same up and down SQL as sqlx migrations
 (`N_name.up.sql` / `.down.sql`, one transaction each), `sqlx migrate run` and
 `sqlx migrate revert --target-version 0`, on the same URL: the peer of the issue's apply and downgrade rows.
+"diesel" (when `diesel` from diesel_cli is on PATH): the same SQL as diesel migrations
+(`DIR/diesel/NNNNNNNNNNNNNN_name/{up,down}.sql`, one transaction each), `diesel migration run` and
+`diesel migration revert --all`, on the same URL (a plain file path for SQLite, as diesel takes it).
 
 "book" is the work a migration tool has to do per step; alembix does DELETE+INSERT on its version table
 and one INSERT into its history table per step.
@@ -36,6 +39,8 @@ PG_ADMIN = ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres
             "-v", "ON_ERROR_STOP=1"]
 MY_ADMIN = ["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root"]
 DBNAME = "alembix_bench_apply"
+# Migration tools timed beside alembix when their command is on PATH (sqlx-cli, diesel_cli).
+PEERS = ("sqlx", "diesel")
 
 # Each dialect: URL for alembix, command to run a script file (stdin or -f), fresh-database recipe.
 DIALECTS = {
@@ -102,6 +107,15 @@ def gen(n, out):
     for i in range(1, n + 1):
         for kind, sql in (("up", up_sql(i)), ("down", down_sql(i))):
             with open(os.path.join(sqlxdir, "%d_create_table_t_%04d.%s.sql" % (i, i, kind)), "w") as f:
+                f.write(sql + ";\n")
+
+    # diesel: one directory per migration, named by a 14-digit version so that they sort in order.
+    dieseldir = os.path.join(out, "diesel")
+    for i in range(1, n + 1):
+        d = os.path.join(dieseldir, "%014d_create_table_t_%04d" % (i, i))
+        os.makedirs(d, exist_ok=True)
+        for kind, sql in (("up", up_sql(i)), ("down", down_sql(i))):
+            with open(os.path.join(d, "%s.sql" % kind), "w") as f:
                 f.write(sql + ";\n")
 
     sqldir = os.path.join(out, "sql")
@@ -205,7 +219,7 @@ def run(work, binary, runs, out, dialects):
     results = {}
     for d in dialects:
         spec = DIALECTS[d]
-        methods = ("alembix", "bare", "book") + (("sqlx",) if shutil.which("sqlx") else ())
+        methods = ("alembix", "bare", "book") + tuple(p for p in PEERS if shutil.which(p))
         res = {m: {"up": [], "down": []} for m in methods}
         for r in range(runs):
             for method in methods:
@@ -218,6 +232,12 @@ def run(work, binary, runs, out, dialects):
                     up = timed(["sqlx", "migrate", "run"] + src)
                     assert count_tables(d, db) == n, "%s: sqlx did not create %d tables" % (d, n)
                     down = timed(["sqlx", "migrate", "revert", "--target-version", "0"] + src)
+                elif method == "diesel":
+                    # diesel reads no diesel.toml here (the work directory has none), so it writes no schema.rs.
+                    src = ["--migration-dir", os.path.join(work, "diesel"), "--database-url", db or url]
+                    up = timed(["diesel", "migration", "run"] + src, cwd=work)
+                    assert count_tables(d, db) == n, "%s: diesel did not create %d tables" % (d, n)
+                    down = timed(["diesel", "migration", "revert", "--all"] + src, cwd=work)
                 elif method == "alembix":
                     up = timed([binary, "--url", url, "-q", "upgrade", "head"], cwd=proj)
                     assert count_tables(d, db) == n, "%s: upgrade did not create %d tables" % (d, n)
@@ -253,9 +273,9 @@ def report(out, current_json=None):
     print()
     print("alembix apply benchmark: %d one-table migrations, linear; median of %d runs, fresh database each run"
           % (n, runs))
-    hdr = "%-10s %-9s %10s %12s %12s %7s %7s %9s %7s  %s" % (
+    hdr = "%-10s %-9s %10s %12s %12s %7s %7s %9s %7s %9s %8s  %s" % (
         "dialect", "operation", "alembix s", "client bare", "client book", "x bare", "x book", "sqlx s", "x sqlx",
-        "target")
+        "diesel s", "x diesel", "target")
     print(hdr)
     print("-" * len(hdr))
     misses = []
@@ -273,15 +293,17 @@ def report(out, current_json=None):
                 verdict = "ok (<= %.1fx)" % t if a / b <= t else "MISS (> %.1fx)" % t
                 if a / b > t:
                     misses.append("%s up+down %.2fx bare (target %.1fx)" % (label, a / b, t))
-            if "sqlx" in res:
-                x = med("sqlx")
-                peer = "%9.3f %7.2f" % (x, a / x)
-                if a > x:
-                    misses.append("%s %s behind sqlx (%.2fx)" % (label, op, a / x))
-            else:
-                peer = "%9s %7s" % ("n/a", "")
-            print("%-10s %-9s %10.3f %12.3f %12.3f %7.2f %7.2f %s  %s" % (label, op, a, b, k, a / b, a / k, peer,
-                                                                       verdict))
+            peers = []
+            for p, width in (("sqlx", 7), ("diesel", 8)):
+                if p in res:
+                    x = med(p)
+                    peers.append("%9.3f %*.2f" % (x, width, a / x))
+                    if a > x:
+                        misses.append("%s %s behind %s (%.2fx)" % (label, op, p, a / x))
+                else:
+                    peers.append("%9s %*s" % ("n/a", width, ""))
+            print("%-10s %-9s %10.3f %12.3f %12.3f %7.2f %7.2f %s  %s" % (label, op, a, b, k, a / b, a / k,
+                                                                       " ".join(peers), verdict))
         print()
     if current_json and os.path.exists(current_json):
         res = {r["command"]: r for r in json.load(open(current_json))["results"]}
@@ -298,7 +320,8 @@ def report(out, current_json=None):
     print("x bare / x book = alembix / client (bare, with bookkeeping). Targets (issue): up+down within 1.1x of the")
     print("raw client (bare) on PostgreSQL and MariaDB, 1.2x on SQLite; `alembix current` on SQLite < %.0f ms." % CURRENT_MS)
     print("x sqlx = alembix / `sqlx migrate run` (up) and `sqlx migrate revert --target-version 0` (down), same URL;")
-    print("the issue wants alembix ahead of every peer (n/a: sqlx-cli not installed; diesel is not run).")
+    print("x diesel = alembix / `diesel migration run` (up) and `diesel migration revert --all` (down), same database;")
+    print("the issue wants alembix ahead of every peer (n/a: sqlx-cli / diesel_cli not installed).")
     if misses:
         print("missed:", "; ".join(misses))
     else:
