@@ -548,6 +548,25 @@ fn the_scratch_build_runs_while_the_models_are_imported() {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             );
+            // Compared with the migrations, cold: they are replayed while the models are imported and
+            // built early; the verdict is the same.
+            let _ = std::fs::remove_dir_all(p.path(".cache"));
+            let out = run(&["--url", url, "check"]);
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            assert!(out.status.success(), "{engine:?}: {err}");
+            assert_eq!(!err.contains(" 0 overlapped"), used, "{engine:?}: {err}");
+            // A replay that fails meanwhile is reported as such (revision, statement), not as a finding.
+            p.write(
+                "migrations/a2_broken.sql",
+                "-- Revision ID: a2\n-- Revises: a1\n\n-- migrate:up\nALTER TABLE t1 ADD COLUMN x no_such_type;\n\n\
+                 -- migrate:down\nALTER TABLE t1 DROP COLUMN x;\n",
+            );
+            let _ = std::fs::remove_dir_all(p.path(".cache"));
+            let out = run(&["--url", url, "check"]);
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            assert_eq!(out.status.code(), Some(2), "{engine:?}: {err}");
+            assert!(err.contains("a2") && err.contains("no_such_type"), "{engine:?}: {err}");
+            std::fs::remove_file(p.path("migrations/a2_broken.sql")).unwrap();
             p.ok(&["--url", url, "downgrade", "base"]);
         }
     }

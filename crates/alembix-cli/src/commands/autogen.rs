@@ -64,6 +64,15 @@ async fn current_side(
     Ok((schema, fingerprint))
 }
 
+fn schema_cache(config: &Config) -> SchemaCache {
+    if config.dev_url.is_some() {
+        // A configured dev database may differ from the server in ways the key cannot see.
+        SchemaCache::disabled()
+    } else {
+        SchemaCache::from_env()
+    }
+}
+
 /// Declared schema and current schema (live database, or migrations replayed), the scratch-database builds
 /// served from the schema cache when their inputs have not changed.
 async fn both_sides(
@@ -76,12 +85,7 @@ async fn both_sides(
     live: Option<alembix::Result<(Schema, String)>>,
 ) -> alembix::Result<(Schema, Schema)> {
     let exclude = autogen::own_tables(m);
-    let cache = if config.dev_url.is_some() {
-        // A configured dev database may differ from the server in ways the key cannot see.
-        SchemaCache::disabled()
-    } else {
-        SchemaCache::from_env()
-    };
+    let cache = schema_cache(config);
     let current = match live {
         Some(read) => read,
         None => current_side(m, config, server, from_migrations, &cache).await,
@@ -148,19 +152,25 @@ async fn load_and_compare(
     server: &DatabaseUrl,
     from_migrations: bool,
 ) -> alembix::Result<(DesiredSchema, Schema, Schema)> {
-    // The live database is read while the models are imported (it does not depend on them): its connection
-    // and inspection are then off the critical path, which after the import is the scratch build alone.
-    let live = async {
-        if from_migrations {
-            None
-        } else {
-            Some(autogen::live_schema(m, server, &config.schemas).await)
-        }
-    };
-    let (loaded, live) = tokio::join!(autogen::load_desired_overlapped(config, server), live);
+    // The current side is read while the models are imported (it does not depend on them): the live
+    // database's connection and inspection, or the migrations' replay on a scratch database (a cold replay
+    // takes about as long as importing a real app's models), are then off the critical path, which after
+    // the import is the declared schema's scratch build alone.
+    let cache = schema_cache(config);
+    let current = current_side(m, config, server, from_migrations, &cache);
+    let (loaded, current) = tokio::join!(autogen::load_desired_overlapped(config, server), current);
+    // On an error here the replay's scratch database is gone already: `current_side` disposes of it.
     let (desired, prebuild) = loaded?;
-    let (current, wanted) =
-        both_sides(m, config, server, &desired, from_migrations, prebuild, live).await?;
+    let (current, wanted) = both_sides(
+        m,
+        config,
+        server,
+        &desired,
+        from_migrations,
+        prebuild,
+        Some(current),
+    )
+    .await?;
     Ok((desired, current, wanted))
 }
 
