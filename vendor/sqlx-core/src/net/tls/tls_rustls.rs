@@ -67,7 +67,21 @@ impl<S: Socket> Socket for RustlsSocket<S> {
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_complete_io(cx)
+        // alembix patch (see vendor/README.md): write the pending TLS records and nothing else.
+        // `complete_io` reads when it has nothing to write, so a flush with nothing pending waited for
+        // the server's next record: `close()` (Terminate, then `shutdown()`, which flushes again) waited
+        // for the server process to exit and send its close_notify.
+        while self.state.wants_write() {
+            match self.state.write_tls(&mut self.inner) {
+                Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    ready!(self.inner.poll_ready(cx))?;
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 
     fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
