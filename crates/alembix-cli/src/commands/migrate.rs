@@ -20,8 +20,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .build()?)
 }
 
+/// The migrator of the commands that change the database. Its graph comes from the header index: the run
+/// reads the bodies of the steps it takes, and `upgrade` with nothing to do reads no revision file the index
+/// knows (the edit check takes their checksums from it).
 fn migrator(config: &Config, connect: &ConnectArgs) -> Result<Migrator, CliError> {
-    let mut m = Migrator::from_config(config)?;
+    let mut m = Migrator::from_config_headers(config)?;
     let mut opts = m.options().clone();
     opts.wait = connect.wait;
     opts.lock_timeout = connect.lock_timeout;

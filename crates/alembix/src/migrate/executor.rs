@@ -341,7 +341,7 @@ async fn check_edits<D: Driver>(m: &Migrator, driver: &mut D, heads: &[Rev]) -> 
             continue;
         }
         if let Some(rec) = recorded.get(&s.revision) {
-            let actual = s.checksum_for(driver.dialect());
+            let actual = s.checksum_checked(driver.dialect())?;
             if *rec != actual {
                 edits.push(Edit {
                     revision: s.revision.clone(),
@@ -385,10 +385,19 @@ pub(crate) async fn execute<D: Driver>(
     events: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
     let graph = &m.graph;
-    // A graph from the header index (`Migrator::from_config_headers`) has not read its bodies yet; read
-    // them now, where a file that cannot be read is an error, rather than on first use.
-    for &r in graph.topological() {
-        graph.script(r).load_body()?;
+    // A graph from the header index (`Migrator::from_config_headers`) has not read its bodies yet. Upgrade
+    // and downgrade read those of the steps they run, once the plan is known and before the first step
+    // runs; the edit check takes the other revisions' checksums from the index, so an `upgrade` with
+    // nothing to do reads no revision file the index knows. Everything else reads them all now, where a
+    // file that cannot be read is an error rather than on first use.
+    let load_all = || -> Result<()> {
+        for &r in graph.topological() {
+            graph.script(r).load_body()?;
+        }
+        Ok(())
+    };
+    if !matches!(op, Operation::Upgrade(_) | Operation::Downgrade(_)) {
+        load_all()?;
     }
     let purge = matches!(op, Operation::Stamp { purge: true, .. });
     let mut state = read_state(m, driver, purge).await?;
@@ -405,6 +414,8 @@ pub(crate) async fn execute<D: Driver>(
     }
     ensure_tables(m, driver, state.tables_exist).await?;
     if !state.tables_exist && !state.heads.is_empty() {
+        // Which revisions run on this engine is in their bodies.
+        load_all()?;
         // A version table with rows and no history: another tool (Alembic) migrated this database. Its
         // applied revisions are adopted once, with the checksums of the files as they are now, so later
         // edits are caught from here on.
@@ -427,6 +438,10 @@ pub(crate) async fn execute<D: Driver>(
     } else {
         None
     };
+    if interrupted.is_some() {
+        // Rare: what the interrupted step ran, and what is left of it, is in its body.
+        load_all()?;
+    }
     if let Operation::Repair = op {
         return repair(m, driver, interrupted).await;
     }
@@ -464,6 +479,9 @@ pub(crate) async fn execute<D: Driver>(
         Operation::Rehash(revs) => return rehash(m, driver, &current, revs).await,
         Operation::Repair => unreachable!("handled above"),
     };
+    for step in &plan.steps {
+        graph.script(step.revision).load_body()?;
+    }
     if let Some(row) = &resume {
         let first = plan.steps.first().map(|s| {
             (

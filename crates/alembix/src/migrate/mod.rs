@@ -435,9 +435,10 @@ impl Migrator {
         })
     }
 
-    /// [`Migrator::from_config`] for reading the state (`current`, `history`, `show`): the graph comes from
-    /// the header index where it can (see [`crate::project::load_graph_headers`]). Running revisions with it
-    /// works the same (the bodies are read first), but gains nothing.
+    /// [`Migrator::from_config`] with the graph from the header index where it can (see
+    /// [`crate::project::load_graph_headers`]): for reading the state (`current`, `history`, `show`), and for
+    /// `upgrade` / `downgrade`, which read the bodies of the steps they run (before the first runs) and take
+    /// the checksums of the applied revisions from the index.
     pub fn from_config_headers(config: &Config) -> Result<Migrator> {
         Ok(Migrator {
             graph: crate::project::load_graph_headers(config)?,
@@ -682,4 +683,77 @@ fn ask_who() -> String {
         .unwrap_or_else(|| "unknown".into());
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     format!("{user}@{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn revision(dir: &std::path::Path, i: usize, body: &str) {
+        let parent = if i == 0 {
+            String::new()
+        } else {
+            format!("r{:04}", i - 1)
+        };
+        let text = format!(
+            "-- step {i}\n-- Revision ID: r{i:04}\n-- Revises: {parent}\n\n-- migrate:up\n{body}\n\n\
+             -- migrate:down\nDROP TABLE t{i};\n"
+        );
+        std::fs::write(dir.join(format!("r{i:04}_step.sql")), text).unwrap();
+    }
+
+    /// `upgrade` with nothing to do (every replica's start) reads no revision file the header index knows:
+    /// the edit check takes the applied revisions' checksums from it. The steps that run are read, and an
+    /// edited applied file is still caught (its stamp changed, so it is parsed again).
+    #[tokio::test]
+    async fn an_upgrade_reads_only_the_files_it_runs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("m");
+        std::fs::create_dir(&dir).unwrap();
+        for i in 0..3 {
+            revision(&dir, i, &format!("CREATE TABLE t{i} (a int);"));
+        }
+        let index = tmp.path().join("cache/revisions.idx");
+        // Stamps are trusted only some seconds after a change: pretend that much time has passed.
+        let later = std::time::SystemTime::now() + Duration::from_secs(60);
+        let load = || Migrator {
+            graph: RevisionGraph::new(
+                crate::script::load_dir_indexed(&dir, &index, later).unwrap(),
+            )
+            .unwrap(),
+            source: "test".into(),
+            options: MigrateOptions::default(),
+        };
+        let read = |m: &Migrator| -> Vec<String> {
+            let g = m.graph();
+            g.topological()
+                .iter()
+                .map(|&r| g.script(r))
+                .filter(|s| s.body_read())
+                .map(|s| s.revision.clone())
+                .collect()
+        };
+        let db = tmp.path().join("app.db");
+        let url = DatabaseUrl::parse(&format!("sqlite:{}", db.display())).unwrap();
+        let up = Operation::Upgrade("heads".into());
+        load().run(&url, &up, false, &mut |_| {}).await.unwrap();
+
+        let m = load();
+        let outcome = m.run(&url, &up, false, &mut |_| {}).await.unwrap();
+        assert!(outcome.steps.is_empty());
+        assert_eq!(read(&m), Vec::<String>::new());
+
+        revision(&dir, 3, "CREATE TABLE t3 (a int);");
+        let m = load();
+        let outcome = m.run(&url, &up, false, &mut |_| {}).await.unwrap();
+        assert_eq!(outcome.steps.len(), 1);
+        assert_eq!(read(&m), vec!["r0003".to_string()]);
+
+        revision(&dir, 1, "CREATE TABLE t1 (b int);");
+        let e = load().run(&url, &up, false, &mut |_| {}).await.unwrap_err();
+        assert!(
+            matches!(e, Error::Migrate(MigrateError::Edited { ref edits }) if edits.len() == 1),
+            "{e}"
+        );
+    }
 }

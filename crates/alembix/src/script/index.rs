@@ -2,12 +2,14 @@
 //! and keyed by each file's name, size, modification and change times (nanoseconds), inode and device. A
 //! command that needs only the graph then stats the revision files and reads one index file instead of
 //! reading and parsing every revision; a file whose key differs is parsed again, as are files changed too
-//! recently to trust their times (see [`TRUST_AFTER`]).
+//! recently to trust their times (see [`TRUST_AFTER`]). Each entry also keeps the file's checksums, so that
+//! checking the applied revisions for edits (every `upgrade`, also when there is nothing to do) reads no
+//! file the index knows.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::Header;
+use super::{Header, Sums};
 
 /// What identifies one version of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,12 +65,13 @@ impl Stamp {
 /// How long after its last change a file's stamp is trusted.
 const TRUST_AFTER: Duration = Duration::from_secs(3);
 
-/// One indexed file: its name in the directory, its stamp when it was parsed, its header.
+/// One indexed file: its name in the directory, its stamp when it was parsed, its header and checksums.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub name: String,
     pub stamp: Stamp,
     pub header: Header,
+    pub sums: Sums,
 }
 
 /// The index file of the migrations directory `dir` in `cache_dir`: one per directory (by absolute path).
@@ -94,7 +97,7 @@ pub(crate) fn cache_dir() -> Option<PathBuf> {
 
 /// Changing what a header holds, or how a file is parsed, must change this: an index written by another
 /// version of the parser is ignored.
-const FORMAT: &[u8] = b"alembix-revision-index-1\0";
+const FORMAT: &[u8] = b"alembix-revision-index-2\0";
 
 /// The entries of an index file, sorted by name; `None` when it is missing, from another version, or damaged.
 #[cfg(test)]
@@ -199,6 +202,18 @@ fn encode(entries: &[&Entry]) -> Vec<u8> {
         out.push(u8::from(h.transactional));
         put_opt(&mut out, h.review.as_deref());
         put_list(&mut out, &h.squashes);
+        // Most files have no engine's own section, and then one checksum serves all three.
+        let d = &e.sums.by_dialect;
+        if d[0] == d[1] && d[1] == d[2] {
+            out.push(0);
+            out.extend_from_slice(&d[0]);
+        } else {
+            out.push(1);
+            for x in d {
+                out.extend_from_slice(x);
+            }
+        }
+        out.extend_from_slice(&e.sums.text);
     }
     let sum = checksum(&out);
     put_u64(&mut out, sum);
@@ -251,10 +266,20 @@ fn decode(bytes: &[u8]) -> Option<Vec<Entry>> {
             review: r.opt()?,
             squashes: r.list()?,
         };
+        let by_dialect = match r.byte()? {
+            0 => [r.digest()?; 3],
+            1 => [r.digest()?, r.digest()?, r.digest()?],
+            _ => return None,
+        };
+        let sums = Sums {
+            by_dialect,
+            text: r.digest()?,
+        };
         entries.push(Entry {
             name,
             stamp,
             header,
+            sums,
         });
     }
     (r.at == body.len() && entries.windows(2).all(|w| w[0].name < w[1].name)).then_some(entries)
@@ -317,6 +342,10 @@ impl<'a> Reader<'a> {
         let s = self.bytes.get(self.at..end)?;
         self.at = end;
         Some(s)
+    }
+
+    fn digest(&mut self) -> Option<[u8; 32]> {
+        self.take(32)?.try_into().ok()
     }
 
     fn byte(&mut self) -> Option<u8> {
@@ -383,12 +412,18 @@ mod tests {
                 review: None,
                 squashes: vec![],
             },
+            sums: Sums {
+                by_dialect: [[1; 32], [1; 32], [1; 32]],
+                text: [2; 32],
+            },
         }
     }
 
     #[test]
     fn round_trip_and_damage() {
-        let entries = [entry("a.sql", 100), entry("b.sql", 200)];
+        let mut own = entry("b.sql", 200);
+        own.sums.by_dialect[2] = [3; 32];
+        let entries = [entry("a.sql", 100), own];
         let refs: Vec<&Entry> = entries.iter().collect();
         let bytes = encode(&refs);
         assert_eq!(decode(&bytes).unwrap(), entries);

@@ -66,6 +66,35 @@ pub struct Script {
     /// The text and sections: set when the file was parsed, left for later when the header came from the
     /// header index (see [`index`]); [`Script::load_body`] reads it then.
     content: OnceLock<Content>,
+    /// The checksums of the bodies, from the header index: until the body is read, they answer
+    /// [`Script::checksum_for`] and [`Script::text_checksum`], so that checking applied revisions for
+    /// edits reads no file whose stamp the index knows.
+    sums: Option<Box<Sums>>,
+}
+
+/// A file's checksums as the header index keeps them (raw SHA-256 digests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sums {
+    /// [`Script::checksum_for`] PostgreSQL, MySQL and SQLite, in that order.
+    pub by_dialect: [[u8; 32]; 3],
+    /// [`Script::text_checksum`].
+    pub text: [u8; 32],
+}
+
+fn dialect_slot(d: Dialect) -> usize {
+    match d {
+        Dialect::Postgres => 0,
+        Dialect::Mysql => 1,
+        Dialect::Sqlite => 2,
+    }
+}
+
+fn hex(digest: &[u8; 32]) -> String {
+    use std::fmt::Write;
+    digest.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 /// What a revision file holds beyond its header.
@@ -93,7 +122,7 @@ pub(crate) struct Header {
 
 impl Script {
     /// A script whose header is known (from the header index) and whose body is read on first use.
-    pub(crate) fn from_header(path: PathBuf, h: Header) -> Script {
+    pub(crate) fn from_header(path: PathBuf, h: Header, sums: Sums) -> Script {
         Script {
             path,
             revision: h.revision,
@@ -106,7 +135,26 @@ impl Script {
             review: h.review,
             squashes: h.squashes,
             content: OnceLock::new(),
+            sums: Some(Box::new(sums)),
         }
+    }
+
+    /// Whether the body has been read (tests of what a command reads).
+    #[cfg(test)]
+    pub(crate) fn body_read(&self) -> bool {
+        self.content.get().is_some()
+    }
+
+    /// The checksums for the header index: computed from the body when it was read, else the index's.
+    pub(crate) fn sums(&self) -> Option<Sums> {
+        if self.content.get().is_none() {
+            return self.sums.as_deref().cloned();
+        }
+        Some(Sums {
+            by_dialect: [Dialect::Postgres, Dialect::Mysql, Dialect::Sqlite]
+                .map(|d| self.digest_for(d)),
+            text: self.text_digest(),
+        })
     }
 
     pub(crate) fn header(&self) -> Header {
@@ -238,7 +286,25 @@ impl Script {
     /// on a line and blank lines around a body do not change it, so an editor's re-save is not an "edit";
     /// the header (message, dates) is not covered, so fixing a typo in the message is not either; nor are
     /// the sections of other engines, so adding a MySQL body to a file applied on PostgreSQL is not.
+    ///
+    /// Read from the header index when the body has not been read (see [`Script::checksum_checked`]).
     pub fn checksum_for(&self, dialect: Dialect) -> String {
+        match (self.content.get(), &self.sums) {
+            (None, Some(sums)) => hex(&sums.by_dialect[dialect_slot(dialect)]),
+            _ => hex(&self.digest_for(dialect)),
+        }
+    }
+
+    /// [`Script::checksum_for`], reading the body first when the index does not know the checksums, so
+    /// that a file that cannot be read or changed meanwhile is an error here.
+    pub fn checksum_checked(&self, dialect: Dialect) -> Result<String, crate::Error> {
+        if self.sums.is_none() {
+            self.load_body()?;
+        }
+        Ok(self.checksum_for(dialect))
+    }
+
+    fn digest_for(&self, dialect: Dialect) -> [u8; 32] {
         let up = self.up_for(dialect).map_or("", |(sql, _)| sql);
         let down = self.down_for(dialect).map(|(sql, _)| sql);
         checksum_of(up, down)
@@ -246,28 +312,35 @@ impl Script {
 
     /// SHA-256 of every section of the file, whatever its engine (for caches keyed by the files).
     pub fn text_checksum(&self) -> String {
+        match (self.content.get(), &self.sums) {
+            (None, Some(sums)) => hex(&sums.text),
+            _ => hex(&self.text_digest()),
+        }
+    }
+
+    fn text_digest(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         for (b, sql) in self.bodies() {
             h.update(format!("\x00{}{:?}\x00", b.up, b.dialect).as_bytes());
             hash_body(&mut h, sql);
         }
-        format!("{:x}", h.finalize())
+        h.finalize().into()
     }
 
     /// [`Script::checksum_for`] of the sections for every engine.
     pub fn checksum(&self) -> String {
-        checksum_of(self.up_sql(), self.down_sql())
+        hex(&checksum_of(self.up_sql(), self.down_sql()))
     }
 }
 
-fn checksum_of(up: &str, down: Option<&str>) -> String {
+fn checksum_of(up: &str, down: Option<&str>) -> [u8; 32] {
     let mut h = Sha256::new();
     hash_body(&mut h, up);
     h.update(b"\x00migrate:down\x00");
     if let Some(down) = down {
         hash_body(&mut h, down);
     }
-    format!("{:x}", h.finalize())
+    h.finalize().into()
 }
 
 fn hash_body(h: &mut Sha256, body: &str) {
@@ -362,7 +435,7 @@ pub fn load_dir_headers(dir: &Path) -> Result<Vec<Script>, crate::Error> {
 }
 
 /// [`load_dir_headers`] with the index file `index_path`, trusting stamps as of `now`.
-fn load_dir_indexed(
+pub(crate) fn load_dir_indexed(
     dir: &Path,
     index_path: &Path,
     now: std::time::SystemTime,
@@ -398,7 +471,7 @@ fn load_dir_indexed(
         match hit {
             Some(e) => {
                 hits += 1;
-                slots.push(Some(Script::from_header(f.path, e.header)));
+                slots.push(Some(Script::from_header(f.path, e.header, e.sums)));
             }
             None => {
                 to_parse.push(f.path);
@@ -427,6 +500,7 @@ fn load_dir_indexed(
                     name: file_name_at(&s.path, name_at).to_string(),
                     stamp: stamp?,
                     header: s.header(),
+                    sums: s.sums()?,
                 })
             })
             .collect();
@@ -809,6 +883,14 @@ mod tests {
             second.iter().all(|s| s.content.get().is_none()),
             "all from the index"
         );
+        // The checksums come from the index too, without reading the bodies.
+        for (a, b) in first.iter().zip(&second) {
+            for d in [Dialect::Postgres, Dialect::Mysql, Dialect::Sqlite] {
+                assert_eq!(a.checksum_for(d), b.checksum_for(d));
+            }
+            assert_eq!(a.text_checksum(), b.text_checksum());
+        }
+        assert!(second.iter().all(|s| s.content.get().is_none()));
         second[3].load_body().unwrap();
         assert!(second[3].content.get().is_some());
         // Bodies are read on first use.

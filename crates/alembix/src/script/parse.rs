@@ -375,6 +375,7 @@ pub(super) fn parse_owned(path: PathBuf, text: String) -> Result<Script, ScriptE
         review,
         squashes,
         content: std::sync::OnceLock::from(super::Content { text, bodies }),
+        sums: None,
     })
 }
 
