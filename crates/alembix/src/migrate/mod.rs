@@ -493,8 +493,8 @@ impl Migrator {
         dry_run: bool,
         events: &mut dyn FnMut(Event),
     ) -> Result<Outcome> {
-        let mut conn = self.connect(url, events).await?;
         if dry_run {
+            let mut conn = self.connect(url, events).await?;
             let mut recorder = executor::Recorder::new(url.dialect(), Some(&mut conn));
             let result = executor::execute(self, &mut recorder, op, None, events).await;
             let sql = std::mem::take(&mut recorder.log);
@@ -503,17 +503,27 @@ impl Migrator {
             return result.map(|o| Outcome { sql, ..o });
         }
         let lock = dialect::lock_name(url, &self.options.version_table);
-        // PostgreSQL: the lock lives in a transaction of its own connection (see `dialect::postgres`).
-        let mut lock_conn = if dialect::lock_needs_own_connection(url.dialect()) {
-            match self.connect(url, events).await {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    conn.close().await;
+        let (mut conn, mut lock_conn) = if dialect::lock_needs_own_connection(url.dialect()) {
+            // PostgreSQL: the lock lives in a transaction of its own connection (see `dialect::postgres`).
+            // Both connections are opened at once: each costs round trips (TCP, TLS, authentication), which
+            // over a network or through a pooler are most of a run that has nothing to do. The lock
+            // connection's retries (`--wait`) are not reported: the main connection reports the same wait.
+            let mut quiet = |_: Event| {};
+            let (conn, lock_conn) = tokio::join!(
+                self.connect(url, events),
+                connect(url, self.options.wait, &mut quiet)
+            );
+            match (conn, lock_conn) {
+                (Ok(conn), Ok(lock_conn)) => (conn, Some(lock_conn)),
+                // The error of the one that failed (the main connection's when both did).
+                (Ok(other), Err(e)) | (Err(e), Ok(other)) => {
+                    other.close().await;
                     return Err(e);
                 }
+                (Err(e), Err(_)) => return Err(e),
             }
         } else {
-            None
+            (self.connect(url, events).await?, None)
         };
         let holder = lock_conn.as_mut().unwrap_or(&mut conn);
         if let Err(e) =
