@@ -154,6 +154,35 @@ fn small_defects_found_the_same_way() {
         "gave up after {took:?}: {err}"
     );
 
+    // `upgrade` reads the revision files while it connects: a broken file is reported at once, as when
+    // they were read first, not after waiting for the server.
+    let broken = Project::with_files(&[
+        ("r1_a.sql", &rev("r1", "", "CREATE TABLE t1 (id INTEGER);")),
+        (
+            "r2_b.sql",
+            "-- b\n-- Revision ID: r2\n-- Revises: nosuch\n-- migrate:up\nSELECT 1;\n",
+        ),
+    ]);
+    let started = std::time::Instant::now();
+    let (c, _, err) = code(
+        &broken,
+        &[
+            "--url",
+            "postgres://app@127.0.0.1:1/db",
+            "upgrade",
+            "head",
+            "--wait",
+            "30s",
+        ],
+    );
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("nosuch"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "waited {:?} for the server: {err}",
+        started.elapsed()
+    );
+
     // Reading never creates a SQLite database.
     let (c, _, err) = code(&p, &["--url", "sqlite:typo.db", "current"]);
     assert_eq!(c, 2);

@@ -24,13 +24,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 /// reads the bodies of the steps it takes, and `upgrade` with nothing to do reads no revision file the index
 /// knows (the edit check takes their checksums from it).
 fn migrator(config: &Config, connect: &ConnectArgs) -> Result<Migrator, CliError> {
-    let mut m = Migrator::from_config_headers(config)?;
-    let mut opts = m.options().clone();
+    Ok(Migrator::from_config_headers(config)?.with_options(options(config, connect)))
+}
+
+fn options(config: &Config, connect: &ConnectArgs) -> alembix::MigrateOptions {
+    let mut opts = alembix::MigrateOptions::from_config(config);
     opts.wait = connect.wait;
     opts.lock_timeout = connect.lock_timeout;
     opts.resume = connect.resume;
-    m = m.with_options(opts);
-    Ok(m)
+    opts
 }
 
 /// Renders progress events on stderr.
@@ -144,9 +146,9 @@ pub fn upgrade_or_downgrade(
     args: &MigrateArgs,
     direction: Direction,
 ) -> CliResult {
-    let m = migrator(config, &args.connect)?;
     let rt = runtime()?;
     if args.sql {
+        let m = migrator(config, &args.connect)?;
         return offline(printer, config, global, args, direction, &m, &rt);
     }
     let url = url(config, global)?;
@@ -156,7 +158,28 @@ pub fn upgrade_or_downgrade(
     };
     let mut progress = Progress::new(printer.quiet || args.dry_run);
     let started = Instant::now();
-    let result = rt.block_on(m.run(&url, &op, args.dry_run, &mut |e| progress.handle(e)));
+    // The revision files are read on another thread while the run connects and takes the lock (with
+    // thousands of revisions, stamping them takes as long as connecting with TLS).
+    let options = options(config, &args.connect);
+    let loading = {
+        let (config, options) = (config.clone(), options.clone());
+        rt.spawn_blocking(move || {
+            Migrator::from_config_headers(&config).map(|m| m.with_options(options))
+        })
+    };
+    let loaded = async {
+        loading.await.map_err(|_| {
+            alembix::Error::Usage("loading the revisions failed (the thread panicked)".into())
+        })?
+    };
+    let result = rt.block_on(alembix::migrate::run_loading(
+        &url,
+        &options,
+        loaded,
+        &op,
+        args.dry_run,
+        &mut |e| progress.handle(e),
+    ));
     let outcome = progress.finish(result)?;
     if args.json {
         printer.json(&outcome_json(&outcome, args.dry_run))?;

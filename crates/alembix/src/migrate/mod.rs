@@ -493,61 +493,7 @@ impl Migrator {
         dry_run: bool,
         events: &mut dyn FnMut(Event),
     ) -> Result<Outcome> {
-        if dry_run {
-            let mut conn = self.connect(url, events).await?;
-            let mut recorder = executor::Recorder::new(url.dialect(), Some(&mut conn));
-            let result = executor::execute(self, &mut recorder, op, None, events).await;
-            let sql = std::mem::take(&mut recorder.log);
-            drop(recorder);
-            conn.close().await;
-            return result.map(|o| Outcome { sql, ..o });
-        }
-        let lock = dialect::lock_name(url, &self.options.version_table);
-        let (mut conn, mut lock_conn) = if dialect::lock_needs_own_connection(url.dialect()) {
-            // PostgreSQL: the lock lives in a transaction of its own connection (see `dialect::postgres`).
-            // Both connections are opened at once: each costs round trips (TCP, TLS, authentication), which
-            // over a network or through a pooler are most of a run that has nothing to do. The lock
-            // connection's retries (`--wait`) are not reported: the main connection reports the same wait.
-            let mut quiet = |_: Event| {};
-            let (conn, lock_conn) = tokio::join!(
-                self.connect(url, events),
-                connect(url, self.options.wait, &mut quiet)
-            );
-            match (conn, lock_conn) {
-                (Ok(conn), Ok(lock_conn)) => (conn, Some(lock_conn)),
-                // The error of the one that failed (the main connection's when both did).
-                (Ok(other), Err(e)) | (Err(e), Ok(other)) => {
-                    other.close().await;
-                    return Err(e);
-                }
-                (Err(e), Err(_)) => return Err(e),
-            }
-        } else {
-            (self.connect(url, events).await?, None)
-        };
-        let holder = lock_conn.as_mut().unwrap_or(&mut conn);
-        if let Err(e) =
-            executor::acquire_lock(holder, &lock, self.options.lock_timeout, events).await
-        {
-            if let Some(c) = lock_conn {
-                c.close().await;
-            }
-            conn.close().await;
-            return Err(e);
-        }
-        let result = executor::execute(self, &mut conn, op, None, events).await;
-        // Released on every path; should this fail, closing the connection releases it too.
-        match lock_conn {
-            Some(mut c) => {
-                let _ = c.unlock(&lock).await;
-                c.close().await;
-            }
-            None => {
-                let _ = conn.unlock(&lock).await;
-            }
-        }
-        conn.close().await;
-        result
+        run_loading(url, &self.options, async { Ok(self) }, op, dry_run, events).await
     }
 
     /// Run `op` on a connection the caller owns and nobody else uses (a scratch database): no lock.
@@ -588,14 +534,110 @@ impl Migrator {
     pub fn describe_current(&self, raw: &RawCurrent) -> Vec<CurrentHead> {
         executor::describe_current(&self.graph, raw)
     }
+}
 
-    async fn connect(
-        &self,
-        url: &DatabaseUrl,
-        events: &mut dyn FnMut(Event),
-    ) -> Result<Connection> {
-        connect(url, self.options.wait, events).await
+/// [`Migrator::run`] with a migrator that is still being loaded (`load`: the revision files read on another
+/// thread, say): the connections are opened and the lock is taken meanwhile, and the run waits for the
+/// migrator only when it needs the revisions. `options` are the connection and lock options the migrator
+/// will have. Nothing is read from or written to the database before both are ready; a failed load
+/// releases the lock and closes the connections.
+pub async fn run_loading<M: std::borrow::Borrow<Migrator>>(
+    url: &DatabaseUrl,
+    options: &MigrateOptions,
+    load: impl std::future::Future<Output = Result<M>>,
+    op: &Operation,
+    dry_run: bool,
+    events: &mut dyn FnMut(Event),
+) -> Result<Outcome> {
+    if dry_run {
+        let m = load.await?;
+        let mut conn = connect(url, options.wait, events).await?;
+        let mut recorder = executor::Recorder::new(url.dialect(), Some(&mut conn));
+        let result = executor::execute(m.borrow(), &mut recorder, op, None, events).await;
+        let sql = std::mem::take(&mut recorder.log);
+        drop(recorder);
+        conn.close().await;
+        return result.map(|o| Outcome { sql, ..o });
     }
+    let lock = dialect::lock_name(url, &options.version_table);
+    let (opened, m) = {
+        let opened = open_locked(url, options, &lock, events);
+        tokio::pin!(opened, load);
+        tokio::select! {
+            m = &mut load => match m {
+                // A broken project is reported at once, not after waiting for the server (`--wait`).
+                Err(e) => return Err(e),
+                Ok(m) => (opened.await, m),
+            },
+            o = &mut opened => match (o, load.await) {
+                (o, Ok(m)) => (o, m),
+                // The project's error first, as when the files were read before connecting.
+                (Ok((conn, lock_conn)), Err(e)) => {
+                    release(conn, lock_conn, &lock).await;
+                    return Err(e);
+                }
+                (Err(_), Err(e)) => return Err(e),
+            },
+        }
+    };
+    let (mut conn, lock_conn) = opened?;
+    let result = executor::execute(m.borrow(), &mut conn, op, None, events).await;
+    release(conn, lock_conn, &lock).await;
+    result
+}
+
+/// Release the lock and close the run's connections (closing releases the lock too, should unlocking fail).
+async fn release(mut conn: Connection, lock_conn: Option<Connection>, lock: &str) {
+    match lock_conn {
+        Some(mut c) => {
+            let _ = c.unlock(lock).await;
+            c.close().await;
+        }
+        None => {
+            let _ = conn.unlock(lock).await;
+        }
+    }
+    conn.close().await;
+}
+
+/// The run's connection, and on PostgreSQL the one that holds the lock, with the lock taken.
+async fn open_locked(
+    url: &DatabaseUrl,
+    options: &MigrateOptions,
+    lock: &str,
+    events: &mut dyn FnMut(Event),
+) -> Result<(Connection, Option<Connection>)> {
+    let (mut conn, mut lock_conn) = if dialect::lock_needs_own_connection(url.dialect()) {
+        // PostgreSQL: the lock lives in a transaction of its own connection (see `dialect::postgres`).
+        // Both connections are opened at once: each costs round trips (TCP, TLS, authentication), which
+        // over a network or through a pooler are most of a run that has nothing to do. The lock
+        // connection's retries (`--wait`) are not reported: the main connection reports the same wait.
+        let mut quiet = |_: Event| {};
+        let (conn, lock_conn) = tokio::join!(
+            connect(url, options.wait, events),
+            connect(url, options.wait, &mut quiet)
+        );
+        match (conn, lock_conn) {
+            (Ok(conn), Ok(lock_conn)) => (conn, Some(lock_conn)),
+            // The error of the one that failed (the main connection's when both did).
+            (Ok(other), Err(e)) | (Err(e), Ok(other)) => {
+                other.close().await;
+                return Err(e);
+            }
+            (Err(e), Err(_)) => return Err(e),
+        }
+    } else {
+        (connect(url, options.wait, events).await?, None)
+    };
+    let holder = lock_conn.as_mut().unwrap_or(&mut conn);
+    if let Err(e) = executor::acquire_lock(holder, lock, options.lock_timeout, events).await {
+        if let Some(c) = lock_conn {
+            c.close().await;
+        }
+        conn.close().await;
+        return Err(e);
+    }
+    Ok((conn, lock_conn))
 }
 
 /// The version-table rows and their latest history, without the revision files: a caller can load those at

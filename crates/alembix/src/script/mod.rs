@@ -89,12 +89,15 @@ fn dialect_slot(d: Dialect) -> usize {
     }
 }
 
+/// Lower-case hex, as `format!("{:x}", digest)` prints it (an upgrade formats every applied revision's).
 fn hex(digest: &[u8; 32]) -> String {
-    use std::fmt::Write;
-    digest.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 /// What a revision file holds beyond its header.
@@ -941,6 +944,13 @@ mod tests {
         let fourth = load_dir_indexed(&dir, &index, later).unwrap();
         assert!(fourth.iter().all(|s| s.content.get().is_some()));
         assert_eq!(fourth.iter().map(summary).collect::<Vec<_>>(), full);
+    }
+
+    #[test]
+    fn hex_is_sha2s_lower_hex() {
+        let d = Sha256::digest(b"alembix");
+        let raw: [u8; 32] = d.into();
+        assert_eq!(hex(&raw), format!("{d:x}"));
     }
 
     #[test]
