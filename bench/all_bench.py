@@ -130,17 +130,42 @@ def pg_rows():
             "INSERT INTO schema_migrations VALUES ('%s');\n" % v for v in versions)
         subprocess.run(["psql", "-X", "-q", dbm_url], input=rows_sql, text=True, check=True)
         dbmate = ["dbmate", "--url", dbm_url + ("&" if "?" in dbm_url else "?") + "sslmode=prefer",
-                  "--migrations-dir", os.path.join(dbm, "db", "migrations"), "--no-dump-schema", "status"]
+                  "--migrations-dir", os.path.join(dbm, "db", "migrations"), "--no-dump-schema"]
         m = compare({"current": [BIN, "--url", PG_BENCH, "current"], "heads": [BIN, "heads"],
-                     "dbmate": dbmate}, p5k)
+                     "upgrade": [BIN, "--url", PG_BENCH, "upgrade", "head"],
+                     "dbmate": dbmate + ["status"], "dbmate_up": dbmate + ["migrate"]}, p5k)
         row("current, PostgreSQL, 5,000 revisions", m["current"], "dbmate status", m["dbmate"],
             "ahead of dbmate", m["current"] < m["dbmate"])
         row("heads, 5,000 revisions", m["heads"], "dbmate status", m["dbmate"], "ahead of dbmate",
             m["heads"] < m["dbmate"])
+        # Not a row of the issue: what every replica runs at start, nearly always with nothing to do.
+        row("upgrade head, nothing to do, PostgreSQL, 5,000 revisions", m["upgrade"], "dbmate migrate",
+            m["dbmate_up"], "ahead of dbmate", m["upgrade"] < m["dbmate_up"])
         subprocess.run(admin + ["-c", "DROP DATABASE IF EXISTS alembix_bench_dbmate WITH (FORCE)"],
                        stdout=subprocess.DEVNULL)
     if missing("sqlx"):
         row("current/heads, PostgreSQL, 5,000 revisions", None, "sqlx migrate info (not installed)", None, "", None)
+    else:
+        # sqlx's own layout: 5,000 migrations applied by `sqlx migrate run`, in a database of its own.
+        log("PostgreSQL: 5,000 sqlx migrations applied (sqlx migrate run)")
+        sq = os.path.join(WORK, "sqlx5k")
+        os.makedirs(sq, exist_ok=True)
+        for i in range(1, 5001):
+            with open(os.path.join(sq, "%d_t.sql" % i), "w") as f:
+                f.write("SELECT %d;\n" % i)
+        subprocess.run(admin + ["-c", "DROP DATABASE IF EXISTS alembix_bench_sqlx WITH (FORCE)",
+                                "-c", "CREATE DATABASE alembix_bench_sqlx"], check=True, stdout=subprocess.DEVNULL)
+        sqlx = ["--source", sq, "-D", PG_BENCH.rsplit("/", 1)[0] + "/alembix_bench_sqlx", "--no-dotenv"]
+        subprocess.run(["sqlx", "migrate", "run"] + sqlx, check=True, stdout=subprocess.DEVNULL)
+        m = compare({"current": [BIN, "--url", PG_BENCH, "current"],
+                     "upgrade": [BIN, "--url", PG_BENCH, "upgrade", "head"],
+                     "info": ["sqlx", "migrate", "info"] + sqlx, "run": ["sqlx", "migrate", "run"] + sqlx}, p5k)
+        row("current, PostgreSQL, 5,000 revisions (%s)" % tls, m["current"], "sqlx migrate info same URL",
+            m["info"], "<= 1.2x sqlx", m["current"] <= 1.2 * m["info"])
+        row("upgrade head, nothing to do, PostgreSQL, 5,000 revisions", m["upgrade"], "sqlx migrate run",
+            m["run"], "ahead of sqlx", m["upgrade"] < m["run"])
+        subprocess.run(admin + ["-c", "DROP DATABASE IF EXISTS alembix_bench_sqlx WITH (FORCE)"],
+                       stdout=subprocess.DEVNULL)
 
 
 def apply_rows():
