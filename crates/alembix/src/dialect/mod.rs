@@ -304,6 +304,17 @@ impl Connection {
         }
     }
 
+    /// Before a session's first migration statement: PostgreSQL asks the server to watch for a client that
+    /// dies mid-statement (see [`postgres::PgConn::watch_client`]).
+    pub async fn prepare_to_migrate(&mut self) {
+        match self {
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => c.watch_client().await,
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+
     /// A statement to run right after `BEGIN` in a migration transaction, if this connection needs one.
     pub fn transaction_setup(&self) -> Option<&'static str> {
         match self {

@@ -71,6 +71,8 @@ pub(crate) trait Driver {
     fn transaction_setup(&self) -> Option<&'static str> {
         None
     }
+    /// Called once before the first step runs (not at all when there is none).
+    async fn prepare_to_migrate(&mut self) {}
 }
 
 impl Driver for Connection {
@@ -82,6 +84,9 @@ impl Driver for Connection {
     }
     fn transaction_setup(&self) -> Option<&'static str> {
         Connection::transaction_setup(self)
+    }
+    async fn prepare_to_migrate(&mut self) {
+        Connection::prepare_to_migrate(self).await
     }
     async fn execute_counting(&mut self, sql: &str) -> Result<(), (usize, DbError)> {
         Connection::execute_counting(self, sql).await
@@ -534,6 +539,9 @@ pub(crate) async fn execute<D: Driver>(
         events(Event::VersionTableNormalised { rows: state.rows });
     }
     check_runnable(m, driver.dialect(), &plan)?;
+    if !plan.steps.is_empty() {
+        driver.prepare_to_migrate().await;
+    }
     run_steps(
         m,
         driver,

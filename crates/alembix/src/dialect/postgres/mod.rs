@@ -21,9 +21,11 @@ use crate::url::{DatabaseUrl, Dialect};
 #[cfg(feature = "postgres")]
 pub struct PgConn {
     pub conn: PgConnection,
-    /// The server took `client_connection_check_interval` (PostgreSQL 14+, on a platform that can watch
-    /// sockets): migration transactions set it too (see [`PgConn::transaction_setup`]).
-    watches_client: bool,
+    /// Whether the server took `client_connection_check_interval` (PostgreSQL 14+, on a platform that can
+    /// watch sockets), once [`PgConn::watch_client`] asked: migration transactions set it too (see
+    /// [`PgConn::transaction_setup`]). `None` before: reading commands and the lock's connection never
+    /// run a long statement, so they do not spend a round trip on it.
+    watches_client: Option<bool>,
 }
 
 #[cfg(feature = "postgres")]
@@ -34,31 +36,39 @@ impl PgConn {
     /// `pg_settings` instead cost half a millisecond per step, and a server that rejects the value (one on
     /// a platform without the check) would fail every migration.
     pub fn transaction_setup(&self) -> Option<&'static str> {
-        self.watches_client
+        (self.watches_client == Some(true))
             .then_some("SET LOCAL client_connection_check_interval = 1000")
+    }
+
+    /// Before the first migration statement of the session. Without this the server notices a client that
+    /// died mid-statement (kill -9, a lost container) only when the statement ends: its transaction and
+    /// the run's lock outlive it by as long as the statement runs (minutes for an index build).
+    /// PostgreSQL 14+ can check the socket while a query runs; older servers lack the setting (no row,
+    /// skipped) and platforms without support reject it (ignored).
+    pub async fn watch_client(&mut self) {
+        if self.watches_client.is_some() {
+            return;
+        }
+        let took = sqlx::raw_sql(
+            "SELECT set_config('client_connection_check_interval', '1000', false) \
+             WHERE current_setting('client_connection_check_interval', true) IS NOT NULL",
+        )
+        .fetch_optional(&mut self.conn)
+        .await
+        .is_ok_and(|row| row.is_some());
+        self.watches_client = Some(took);
     }
 }
 
 #[cfg(feature = "postgres")]
 pub async fn connect(url: &DatabaseUrl) -> Result<PgConn, sqlx::Error> {
-    let mut conn = PgConnectOptions::from_str(&url.expose_driver_url())?
+    let conn = PgConnectOptions::from_str(&url.expose_driver_url())?
         .application_name("alembix")
         .connect()
         .await?;
-    // Without this the server notices a client that died mid-statement (kill -9, a lost container) only when
-    // the statement ends: its transaction and its session's migration lock outlive it by as long as the
-    // statement runs (minutes for an index build). PostgreSQL 14+ can check the socket while a query runs;
-    // older servers lack the setting (no row, skipped) and platforms without support reject it (ignored).
-    let watches_client = sqlx::raw_sql(
-        "SELECT set_config('client_connection_check_interval', '1000', false) \
-         WHERE current_setting('client_connection_check_interval', true) IS NOT NULL",
-    )
-    .fetch_optional(&mut conn)
-    .await
-    .is_ok_and(|row| row.is_some());
     Ok(PgConn {
         conn,
-        watches_client,
+        watches_client: None,
     })
 }
 
