@@ -460,8 +460,10 @@ impl Connection {
         match self {
             #[cfg(feature = "postgres")]
             Connection::Postgres(_) => {
-                self.execute("BEGIN").await?;
-                let rows = self.query_text(&postgres::try_lock_sql(name)).await;
+                // One round trip: the simple-query protocol runs both, and the rows are the SELECT's.
+                let rows = self
+                    .query_text(&format!("BEGIN; {}", postgres::try_lock_sql(name)))
+                    .await;
                 let held = matches!(&rows, Ok(r) if r.first().and_then(|r| r.get(1)).cloned().flatten().as_deref() == Some("true"));
                 if !held {
                     let _ = self.execute("ROLLBACK").await;
