@@ -115,7 +115,16 @@ where
         feature = "_tls-rustls-ring-webpki",
         feature = "_tls-rustls-ring-native-roots"
     ))]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new({
+        // alembix patch (see vendor/README.md): the key share of the first group goes in the ClientHello.
+        // PostgreSQL up to 17 offers one group, `ssl_ecdh_curve` = prime256v1 by default, so an X25519
+        // share drew a HelloRetryRequest: one more round trip on every connection. P-256 first; a server
+        // that takes only X25519 still can, at the cost of that round trip.
+        use rustls::crypto::ring::kx_group;
+        let mut provider = rustls::crypto::ring::default_provider();
+        provider.kx_groups = vec![kx_group::SECP256R1, kx_group::X25519, kx_group::SECP384R1];
+        provider
+    });
 
     // Unwrapping is safe here because we use a default provider.
     let config = ClientConfig::builder_with_provider(provider.clone())
