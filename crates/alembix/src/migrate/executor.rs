@@ -46,6 +46,17 @@ pub(crate) trait Driver {
         Ok(out)
     }
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError>;
+    /// The rows of each query; a connection sends them in one round trip where it can (PostgreSQL).
+    async fn query_text_sets(
+        &mut self,
+        statements: &[String],
+    ) -> Result<Vec<Vec<Vec<Option<String>>>>, DbError> {
+        let mut sets = Vec::with_capacity(statements.len());
+        for st in statements {
+            sets.push(self.query_text(st).await?);
+        }
+        Ok(sets)
+    }
     /// A comment for a recorded script; ignored by a live connection.
     fn note(&mut self, _text: &str) {}
     /// Run a statement that reports problems as rows (SQLite's `PRAGMA foreign_key_check`): any row fails.
@@ -102,6 +113,12 @@ impl Driver for Connection {
     }
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
         Connection::query_text(self, sql).await
+    }
+    async fn query_text_sets(
+        &mut self,
+        statements: &[String],
+    ) -> Result<Vec<Vec<Vec<Option<String>>>>, DbError> {
+        Connection::query_text_sets(self, statements).await
     }
     async fn check(&mut self, sql: &str) -> Result<(), DbError> {
         // The table-valued form, with text casts: the pragma's rowid is an integer.
@@ -255,12 +272,16 @@ struct DbState {
     tables_exist: bool,
     /// The progress table exists (asked with the others, in the same round trip).
     progress_exists: bool,
+    /// The recorded checksums, when asked for (read with the version rows, in the same round trip).
+    recorded: Option<HashMap<String, String>>,
 }
 
+/// With `checksums`, the recorded checksums too (for [`check_edits`]), when the tables exist.
 async fn read_state<D: Driver>(
     m: &Migrator,
     driver: &mut D,
     tolerate_unknown: bool,
+    checksums: bool,
 ) -> Result<DbState> {
     let opts = &m.options;
     // The three bookkeeping tables in one round trip (each a catalog query of its own before: on a
@@ -276,7 +297,20 @@ async fn read_state<D: Driver>(
             "checking for the version, history and progress tables",
         ))?;
     let (version, history, progress) = (exist[0], exist[1], exist[2]);
-    let rows = if version {
+    let mut recorded = None;
+    let rows = if version && history && checksums {
+        let sets = driver
+            .query_text_sets(&[version_rows_sql(opts), recorded_checksums_sql(m)])
+            .await
+            .map_err(db_err(format!(
+                "reading {} and {}",
+                opts.version_table, opts.history_table
+            )))?;
+        let mut sets = sets.into_iter();
+        let rows = version_rows(sets.next().unwrap_or_default());
+        recorded = Some(recorded_map(sets.next().unwrap_or_default()));
+        rows
+    } else if version {
         read_version_rows(opts, driver).await?
     } else {
         Vec::new()
@@ -301,6 +335,7 @@ async fn read_state<D: Driver>(
         heads,
         tables_exist,
         progress_exists: progress,
+        recorded,
     })
 }
 
@@ -309,27 +344,42 @@ async fn recorded_checksums<D: Driver>(
     m: &Migrator,
     driver: &mut D,
 ) -> Result<HashMap<String, String>> {
-    // Only the latest checksum row of each revision: the history only grows, reading it all would not scale.
-    let h = &m.options.history_table;
     let rows = driver
-        .query_text(&format!(
-            "SELECT revision, checksum FROM {h} WHERE id IN (SELECT MAX(id) FROM {h} \
-             WHERE checksum IS NOT NULL AND direction <> 'down' GROUP BY revision)"
-        ))
+        .query_text(&recorded_checksums_sql(m))
         .await
         .map_err(db_err(format!("reading {}", m.options.history_table)))?;
-    Ok(rows
-        .into_iter()
+    Ok(recorded_map(rows))
+}
+
+fn recorded_checksums_sql(m: &Migrator) -> String {
+    // Only the latest checksum row of each revision: the history only grows, reading it all would not scale.
+    let h = &m.options.history_table;
+    format!(
+        "SELECT revision, checksum FROM {h} WHERE id IN (SELECT MAX(id) FROM {h} \
+         WHERE checksum IS NOT NULL AND direction <> 'down' GROUP BY revision)"
+    )
+}
+
+fn recorded_map(rows: Vec<Vec<Option<String>>>) -> HashMap<String, String> {
+    rows.into_iter()
         .filter_map(|r| {
             let mut it = r.into_iter();
             Some((it.next().flatten()?, it.next().flatten()?))
         })
-        .collect())
+        .collect()
 }
 
 /// Refuse to run when an applied revision's file changed since it was applied.
-async fn check_edits<D: Driver>(m: &Migrator, driver: &mut D, heads: &[Rev]) -> Result<()> {
-    let recorded = recorded_checksums(m, driver).await?;
+async fn check_edits<D: Driver>(
+    m: &Migrator,
+    driver: &mut D,
+    heads: &[Rev],
+    recorded: Option<HashMap<String, String>>,
+) -> Result<()> {
+    let recorded = match recorded {
+        Some(r) => r,
+        None => recorded_checksums(m, driver).await?,
+    };
     if recorded.is_empty() {
         return Ok(());
     }
@@ -405,7 +455,8 @@ pub(crate) async fn execute<D: Driver>(
         load_all()?;
     }
     let purge = matches!(op, Operation::Stamp { purge: true, .. });
-    let mut state = read_state(m, driver, purge).await?;
+    let edits_checked = matches!(op, Operation::Upgrade(_) | Operation::Downgrade(_));
+    let mut state = read_state(m, driver, purge, edits_checked).await?;
     if let Some(start) = start {
         state.heads = start
             .iter()
@@ -436,7 +487,7 @@ pub(crate) async fn execute<D: Driver>(
     }
     if state.tables_exist && !purge && matches!(op, Operation::Upgrade(_) | Operation::Downgrade(_))
     {
-        check_edits(m, driver, &state.heads).await?;
+        check_edits(m, driver, &state.heads, state.recorded.take()).await?;
     }
     let interrupted = if state.tables_exist && state.progress_exists && driver.tracks_progress() {
         read_progress(m, driver).await?
@@ -1588,20 +1639,26 @@ pub struct RawCurrent {
     last: HashMap<String, (String, String, String)>,
 }
 
-/// The version table's rows, or `None` when there is no version table yet.
+fn version_rows_sql(opts: &super::MigrateOptions) -> String {
+    format!("SELECT version_num FROM {}", opts.version_table)
+}
+
+fn version_rows(rows: Vec<Vec<Option<String>>>) -> Vec<String> {
+    rows.into_iter()
+        .filter_map(|r| r.into_iter().next().flatten())
+        .collect()
+}
+
 /// The rows of the version table, which exists.
 async fn read_version_rows<D: Driver>(
     opts: &super::MigrateOptions,
     driver: &mut D,
 ) -> Result<Vec<String>> {
-    let v = &opts.version_table;
-    Ok(driver
-        .query_text(&format!("SELECT version_num FROM {v}"))
+    let rows = driver
+        .query_text(&version_rows_sql(opts))
         .await
-        .map_err(db_err(format!("reading {v}")))?
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .collect())
+        .map_err(db_err(format!("reading {}", opts.version_table)))?;
+    Ok(version_rows(rows))
 }
 
 pub(crate) async fn read_current(
