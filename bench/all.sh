@@ -10,7 +10,9 @@
 #        Groups that run another script after the table: "servers" (apply.sh: 500 migrations up and down on
 #        PostgreSQL, MariaDB and SQLite against each client), "models" (models.sh: the edit loop and the cold
 #        300-table check against Alembic, then MODEL_SET=real), "verify" (verify.sh: 50 revisions, then
-#        MODEL_SET=real, against pytest-alembic). "all" = read pg apply autogen servers models verify.
+#        MODEL_SET=real, against pytest-alembic), "latency" (latency.py: current and upgrade with nothing to
+#        do through a proxy adding RTT_MS=10 of round trip, against psql, sqlx and dbmate).
+#        "all" = read pg apply autogen servers models verify latency.
 #   RUNS=15      timed rounds for the short commands (median reported); APPLY_RUNS=3; AUTOGEN_RUNS=3
 #   PG_URL=postgres://postgres@127.0.0.1:5432/postgres   MYSQL_URL=mysql://root@127.0.0.1:3306/test
 #   AUTOGEN_N=10 tables in the autogenerate app (the issue's "7-12 table app")
@@ -23,11 +25,11 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN="$ROOT/target/release/alembix"
 ROWS=${ROWS:-"read pg apply autogen"}
-[ "$ROWS" = all ] && ROWS="read pg apply autogen servers models verify"
+[ "$ROWS" = all ] && ROWS="read pg apply autogen servers models verify latency"
 TABLE_ROWS="" SCRIPTS=""
 for g in $ROWS; do
     case $g in
-        servers | models | verify) SCRIPTS="$SCRIPTS $g" ;;
+        servers | models | verify | latency) SCRIPTS="$SCRIPTS $g" ;;
         *) TABLE_ROWS="$TABLE_ROWS $g" ;;
     esac
 done
@@ -68,5 +70,7 @@ for g in $SCRIPTS; do
         verify) log "bench/verify.sh (50 revisions), then MODEL_SET=real"
             SKIP_BUILD=1 RUNS=$AUTOGEN_RUNS "$ROOT/bench/verify.sh"
             SKIP_BUILD=1 RUNS=$AUTOGEN_RUNS MODEL_SET=real "$ROOT/bench/verify.sh" ;;
+        latency) log "bench/latency.py (PostgreSQL through a proxy adding ${RTT_MS:-10} ms of round trip)"
+            python3 "$ROOT/bench/latency.py" "$BIN" "$WORK/latency" ;;
     esac
 done
