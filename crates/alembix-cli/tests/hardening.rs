@@ -182,6 +182,11 @@ fn small_defects_found_the_same_way() {
         "waited {:?} for the server: {err}",
         started.elapsed()
     );
+    // Nor does it leave an empty SQLite database behind.
+    let (c, _, err) = code(&broken, &["--url", "sqlite:fresh.db", "upgrade", "head"]);
+    assert_eq!(c, 2, "{err}");
+    assert!(err.contains("nosuch"), "{err}");
+    assert!(!broken.path("fresh.db").exists());
 
     // Reading never creates a SQLite database.
     let (c, _, err) = code(&p, &["--url", "sqlite:typo.db", "current"]);

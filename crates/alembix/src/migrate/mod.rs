@@ -549,6 +549,12 @@ pub async fn run_loading<M: std::borrow::Borrow<Migrator>>(
     dry_run: bool,
     events: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
+    // SQLite: opening the file is quick and would create it, so a project that fails to load would leave
+    // an empty database behind; load first. Dry runs take no lock and gain nothing either.
+    if url.dialect() == Dialect::Sqlite && !dry_run {
+        let m = load.await?;
+        return connect_lock_and_run(url, options, async { Ok(m) }, op, events).await;
+    }
     if dry_run {
         let m = load.await?;
         let mut conn = connect(url, options.wait, events).await?;
@@ -559,6 +565,17 @@ pub async fn run_loading<M: std::borrow::Borrow<Migrator>>(
         conn.close().await;
         return result.map(|o| Outcome { sql, ..o });
     }
+    connect_lock_and_run(url, options, load, op, events).await
+}
+
+/// [`run_loading`] past its special cases: connect and take the lock while `load` runs, then run.
+async fn connect_lock_and_run<M: std::borrow::Borrow<Migrator>>(
+    url: &DatabaseUrl,
+    options: &MigrateOptions,
+    load: impl std::future::Future<Output = Result<M>>,
+    op: &Operation,
+    events: &mut dyn FnMut(Event),
+) -> Result<Outcome> {
     let lock = dialect::lock_name(url, &options.version_table);
     let (opened, m) = {
         let opened = open_locked(url, options, &lock, events);
