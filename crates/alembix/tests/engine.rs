@@ -1019,3 +1019,45 @@ async fn tables_exist(db: TestDb) {
 }
 
 per_dialect!(tables_exist => postgres_tables_exist, mysql_tables_exist, sqlite_tables_exist);
+
+/// Several queries in one round trip come back one result per statement, in order, also when a statement
+/// returns no rows or a NULL; a failing statement is an error (the run reads its version rows and its
+/// recorded checksums this way).
+async fn query_sets(db: TestDb) {
+    db.exec("CREATE TABLE qs (a VARCHAR(10), b VARCHAR(10))")
+        .await;
+    db.exec("INSERT INTO qs VALUES ('x', NULL), ('y', 'z')")
+        .await;
+    let mut conn = db.conn().await;
+    let sets = conn
+        .query_text_sets(&strings(&[
+            "SELECT a, b FROM qs ORDER BY a",
+            "SELECT a FROM qs WHERE a = 'none'",
+            "SELECT b FROM qs WHERE a = 'y'",
+        ]))
+        .await
+        .unwrap();
+    let s = |v: &str| Some(v.to_string());
+    assert_eq!(
+        sets,
+        vec![
+            vec![vec![s("x"), None], vec![s("y"), s("z")]],
+            vec![],
+            vec![vec![s("z")]],
+        ]
+    );
+    assert!(conn
+        .query_text_sets(&strings(&[
+            "SELECT a FROM qs",
+            "SELECT a FROM no_such_table"
+        ]))
+        .await
+        .is_err());
+    // The connection is usable after the failure (the run then releases its lock on it).
+    assert_eq!(
+        conn.query_text("SELECT 'ok'").await.unwrap(),
+        vec![vec![s("ok")]]
+    );
+    conn.close().await;
+}
+per_dialect!(query_sets => postgres_query_sets, mysql_query_sets, sqlite_query_sets);

@@ -411,23 +411,24 @@ impl Connection {
         }
     }
 
-    /// Several statements in one round trip (the simple-query protocol runs them as one implicit
-    /// transaction), each statement's rows apart: one entry per statement, in order, including those that
-    /// return no rows. PostgreSQL only; other engines run them one by one.
+    /// Several statements in one round trip, each statement's rows apart: one entry per statement, in
+    /// order, including those that return no rows. PostgreSQL (the simple-query protocol runs them as one
+    /// implicit transaction) and MySQL (multi-statement text, each statement on its own); SQLite runs them
+    /// one by one, in process.
     pub async fn query_text_sets(
         &mut self,
         statements: &[String],
     ) -> Result<Vec<Vec<Vec<Option<String>>>>, DbError> {
-        match self {
-            #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => {
+        let dialect = self.dialect();
+        macro_rules! sets {
+            ($conn:expr) => {{
                 use futures_util::TryStreamExt;
                 use sqlx::Row;
                 let sql = statements.join(";\n");
-                let mut stream = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_many(&mut c.conn);
+                let mut stream = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_many($conn);
                 let mut sets = Vec::with_capacity(statements.len());
                 let mut rows = Vec::new();
-                let map = |e: sqlx::Error| DbError::from_sqlx(&e, Dialect::Postgres);
+                let map = |e: sqlx::Error| DbError::from_sqlx(&e, dialect);
                 while let Some(item) = stream.try_next().await.map_err(map)? {
                     match item {
                         sqlx::Either::Left(_) => sets.push(std::mem::take(&mut rows)),
@@ -440,7 +441,13 @@ impl Connection {
                     }
                 }
                 return Ok(sets);
-            }
+            }};
+        }
+        match self {
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => sets!(&mut c.conn),
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(c) => sets!(c),
             #[allow(unreachable_patterns)]
             _ => {}
         }

@@ -274,6 +274,8 @@ struct DbState {
     progress_exists: bool,
     /// The recorded checksums, when asked for (read with the version rows, in the same round trip).
     recorded: Option<HashMap<String, String>>,
+    /// The interrupted step, when it was read with them (`Some(None)`: none).
+    interrupted: Option<Option<ProgressRow>>,
 }
 
 /// With `checksums`, the recorded checksums too (for [`check_edits`]), when the tables exist.
@@ -298,17 +300,27 @@ async fn read_state<D: Driver>(
         ))?;
     let (version, history, progress) = (exist[0], exist[1], exist[2]);
     let mut recorded = None;
+    let mut interrupted = None;
     let rows = if version && history && checksums {
+        // With the interrupted step, where the engine records one (MySQL), in the same round trip.
+        let with_progress = progress && driver.tracks_progress();
+        let mut queries = vec![version_rows_sql(opts), recorded_checksums_sql(m)];
+        if with_progress {
+            queries.push(progress_sql(m, driver.dialect()));
+        }
         let sets = driver
-            .query_text_sets(&[version_rows_sql(opts), recorded_checksums_sql(m)])
+            .query_text_sets(&queries)
             .await
             .map_err(db_err(format!(
-                "reading {} and {}",
-                opts.version_table, opts.history_table
+                "reading {}, {} and {}",
+                opts.version_table, opts.history_table, opts.progress_table
             )))?;
         let mut sets = sets.into_iter();
         let rows = version_rows(sets.next().unwrap_or_default());
         recorded = Some(recorded_map(sets.next().unwrap_or_default()));
+        if with_progress {
+            interrupted = Some(progress_row(sets.next().unwrap_or_default()));
+        }
         rows
     } else if version {
         read_version_rows(opts, driver).await?
@@ -336,6 +348,7 @@ async fn read_state<D: Driver>(
         tables_exist,
         progress_exists: progress,
         recorded,
+        interrupted,
     })
 }
 
@@ -490,7 +503,10 @@ pub(crate) async fn execute<D: Driver>(
         check_edits(m, driver, &state.heads, state.recorded.take()).await?;
     }
     let interrupted = if state.tables_exist && state.progress_exists && driver.tracks_progress() {
-        read_progress(m, driver).await?
+        match state.interrupted.take() {
+            Some(read) => read,
+            None => read_progress(m, driver).await?,
+        }
     } else {
         None
     };
@@ -1406,19 +1422,27 @@ struct ProgressRow {
 
 async fn read_progress<D: Driver>(m: &Migrator, driver: &mut D) -> Result<Option<ProgressRow>> {
     let t = &m.options.progress_table;
-    let text = |e: &str| match driver.dialect() {
-        Dialect::Postgres => format!("{e}::text"),
-        Dialect::Mysql => format!("CAST({e} AS CHAR)"),
-        Dialect::Sqlite => format!("CAST({e} AS TEXT)"),
-    };
     let rows = driver
-        .query_text(&format!(
-            "SELECT revision, direction, {}, started_at, applied_by FROM {t}",
-            text("statements_done")
-        ))
+        .query_text(&progress_sql(m, driver.dialect()))
         .await
         .map_err(db_err(format!("reading {t}")))?;
-    Ok(rows.into_iter().next().and_then(|r| {
+    Ok(progress_row(rows))
+}
+
+fn progress_sql(m: &Migrator, dialect: Dialect) -> String {
+    let done = match dialect {
+        Dialect::Postgres => "statements_done::text",
+        Dialect::Mysql => "CAST(statements_done AS CHAR)",
+        Dialect::Sqlite => "CAST(statements_done AS TEXT)",
+    };
+    format!(
+        "SELECT revision, direction, {done}, started_at, applied_by FROM {}",
+        m.options.progress_table
+    )
+}
+
+fn progress_row(rows: Vec<Vec<Option<String>>>) -> Option<ProgressRow> {
+    rows.into_iter().next().and_then(|r| {
         let mut it = r.into_iter();
         Some(ProgressRow {
             revision: it.next().flatten()?,
@@ -1427,7 +1451,7 @@ async fn read_progress<D: Driver>(m: &Migrator, driver: &mut D) -> Result<Option
             started_at: it.next().flatten()?,
             by: it.next().flatten()?,
         })
-    }))
+    })
 }
 
 fn describe_interrupted(m: &Migrator, dialect: Dialect, row: &ProgressRow) -> super::Interrupted {
