@@ -415,6 +415,10 @@ impl Connection {
     /// order, including those that return no rows. PostgreSQL (the simple-query protocol runs them as one
     /// implicit transaction) and MySQL (multi-statement text, each statement on its own); SQLite runs them
     /// one by one, in process.
+    #[cfg_attr(
+        not(any(feature = "postgres", feature = "mysql")),
+        allow(unused_macros, unused_variables)
+    )]
     pub async fn query_text_sets(
         &mut self,
         statements: &[String],
