@@ -46,7 +46,7 @@ pub(crate) trait Driver {
         Ok(out)
     }
     async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError>;
-    /// The rows of each query; a connection sends them in one round trip where it can (PostgreSQL).
+    /// The rows of each query; a connection sends them in one round trip where it can (PostgreSQL, MySQL).
     async fn query_text_sets(
         &mut self,
         statements: &[String],

@@ -539,8 +539,8 @@ impl Migrator {
 /// [`Migrator::run`] with a migrator that is still being loaded (`load`: the revision files read on another
 /// thread, say): the connections are opened and the lock is taken meanwhile, and the run waits for the
 /// migrator only when it needs the revisions. `options` are the connection and lock options the migrator
-/// will have. Nothing is read from or written to the database before both are ready; a failed load
-/// releases the lock and closes the connections.
+/// will have. No bookkeeping table is read or written before both are ready; a failed load releases the
+/// lock and closes the connections.
 pub async fn run_loading<M: std::borrow::Borrow<Migrator>>(
     url: &DatabaseUrl,
     options: &MigrateOptions,
@@ -549,26 +549,25 @@ pub async fn run_loading<M: std::borrow::Borrow<Migrator>>(
     dry_run: bool,
     events: &mut dyn FnMut(Event),
 ) -> Result<Outcome> {
-    // SQLite: opening the file is quick and would create it, so a project that fails to load would leave
-    // an empty database behind; load first. Dry runs take no lock and gain nothing either.
-    if url.dialect() == Dialect::Sqlite && !dry_run {
-        let m = load.await?;
+    // Load first where overlapping gains nothing: SQLite opens a file in a millisecond (and opening creates
+    // it, so a project that fails to load would leave an empty database behind); a dry run takes no lock.
+    if !dry_run && url.dialect() != Dialect::Sqlite {
+        return connect_lock_and_run(url, options, load, op, events).await;
+    }
+    let m = load.await?;
+    if !dry_run {
         return connect_lock_and_run(url, options, async { Ok(m) }, op, events).await;
     }
-    if dry_run {
-        let m = load.await?;
-        let mut conn = connect(url, options.wait, events).await?;
-        let mut recorder = executor::Recorder::new(url.dialect(), Some(&mut conn));
-        let result = executor::execute(m.borrow(), &mut recorder, op, None, events).await;
-        let sql = std::mem::take(&mut recorder.log);
-        drop(recorder);
-        conn.close().await;
-        return result.map(|o| Outcome { sql, ..o });
-    }
-    connect_lock_and_run(url, options, load, op, events).await
+    let mut conn = connect(url, options.wait, events).await?;
+    let mut recorder = executor::Recorder::new(url.dialect(), Some(&mut conn));
+    let result = executor::execute(m.borrow(), &mut recorder, op, None, events).await;
+    let sql = std::mem::take(&mut recorder.log);
+    drop(recorder);
+    conn.close().await;
+    result.map(|o| Outcome { sql, ..o })
 }
 
-/// [`run_loading`] past its special cases: connect and take the lock while `load` runs, then run.
+/// Connect and take the lock while `load` runs, then run.
 async fn connect_lock_and_run<M: std::borrow::Borrow<Migrator>>(
     url: &DatabaseUrl,
     options: &MigrateOptions,
