@@ -73,23 +73,18 @@ fn schema_cache(config: &Config) -> SchemaCache {
     }
 }
 
-/// Declared schema and current schema (live database, or migrations replayed), the scratch-database builds
-/// served from the schema cache when their inputs have not changed.
+/// The current schema as read by [`current_side`] (with the server's fingerprint), and the declared
+/// schema, its scratch-database build served from `cache` when its inputs have not changed.
 async fn both_sides(
     m: &Migrator,
     config: &Config,
     server: &DatabaseUrl,
     desired: &DesiredSchema,
-    from_migrations: bool,
     prebuild: Option<autogen::Prebuild>,
-    live: Option<alembix::Result<(Schema, String)>>,
+    current: alembix::Result<(Schema, String)>,
+    cache: &SchemaCache,
 ) -> alembix::Result<(Schema, Schema)> {
     let exclude = autogen::own_tables(m);
-    let cache = schema_cache(config);
-    let current = match live {
-        Some(read) => read,
-        None => current_side(m, config, server, from_migrations, &cache).await,
-    };
     let (current, fingerprint) = match current {
         Ok(c) => c,
         Err(e) => {
@@ -116,7 +111,7 @@ async fn both_sides(
                 desired,
                 &exclude,
                 &fingerprint,
-                &cache,
+                cache,
                 prebuild,
             )
             .await?;
@@ -161,16 +156,8 @@ async fn load_and_compare(
     let (loaded, current) = tokio::join!(autogen::load_desired_overlapped(config, server), current);
     // On an error here the replay's scratch database is gone already: `current_side` disposes of it.
     let (desired, prebuild) = loaded?;
-    let (current, wanted) = both_sides(
-        m,
-        config,
-        server,
-        &desired,
-        from_migrations,
-        prebuild,
-        Some(current),
-    )
-    .await?;
+    let (current, wanted) =
+        both_sides(m, config, server, &desired, prebuild, current, &cache).await?;
     Ok((desired, current, wanted))
 }
 
@@ -237,8 +224,10 @@ async fn other_engine(
     };
     let mut desired = autogen::load_desired(config, d)?;
     desired.hints = hints.clone();
+    let cache = schema_cache(&scratch_config);
+    let current = current_side(m, &scratch_config, &server, true, &cache).await;
     let (current, wanted) =
-        both_sides(m, &scratch_config, &server, &desired, true, None, None).await?;
+        both_sides(m, &scratch_config, &server, &desired, None, current, &cache).await?;
     let generated = autogen::generate(d, &current, &wanted, &desired.hints);
     Ok((
         section(&generated.up_warnings, &generated.up),
