@@ -1061,3 +1061,75 @@ async fn query_sets(db: TestDb) {
     conn.close().await;
 }
 per_dialect!(query_sets => postgres_query_sets, mysql_query_sets, sqlite_query_sets);
+
+// ---------------------------------------------------------------------------------------------------------
+// 13. SQLite: in process, on the caller's thread.
+
+/// In an app that embeds alembix on a multi-threaded runtime, SQLite's calls block the thread they run on:
+/// on a worker, its other tasks are handed to the other workers first. A connection used from a spawned
+/// task and a migration awaited by the runtime's caller both work, and other tasks keep running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_on_a_multi_threaded_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = common::parse_url(&format!("sqlite:{}", dir.path().join("app.db").display()));
+    let m = migrator(linear_project(3));
+    m.run(&url, &Operation::Upgrade("head".into()), false, &mut |_| {})
+        .await
+        .unwrap();
+    let reader = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let mut conn = dialect::Connection::connect(&url, None, |_, _| {})
+                .await
+                .unwrap();
+            conn.execute("CREATE TABLE from_a_worker (id INT)")
+                .await
+                .unwrap();
+            let rows = conn
+                .query_text("SELECT version_num FROM alembix_version")
+                .await
+                .unwrap();
+            conn.close().await;
+            rows
+        })
+    };
+    let ticker = tokio::spawn(async {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        true
+    });
+    assert_eq!(reader.await.unwrap(), vec![vec![Some("lin3".to_string())]]);
+    assert!(ticker.await.unwrap());
+    let heads = m.current_of(&url, &mut |_| {}).await.unwrap();
+    assert_eq!(heads[0].revision, "lin3");
+}
+
+/// SQLite's own URI parameters pass through (`mode=ro` opens read-only); a Python driver's are ignored;
+/// anything else is an error that names what is accepted.
+#[tokio::test]
+async fn sqlite_url_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app #1.db");
+    let m = migrator(linear_project(2));
+    let rw = common::parse_url(&format!(
+        "sqlite:{}?check_same_thread=false",
+        file.display()
+    ));
+    m.run(&rw, &Operation::Upgrade("lin1".into()), false, &mut |_| {})
+        .await
+        .unwrap();
+    let ro = common::parse_url(&format!("sqlite:{}?mode=ro", file.display()));
+    let heads = m.current_of(&ro, &mut |_| {}).await.unwrap();
+    assert_eq!(heads[0].revision, "lin1");
+    let e = m
+        .run(&ro, &Operation::Upgrade("head".into()), false, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("readonly"), "{e}");
+    let bad = common::parse_url(&format!("sqlite:{}?journal=wal", file.display()));
+    let e = m.current_of(&bad, &mut |_| {}).await.unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("unknown parameter `journal`") && text.contains("mode, cache"),
+        "{text}"
+    );
+}

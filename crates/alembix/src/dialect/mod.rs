@@ -216,8 +216,6 @@ impl DbError {
                 Dialect::Postgres => postgres::error(db.as_ref()),
                 #[cfg(feature = "mysql")]
                 Dialect::Mysql => mysql::error(db.as_ref()),
-                #[cfg(feature = "sqlite")]
-                Dialect::Sqlite => sqlite::error(db.as_ref()),
                 #[allow(unreachable_patterns)]
                 _ => DbError::new(db.message()),
             },
@@ -252,6 +250,16 @@ impl Connection {
         wait: Option<Duration>,
         mut on_retry: impl FnMut(u32, &str),
     ) -> Result<Connection, ConnectError> {
+        #[cfg(feature = "sqlite")]
+        if url.dialect() == Dialect::Sqlite {
+            // A file or memory: nothing to wait for.
+            return blocking(|| sqlite::connect(url))
+                .map(Connection::Sqlite)
+                .map_err(|e| ConnectError {
+                    message: scrub(&e.message, url),
+                    retryable: false,
+                });
+        }
         let started = Instant::now();
         let mut delay = Duration::from_millis(100);
         let mut attempt = 0u32;
@@ -262,8 +270,6 @@ impl Connection {
                 Dialect::Postgres => postgres::connect(url).await.map(Connection::Postgres),
                 #[cfg(feature = "mysql")]
                 Dialect::Mysql => mysql::connect(url).await.map(Connection::Mysql),
-                #[cfg(feature = "sqlite")]
-                Dialect::Sqlite => sqlite::connect(url).await.map(Connection::Sqlite),
                 #[allow(unreachable_patterns)]
                 other => Err(sqlx::Error::Configuration(
                     format!(
@@ -346,7 +352,9 @@ impl Connection {
             #[cfg(feature = "mysql")]
             Connection::Mysql(c) => q.execute(c).await.map(drop),
             #[cfg(feature = "sqlite")]
-            Connection::Sqlite(c) => q.execute(&mut c.conn).await.map(drop),
+            Connection::Sqlite(c) => {
+                return blocking(|| c.execute_counting(sql)).map_err(|(_, e)| e)
+            }
         };
         r.map_err(|e| DbError::from_sqlx(&e, dialect))
     }
@@ -376,7 +384,7 @@ impl Connection {
             #[cfg(feature = "mysql")]
             Connection::Mysql(c) => count!(c),
             #[cfg(feature = "sqlite")]
-            Connection::Sqlite(c) => count!(&mut c.conn),
+            Connection::Sqlite(c) => blocking(|| c.execute_counting(sql)),
         }
     }
 
@@ -407,7 +415,7 @@ impl Connection {
             #[cfg(feature = "mysql")]
             Connection::Mysql(c) => rows!(c),
             #[cfg(feature = "sqlite")]
-            Connection::Sqlite(c) => rows!(&mut c.conn),
+            Connection::Sqlite(c) => blocking(|| c.query_text(sql)),
         }
     }
 
@@ -570,8 +578,26 @@ impl Connection {
             #[cfg(feature = "mysql")]
             Connection::Mysql(c) => c.close().await,
             #[cfg(feature = "sqlite")]
-            Connection::Sqlite(c) => c.conn.close().await,
+            // Closed in SQLite when dropped.
+            Connection::Sqlite(c) => {
+                drop(c);
+                Ok(())
+            }
         };
+    }
+}
+
+/// Run in-process SQLite work on this thread. On a multi-threaded tokio runtime (an app that embeds
+/// alembix), the runtime is first told that this worker blocks, so its other tasks move to other workers;
+/// on a current-thread runtime (the CLI) there is nothing to move.
+#[cfg(feature = "sqlite")]
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
     }
 }
 

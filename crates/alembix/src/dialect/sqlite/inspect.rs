@@ -55,8 +55,8 @@ pub const QUERIES: [(&str, &str, &str); 4] = [
 ];
 
 /// One of [`QUERIES`] as a statement that returns its whole result as one JSON array of rows (SQLite 3.44's
-/// ordered aggregate keeps the order). sqlx hands SQLite rows from its worker thread one message at a time,
-/// a thread switch each: verifying 50 revisions spent more time in those switches than in SQLite.
+/// ordered aggregate keeps the order): one result to decode instead of a row per column, index and key
+/// (with sqlx's SQLite worker thread, a thread switch each, which cost `verify` more than SQLite did).
 fn query((columns, rest, order): (&str, &str, &str)) -> String {
     format!("SELECT json_group_array(json_array({columns}) ORDER BY {order}) {rest}")
 }
