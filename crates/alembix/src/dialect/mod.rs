@@ -3,14 +3,17 @@
 
 pub mod mysql;
 pub mod postgres;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod server;
 pub mod sqlite;
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub use server::is_tls_error;
 
 #[cfg(not(any(feature = "postgres", feature = "mysql", feature = "sqlite")))]
 compile_error!("alembix needs at least one engine feature: `postgres`, `mysql` or `sqlite`");
 
-use std::time::{Duration, Instant};
-
-use sqlx::{AssertSqlSafe, Connection as _, Row};
+use std::time::Duration;
 
 use crate::schema::{Change, DiffOptions, Schema};
 use crate::url::{DatabaseUrl, Dialect};
@@ -208,21 +211,6 @@ impl DbError {
             position: None,
         }
     }
-
-    fn from_sqlx(e: &sqlx::Error, dialect: Dialect) -> DbError {
-        match e {
-            sqlx::Error::Database(db) => match dialect {
-                #[cfg(feature = "postgres")]
-                Dialect::Postgres => postgres::error(db.as_ref()),
-                #[cfg(feature = "mysql")]
-                Dialect::Mysql => mysql::error(db.as_ref()),
-                #[allow(unreachable_patterns)]
-                _ => DbError::new(db.message()),
-            },
-            sqlx::Error::Io(io) => DbError::new(io.to_string()),
-            other => DbError::new(other.to_string()),
-        }
-    }
 }
 
 /// One live connection to one of the engines.
@@ -248,7 +236,7 @@ impl Connection {
     pub async fn connect(
         url: &DatabaseUrl,
         wait: Option<Duration>,
-        mut on_retry: impl FnMut(u32, &str),
+        on_retry: impl FnMut(u32, &str),
     ) -> Result<Connection, ConnectError> {
         #[cfg(feature = "sqlite")]
         if url.dialect() == Dialect::Sqlite {
@@ -260,53 +248,12 @@ impl Connection {
                     retryable: false,
                 });
         }
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(100);
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            let result = match url.dialect() {
-                #[cfg(feature = "postgres")]
-                Dialect::Postgres => postgres::connect(url).await.map(Connection::Postgres),
-                #[cfg(feature = "mysql")]
-                Dialect::Mysql => mysql::connect(url).await.map(Connection::Mysql),
-                #[allow(unreachable_patterns)]
-                other => Err(sqlx::Error::Configuration(
-                    format!(
-                        "this alembix was built without {other} support (cargo feature `{}`)",
-                        match other {
-                            Dialect::Postgres => "postgres",
-                            Dialect::Mysql => "mysql",
-                            Dialect::Sqlite => "sqlite",
-                        }
-                    )
-                    .into(),
-                )),
-            };
-            match result {
-                Ok(c) => return Ok(c),
-                Err(e) => {
-                    let retryable = is_retryable(&e);
-                    let message = scrub(&DbError::from_sqlx(&e, url.dialect()).message, url);
-                    let Some(wait) = wait.filter(|_| retryable) else {
-                        return Err(ConnectError { message, retryable });
-                    };
-                    // Wait the whole time given: the last sleep is cut to what is left, then one more try.
-                    let left = wait.saturating_sub(started.elapsed());
-                    if left.is_zero() {
-                        return Err(ConnectError {
-                            message: format!(
-                                "{message} (gave up after {attempt} attempts in {:.1?})",
-                                started.elapsed()
-                            ),
-                            retryable,
-                        });
-                    }
-                    on_retry(attempt, &message);
-                    tokio::time::sleep(delay.min(left)).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-            }
+        #[cfg(any(feature = "postgres", feature = "mysql"))]
+        return server::connect(url, wait, on_retry).await;
+        #[cfg(not(any(feature = "postgres", feature = "mysql")))]
+        {
+            let _ = (wait, on_retry);
+            Err(not_built(url.dialect()))
         }
     }
 
@@ -342,80 +289,46 @@ impl Connection {
         }
     }
 
+    /// The engine's side of the connection: SQLite in process, or a server through sqlx.
+    fn side(&mut self) -> Side<'_> {
+        match self {
+            #[cfg(feature = "postgres")]
+            Connection::Postgres(c) => Side::Server(server::Server::Postgres(&mut c.conn)),
+            #[cfg(feature = "mysql")]
+            Connection::Mysql(c) => Side::Server(server::Server::Mysql(c)),
+            #[cfg(feature = "sqlite")]
+            Connection::Sqlite(c) => Side::Sqlite(c),
+        }
+    }
+
     /// Run SQL text (one statement, or several for bookkeeping) without preparing it.
     pub async fn execute(&mut self, sql: &str) -> Result<(), DbError> {
-        let dialect = self.dialect();
-        let q = sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
-        let r = match self {
-            #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => q.execute(&mut c.conn).await.map(drop),
-            #[cfg(feature = "mysql")]
-            Connection::Mysql(c) => q.execute(c).await.map(drop),
+        match self.side() {
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            Side::Server(s) => s.execute(sql).await,
             #[cfg(feature = "sqlite")]
-            Connection::Sqlite(c) => {
-                return blocking(|| c.execute_counting(sql)).map_err(|(_, e)| e)
-            }
-        };
-        r.map_err(|e| DbError::from_sqlx(&e, dialect))
+            Side::Sqlite(c) => blocking(|| c.execute_counting(sql)).map_err(|(_, e)| e),
+        }
     }
 
     /// Run several statements in one round trip; on failure, also say how many statements had completed
     /// (the failing one is the next), so nothing needs to run twice to be located.
     pub async fn execute_counting(&mut self, sql: &str) -> Result<(), (usize, DbError)> {
-        use futures_util::StreamExt;
-        let dialect = self.dialect();
-        let q = sqlx::raw_sql(AssertSqlSafe(sql.to_string()));
-        let mut done = 0usize;
-        macro_rules! count {
-            ($conn:expr) => {{
-                let mut stream = q.execute_many($conn);
-                while let Some(item) = stream.next().await {
-                    match item {
-                        Ok(_) => done += 1,
-                        Err(e) => return Err((done, DbError::from_sqlx(&e, dialect))),
-                    }
-                }
-                Ok(())
-            }};
-        }
-        match self {
-            #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => count!(&mut c.conn),
-            #[cfg(feature = "mysql")]
-            Connection::Mysql(c) => count!(c),
+        match self.side() {
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            Side::Server(s) => s.execute_counting(sql).await,
             #[cfg(feature = "sqlite")]
-            Connection::Sqlite(c) => blocking(|| c.execute_counting(sql)),
+            Side::Sqlite(c) => blocking(|| c.execute_counting(sql)),
         }
     }
 
     /// Rows of a query whose columns are all text (or NULL).
     pub async fn query_text(&mut self, sql: &str) -> Result<Vec<Vec<Option<String>>>, DbError> {
-        let dialect = self.dialect();
-        macro_rules! rows {
-            ($conn:expr) => {{
-                // The simple-query protocol, like `execute`: a named prepared statement lives in the server
-                // session, which a transaction-mode pooler (PgBouncer, Supabase) shares between clients.
-                let rows = sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
-                    .fetch_all($conn)
-                    .await
-                    .map_err(|e| DbError::from_sqlx(&e, dialect))?;
-                rows.iter()
-                    .map(|row| {
-                        (0..row.len())
-                            .map(|i| row.try_get::<Option<String>, _>(i))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| DbError::from_sqlx(&e, dialect))
-            }};
-        }
-        match self {
-            #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => rows!(&mut c.conn),
-            #[cfg(feature = "mysql")]
-            Connection::Mysql(c) => rows!(c),
+        match self.side() {
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            Side::Server(s) => s.query_text(sql).await,
             #[cfg(feature = "sqlite")]
-            Connection::Sqlite(c) => blocking(|| c.query_text(sql)),
+            Side::Sqlite(c) => blocking(|| c.query_text(sql)),
         }
     }
 
@@ -423,51 +336,21 @@ impl Connection {
     /// order, including those that return no rows. PostgreSQL (the simple-query protocol runs them as one
     /// implicit transaction) and MySQL (multi-statement text, each statement on its own); SQLite runs them
     /// one by one, in process.
-    #[cfg_attr(
-        not(any(feature = "postgres", feature = "mysql")),
-        allow(unused_macros, unused_variables)
-    )]
     pub async fn query_text_sets(
         &mut self,
         statements: &[String],
     ) -> Result<Vec<Vec<Vec<Option<String>>>>, DbError> {
-        let dialect = self.dialect();
-        macro_rules! sets {
-            ($conn:expr) => {{
-                use futures_util::TryStreamExt;
-                use sqlx::Row;
-                let sql = statements.join(";\n");
-                let mut stream = sqlx::raw_sql(AssertSqlSafe(sql)).fetch_many($conn);
-                let mut sets = Vec::with_capacity(statements.len());
-                let mut rows = Vec::new();
-                let map = |e: sqlx::Error| DbError::from_sqlx(&e, dialect);
-                while let Some(item) = stream.try_next().await.map_err(map)? {
-                    match item {
-                        sqlx::Either::Left(_) => sets.push(std::mem::take(&mut rows)),
-                        sqlx::Either::Right(row) => rows.push(
-                            (0..row.len())
-                                .map(|i| row.try_get::<Option<String>, _>(i))
-                                .collect::<Result<Vec<_>, _>>()
-                                .map_err(map)?,
-                        ),
-                    }
-                }
-                return Ok(sets);
-            }};
+        match self.side() {
+            #[cfg(any(feature = "postgres", feature = "mysql"))]
+            Side::Server(s) => s.query_text_sets(statements).await,
+            #[cfg(feature = "sqlite")]
+            Side::Sqlite(c) => blocking(|| {
+                statements
+                    .iter()
+                    .map(|st| c.query_text(st))
+                    .collect::<Result<Vec<_>, _>>()
+            }),
         }
-        match self {
-            #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => sets!(&mut c.conn),
-            #[cfg(feature = "mysql")]
-            Connection::Mysql(c) => sets!(c),
-            #[allow(unreachable_patterns)]
-            _ => {}
-        }
-        let mut sets = Vec::with_capacity(statements.len());
-        for st in statements {
-            sets.push(self.query_text(st).await?);
-        }
-        Ok(sets)
     }
 
     /// Take the migration lock without waiting; `true` if now held.
@@ -572,18 +455,38 @@ impl Connection {
     }
 
     pub async fn close(self) {
-        let _ = match self {
+        match self {
             #[cfg(feature = "postgres")]
-            Connection::Postgres(c) => c.conn.close().await,
+            Connection::Postgres(c) => drop(sqlx::Connection::close(c.conn).await),
             #[cfg(feature = "mysql")]
-            Connection::Mysql(c) => c.close().await,
+            Connection::Mysql(c) => drop(sqlx::Connection::close(c).await),
+            // SQLite closes the database when the connection is dropped.
             #[cfg(feature = "sqlite")]
-            // Closed in SQLite when dropped.
-            Connection::Sqlite(c) => {
-                drop(c);
-                Ok(())
-            }
-        };
+            Connection::Sqlite(c) => drop(c),
+        }
+    }
+}
+
+/// What [`Connection::side`] returns.
+enum Side<'a> {
+    #[cfg(any(feature = "postgres", feature = "mysql"))]
+    Server(server::Server<'a>),
+    #[cfg(feature = "sqlite")]
+    Sqlite(&'a mut sqlite::SqliteConn),
+}
+
+/// The error for a URL of an engine this build left out.
+fn not_built(dialect: Dialect) -> ConnectError {
+    let feature = match dialect {
+        Dialect::Postgres => "postgres",
+        Dialect::Mysql => "mysql",
+        Dialect::Sqlite => "sqlite",
+    };
+    ConnectError {
+        message: format!(
+            "this alembix was built without {dialect} support (cargo feature `{feature}`)"
+        ),
+        retryable: false,
     }
 }
 
@@ -603,31 +506,6 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
 
 fn first_cell(rows: &[Vec<Option<String>>]) -> Option<String> {
     rows.first().and_then(|r| r.first()).cloned().flatten()
-}
-
-fn is_retryable(e: &sqlx::Error) -> bool {
-    use std::io::ErrorKind::*;
-    if is_tls_error(e) {
-        return false;
-    }
-    match e {
-        // DNS failures while a container network comes up have no stable kind; any I/O error is worth a retry.
-        sqlx::Error::Io(io) => !matches!(io.kind(), PermissionDenied | InvalidInput),
-        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("57P03")),
-        sqlx::Error::PoolTimedOut => true,
-        _ => false,
-    }
-}
-
-/// A TLS handshake or certificate failure: the server is up, retrying will not help.
-pub fn is_tls_error(e: &sqlx::Error) -> bool {
-    if matches!(e, sqlx::Error::Tls(_)) {
-        return true;
-    }
-    let text = e.to_string().to_ascii_lowercase();
-    ["certificate", "tls", "ssl", "handshake"]
-        .iter()
-        .any(|w| text.contains(w))
 }
 
 /// Remove the password from a message, whatever the driver put in it.

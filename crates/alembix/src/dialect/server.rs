@@ -115,7 +115,7 @@ impl Server<'_> {
 pub(super) async fn connect(
     url: &DatabaseUrl,
     wait: Option<Duration>,
-    on_retry: &mut dyn FnMut(u32, &str),
+    mut on_retry: impl FnMut(u32, &str),
 ) -> Result<Connection, ConnectError> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(100);
