@@ -249,7 +249,8 @@ pub fn table_exists_sql(table: &str) -> String {
 }
 
 #[cfg(feature = "sqlite")]
-/// A cell as text, as SQLite itself would cast it (`CAST(x AS TEXT)`).
+/// A cell as text. Queries that read numbers cast them to text in SQL, so SQLite's own formatting is
+/// what they see; an uncast real gets Rust's shortest round-trip form.
 fn text(v: ValueRef<'_>) -> Option<String> {
     match v {
         ValueRef::Null => None,
