@@ -666,7 +666,7 @@ impl DevDatabase {
             }
             Some((server, name)) => {
                 self.conn.close().await;
-                drop_postgres_detached(&server, &name).await;
+                drop_database(&server, &name).await;
             }
             None => self.conn.close().await,
         }
@@ -858,27 +858,6 @@ async fn remove_abandoned_scratch_databases(admin: &mut Connection, now: u64) {
     }
 }
 
-async fn drop_database(server: &DatabaseUrl, name: &str) {
-    if let Ok(mut admin) = connect(server).await {
-        let plain = format!("DROP DATABASE IF EXISTS {name}");
-        let dropped = match server.dialect() {
-            // FORCE (PostgreSQL 13+) also ends a connection a failed run left open; older servers take the
-            // plain form.
-            Dialect::Postgres => match admin.execute(&format!("{plain} WITH (FORCE)")).await {
-                Ok(()) => Ok(()),
-                Err(_) => admin.execute(&plain).await,
-            },
-            _ => admin.execute(&plain).await,
-        };
-        if let Err(e) = dropped {
-            tracing_note(&format!(
-                "could not drop the scratch database {name}: {e}; drop it by hand"
-            ));
-        }
-        admin.close().await;
-    }
-}
-
 /// MySQL/MariaDB: drop the scratch database `name` on the connection that used it, waiting for the server's
 /// answer only [`DETACH_DROP_AFTER`]. Dropping deletes a file or two per table (0.8 s for 300 tables on the
 /// dev VM, most of a cold `check`), and the server finishes a statement whose client has gone: a longer
@@ -886,43 +865,49 @@ async fn drop_database(server: &DatabaseUrl, name: &str) {
 /// finish it (it stopped meanwhile), the database is abandoned and a later run's clean-up removes it.
 async fn drop_mysql_detached(conn: Connection, name: &str) {
     let (conn, dropped) = drop_detached(conn, &format!("DROP DATABASE IF EXISTS {name}")).await;
-    if let Err(e) = dropped {
-        tracing_note(&format!(
-            "could not drop the scratch database {name}: {e}; drop it by hand"
-        ));
-    }
+    note_failed_drop(name, dropped);
     if let Some(conn) = conn {
         conn.close().await;
     }
 }
 
-/// PostgreSQL: drop the scratch database `name` from a connection to the server's maintenance database,
-/// waiting for the answer only [`DETACH_DROP_AFTER`], as on MySQL. PostgreSQL 15 checkpoints on every
-/// `DROP DATABASE` (0.2 s here: a third of a `verify` of 53 tables). The backend runs the statement to its
-/// end and commits before it writes to the client again, so a client that has gone does not stop it (unless
-/// the server sets `client_connection_check_interval`: then the database is left for a later run's
-/// clean-up of abandoned ones).
-async fn drop_postgres_detached(server: &DatabaseUrl, name: &str) {
+/// Drop the scratch database `name` from a new connection to the server, waiting for the answer only
+/// [`DETACH_DROP_AFTER`], as [`drop_mysql_detached`] does. PostgreSQL 15 checkpoints on every `DROP DATABASE`
+/// (0.2 s here: a third of a `verify` of 53 tables); the backend runs the statement to its end and commits
+/// before it writes to the client again, so a client that has gone does not stop it (unless the server
+/// sets `client_connection_check_interval`, or ends the session: then the database is left for a later
+/// run's clean-up of abandoned ones).
+async fn drop_database(server: &DatabaseUrl, name: &str) {
     let Ok(admin) = connect(server).await else {
         return;
     };
     let plain = format!("DROP DATABASE IF EXISTS {name}");
+    let postgres = server.dialect() == Dialect::Postgres;
     // FORCE (PostgreSQL 13+) also ends a connection a failed run left open.
-    let (admin, dropped) = drop_detached(admin, &format!("{plain} WITH (FORCE)")).await;
+    let first = if postgres {
+        format!("{plain} WITH (FORCE)")
+    } else {
+        plain.clone()
+    };
+    let (admin, dropped) = drop_detached(admin, &first).await;
     let Some(mut admin) = admin else {
         return;
     };
-    // Refused at once: an older server takes the plain form, which is waited for.
+    // Refused at once: an older PostgreSQL takes the plain form, which is waited for.
     let dropped = match dropped {
-        Ok(()) => Ok(()),
-        Err(_) => admin.execute(&plain).await,
+        Err(_) if postgres => admin.execute(&plain).await,
+        other => other,
     };
+    note_failed_drop(name, dropped);
+    admin.close().await;
+}
+
+fn note_failed_drop(name: &str, dropped: std::result::Result<(), DbError>) {
     if let Err(e) = dropped {
         tracing_note(&format!(
             "could not drop the scratch database {name}: {e}; drop it by hand"
         ));
     }
-    admin.close().await;
 }
 
 /// Send a `DROP DATABASE` and wait [`DETACH_DROP_AFTER`] for its answer. The connection comes back when the

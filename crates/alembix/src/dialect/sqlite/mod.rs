@@ -76,9 +76,11 @@ pub fn connect(url: &DatabaseUrl) -> Result<SqliteConn, DbError> {
     })
 }
 
+#[cfg(feature = "sqlite")]
 /// SQLite's own URI parameters, which a URL may carry.
 const URI_PARAMETERS: [&str; 6] = ["mode", "cache", "immutable", "vfs", "nolock", "psow"];
 
+#[cfg(feature = "sqlite")]
 /// Parameters of Python's `sqlite3` module, which a SQLAlchemy URL may carry; they mean nothing here.
 const PYTHON_PARAMETERS: [&str; 6] = [
     "check_same_thread",
@@ -91,7 +93,7 @@ const PYTHON_PARAMETERS: [&str; 6] = [
 
 /// The URL's SQLite URI parameters as a query string (empty when there are none); an unknown parameter is
 /// an error, a Python driver's is ignored.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg(feature = "sqlite")]
 fn uri_query(url: &DatabaseUrl) -> Result<String, DbError> {
     let mut query = String::new();
     for (key, value) in url.query_pairs() {
@@ -115,12 +117,12 @@ fn uri_query(url: &DatabaseUrl) -> Result<String, DbError> {
 }
 
 /// `file:` URI of a path with a query: the characters a URI gives meaning to are escaped.
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg(feature = "sqlite")]
 fn file_uri(path: &std::path::Path, query: &str) -> String {
     format!("file:{}?{query}", escape(&path.to_string_lossy(), "%?#"))
 }
 
-#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#[cfg(feature = "sqlite")]
 fn escape(text: &str, special: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
