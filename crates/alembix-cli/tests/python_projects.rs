@@ -610,3 +610,68 @@ fn an_edit_in_the_second_its_bytecode_was_written_is_seen() {
     let (c, out, err) = isolated(&p, &["check"]);
     assert_eq!(c, 0, "{out}{err}");
 }
+
+/// `python3` on `PATH` is often pyenv's shim, which costs three bash processes (~50 ms) per start. alembix
+/// runs the interpreter the shim would choose when the choice is plain (here a `.python-version` naming an
+/// installed version) and leaves the rest to the shim (here `system`). This shim refuses to run, so the
+/// first run succeeds only without it; the models printout cached by that run is not taken for the second,
+/// whose version differs.
+#[cfg(unix)]
+#[test]
+fn a_pyenv_shim_is_bypassed_when_its_choice_is_plain() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    if !sqlalchemy_available() {
+        return;
+    }
+    let real = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    let p = project("fastapi_app", MODELS_CONFIG);
+    let root = p.path("pyenv");
+    std::fs::create_dir_all(root.join("shims")).unwrap();
+    std::fs::create_dir_all(root.join("versions/3.99.0/bin")).unwrap();
+    symlink(&real, root.join("versions/3.99.0/bin/python3")).unwrap();
+    let shim = root.join("shims/python3");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/usr/bin/env bash\nset -e\nprogram=\"${{0##*/}}\"\n\nexport PYENV_ROOT=\"{root}\"\n\
+             echo 'the pyenv shim ran' >&2\nexit 3\nexec \"{root}/libexec/pyenv\" exec \"$program\" \"$@\"\n",
+            root = root.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p.write(".python-version", "3.99.0\n");
+    let path = format!(
+        "{}:{}",
+        root.join("shims").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |args: &[&str]| {
+        let out = p
+            .cmd(args)
+            .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
+            .env("PATH", &path)
+            .env_remove("VIRTUAL_ENV")
+            .env_remove("PYENV_VERSION")
+            .env_remove("PYENV_DIR")
+            .env_remove("PYENV_HOOK_PATH")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (c, out, err) = run(&["check"]);
+    assert_eq!(c, 1, "{out}{err}");
+    assert!(out.contains("users"), "{out}{err}");
+    p.write(".python-version", "system\n");
+    let (c, out, err) = run(&["check"]);
+    assert_eq!(c, 2, "{out}{err}");
+    assert!(err.contains("the pyenv shim ran"), "{out}{err}");
+}

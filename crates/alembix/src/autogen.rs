@@ -263,11 +263,12 @@ fn models_entry(
     dialect: Dialect,
     cache: &SchemaCache,
 ) -> Option<PathBuf> {
+    let root = std::path::absolute(&config.root).unwrap_or_else(|_| config.root.clone());
     let key = cache_key(&[
         "models",
         &config.models.join(","),
         dialect.name(),
-        &python.display(),
+        &python.identity(&root),
         &config.root.display().to_string(),
         crate::python::MODELS.source,
     ]);
