@@ -64,9 +64,10 @@ Output
     keys name only tables printed before), so that alembix can start building them on its scratch database
     in the meantime. They are a guess: a table changed after it was printed differs from the final
     ``ddl``, which is what counts (alembix compares the two and builds again when they differ). Only
-    ``CREATE TABLE``, ``CREATE INDEX`` and ``COMMENT ON`` are printed early, compiled without firing any DDL
-    event, only for tables defined by the project's own files; anything else (an enum type, a foreign key
-    made by ``ALTER``) waits for ``ddl``.
+    ``CREATE TABLE``, ``CREATE INDEX``, ``COMMENT ON`` and, on PostgreSQL, the ``CREATE TYPE`` of an enum
+    (before the first table that uses it) are printed early, compiled without firing any DDL event, only for
+    tables defined by the project's own files; anything else (a domain, a foreign key made by ``ALTER``)
+    waits for ``ddl``.
 
     Anything the project prints while it is imported goes to stderr, never into the DDL; the project sees
     ``sys.argv`` without alembix's arguments.
@@ -765,6 +766,12 @@ class Early(object):
         self.pending = []  # tables defined by the project, not printed yet (the newest may still change)
         self.printed = set()  # keys of the tables printed
         self.dropped = set()  # keys of tables that cannot be printed early (they wait for the final DDL)
+        self.types_printed = set()  # (schema, name) of the PostgreSQL enums whose CREATE TYPE was printed
+        self.pg_enum = self.create_enum = None
+        if dialect_name == "postgresql":
+            from sqlalchemy.dialects.postgresql import base as pg
+
+            self.pg_enum, self.create_enum = pg.ENUM, pg.CreateEnumType
         self._owned = {}
         self.off = False
 
@@ -796,13 +803,30 @@ class Early(object):
         except Exception:
             self.off = True
 
-    def _ready(self, table):
+    def _named_types(self, table):
+        """The types `table` needs created first (PostgreSQL enums), or None when one of its types cannot be
+        created early: a schema type other than Boolean and Enum, or an enum ``create_all`` would not
+        create. On MySQL and SQLite an enum is part of its column (or a CHECK constraint of the table)."""
+        sa, out = self.sa, []
         for col in table.columns:
-            # An enum (and any type of its kind but Boolean) may need a CREATE TYPE of its own first.
             for typ in (col.type, getattr(col.type, "impl", None)):
-                if isinstance(typ, self.sa.types.SchemaType) and not isinstance(typ, self.sa.types.Boolean):
-                    self.dropped.add(table.key)
-                    return False
+                if not isinstance(typ, sa.types.SchemaType) or isinstance(typ, sa.types.Boolean):
+                    continue
+                if not isinstance(typ, sa.types.Enum):
+                    return None
+                if self.dialect.name != "postgresql":
+                    continue
+                impl = typ.dialect_impl(self.dialect)
+                if not (isinstance(impl, self.pg_enum) and impl.name and getattr(impl, "create_type", False)
+                        and getattr(impl, "native_enum", True)):
+                    return None
+                out.append(impl)
+        return out
+
+    def _ready(self, table):
+        if self._named_types(table) is None:
+            self.dropped.add(table.key)
+            return False
         for fkc in table.foreign_key_constraints:
             if getattr(fkc, "use_alter", False):
                 return False
@@ -813,16 +837,24 @@ class Early(object):
         return True
 
     def _statements(self, table):
-        """What create_all prints for `table` (outside a cycle), or None when it cannot be compiled now."""
+        """What create_all prints for `table` (outside a cycle), or None when it cannot be compiled now: the
+        CREATE TYPE of each enum of its that no table printed before needed, first."""
         schema, d = self.sa.schema, self.dialect
         try:
+            types = []
+            for impl in self._named_types(table) or []:
+                key = (impl.schema, impl.name)
+                if key not in self.types_printed and all(key != k for k, _ in types):
+                    types.append((key, str(self.create_enum(impl).compile(dialect=d)).strip()))
             out = [schema.CreateTable(table)]
             out.extend(schema.CreateIndex(ix) for ix in table.indexes)
             if d.supports_comments and not d.inline_comments:
                 if table.comment is not None:
                     out.append(schema.SetTableComment(table))
                 out.extend(schema.SetColumnComment(c) for c in table.columns if c.comment is not None)
-            return [t for t in (str(x.compile(dialect=d)).strip() for x in out) if t]
+            compiled = [t for t in (str(x.compile(dialect=d)).strip() for x in out) if t]
+            self.types_printed.update(k for k, _ in types)
+            return [t for _, t in types] + compiled
         except Exception:
             return None
 
