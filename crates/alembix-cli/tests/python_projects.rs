@@ -780,3 +780,68 @@ fn tables_with_enums_are_built_while_the_models_are_imported() {
         p.ok(&["--url", url, "downgrade", "base"]);
     }
 }
+
+/// The models printout is cached with the stamps of the project's files; an upgraded SQLAlchemy (or
+/// another Python) may print other DDL for the same files, and reusing the old printout would compare
+/// the database with what the old version printed. SQLAlchemy here is the real one behind a package on
+/// `PYTHONPATH` that counts its imports; rewriting its `__init__.py` (as `pip install -U` does) must make
+/// the next run print the models again.
+#[test]
+fn an_upgraded_sqlalchemy_prints_the_models_again() {
+    if !sqlalchemy_available() {
+        return;
+    }
+    let real = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import os, sqlalchemy; print(os.path.dirname(os.path.realpath(sqlalchemy.__file__)))",
+        ])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    let p = project("fastapi_app", MODELS_CONFIG);
+    // Outside the project, as site-packages is (the project's own files are watched anyway).
+    let site = tempfile::tempdir().unwrap();
+    let overlay = site.path().join("sqlalchemy");
+    std::fs::create_dir_all(&overlay).unwrap();
+    let counter = site.path().join("imports");
+    let init = |version: &str| {
+        format!(
+            "# {version}\nimport os as _os\n__path__.insert(0, {real:?})\n\
+             open({counter:?}, 'a').write('x')\n\
+             _f = _os.path.join({real:?}, '__init__.py')\n\
+             exec(compile(open(_f).read(), _f, 'exec'))\n",
+            counter = counter.display().to_string()
+        )
+    };
+    std::fs::write(overlay.join("__init__.py"), init("1.0")).unwrap();
+    let run = || {
+        let out = p
+            .cmd(&["check"])
+            .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
+            .env("PYTHONPATH", site.path())
+            .env_remove("VIRTUAL_ENV")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(&counter).unwrap_or_default().len()
+    };
+    assert_eq!(run(), 1, "the models were not printed");
+    assert_eq!(
+        run(),
+        1,
+        "nothing changed, yet the models were printed again"
+    );
+    std::fs::write(overlay.join("__init__.py"), init("2.0 (upgraded)")).unwrap();
+    assert_eq!(
+        run(),
+        2,
+        "SQLAlchemy changed, yet the old printout was used"
+    );
+}

@@ -47,6 +47,7 @@ Output
         {"ddl": "...", "tables": ["users", ...], "metadata": ["app.db:Base"],
          "sources": ["/abs/app/db.py", ...], "directories": ["/abs/app/models", ...],
          "dialect": "postgresql", "sqlalchemy": "2.0.36", "python": "/abs/.venv/bin/python",
+         "runtime": ["/usr/bin/python3.12", "/abs/.venv/lib/python3.12/site-packages/sqlalchemy/__init__.py"],
          "warnings": []}
 
     ``ddl`` is the text printed without --json. ``tables`` lists the tables in the order they are created
@@ -54,9 +55,10 @@ Output
     ``module:attr`` (``module:attr[i]`` for the items of a list), where it was found for a bare module.
     ``sources`` is the absolute path of the file of every imported module that lives under the project root,
     outside virtualenvs and site-packages, sorted; ``directories`` lists the package directories walked
-    for submodules (a file added to one changes its mtime). A cache of the DDL keyed by the sizes and mtimes
-    of both, and by ``dialect``, ``sqlalchemy`` and ``python``, stays valid while none of them changes
-    (unless the models read other files or the environment at import time). ``warnings`` are also printed on
+    for submodules (a file added to one changes its mtime). ``runtime`` is the real path of the interpreter
+    and of SQLAlchemy's ``__init__.py``. A cache of the DDL keyed by the sizes and mtimes of all three, and
+    by ``dialect``, stays valid while none of them changes (unless the models read other files or the
+    environment at import time). ``warnings`` are also printed on
     stderr, one ``warning: ...`` line each (today: a SPEC outside the project whose metadata has no tables).
 
     With ``--early`` (and ``--json``), lines ``{"early": ["CREATE TABLE ...", ...]}`` come first, while the
@@ -949,12 +951,23 @@ def run(argv, out_fd):
             "dialect": opts["dialect"],
             "sqlalchemy": sa.__version__,
             "python": sys.executable,
+            "runtime": runtime_files(sa),
             "warnings": warnings,
         }
         data = json.dumps(payload, indent=None) + "\n"
     else:
         data = ddl
     write_all(out_fd, data.encode("utf-8"))
+
+
+def runtime_files(sa):
+    """The interpreter and SQLAlchemy's ``__init__.py``: a new Python or an upgraded SQLAlchemy may print
+    other DDL for the same models, and either rewrites its file."""
+    out = []
+    for path in (sys.executable, getattr(sa, "__file__", None)):
+        if isinstance(path, str) and path:
+            out.append(os.path.realpath(path))
+    return out
 
 
 def write_all(fd, data):

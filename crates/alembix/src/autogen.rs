@@ -331,6 +331,10 @@ fn models_ddl_streamed(
         /// Package directories walked: a new module there changes their modification time.
         #[serde(default)]
         directories: Vec<PathBuf>,
+        /// The interpreter and SQLAlchemy's `__init__.py`: another Python or SQLAlchemy may print other
+        /// DDL for the same models.
+        #[serde(default)]
+        runtime: Vec<PathBuf>,
     }
     let printed: Printed = serde_json::from_str(&out).map_err(|e| {
         Error::Usage(format!(
@@ -341,6 +345,7 @@ fn models_ddl_streamed(
     if let Some(path) = entry {
         let mut watched: Vec<PathBuf> = printed.sources.clone();
         watched.extend(printed.directories.iter().cloned());
+        watched.extend(printed.runtime.iter().cloned());
         for src in &printed.sources {
             if let Some(parent) = src.parent() {
                 watched.push(parent.to_path_buf());
