@@ -32,12 +32,16 @@ fn project(fixture_name: &str, config: &str) -> Project {
 
 /// Each test gets a cache of its own, so the models' cache is exercised but not shared.
 fn isolated(p: &Project, args: &[&str]) -> (i32, String, String) {
-    let out = p
-        .cmd(args)
-        .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
-        .env_remove("VIRTUAL_ENV")
-        .output()
-        .unwrap();
+    outcome(
+        p.cmd(args)
+            .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
+            .env_remove("VIRTUAL_ENV"),
+    )
+}
+
+/// Exit code, stdout and stderr of `cmd`.
+fn outcome(cmd: &mut assert_cmd::Command) -> (i32, String, String) {
+    let out = cmd.output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -651,20 +655,14 @@ fn a_pyenv_shim_is_bypassed_when_its_choice_is_plain() {
         std::env::var("PATH").unwrap_or_default()
     );
     let run = |args: &[&str]| {
-        let out = p
-            .cmd(args)
-            .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
-            .env("PATH", &path)
-            .env_remove("VIRTUAL_ENV")
-            .env_remove("PYENV_VERSION")
-            .env_remove("PYENV_DIR")
-            .env_remove("PYENV_HOOK_PATH")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
+        outcome(
+            p.cmd(args)
+                .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
+                .env("PATH", &path)
+                .env_remove("VIRTUAL_ENV")
+                .env_remove("PYENV_VERSION")
+                .env_remove("PYENV_DIR")
+                .env_remove("PYENV_HOOK_PATH"),
         )
     };
     let (c, out, err) = run(&["check"]);
@@ -816,20 +814,13 @@ fn an_upgraded_sqlalchemy_prints_the_models_again() {
     };
     std::fs::write(overlay.join("__init__.py"), init("1.0")).unwrap();
     let run = || {
-        let out = p
-            .cmd(&["check"])
-            .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
-            .env("PYTHONPATH", site.path())
-            .env_remove("VIRTUAL_ENV")
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let (c, out, err) = outcome(
+            p.cmd(&["check"])
+                .env("ALEMBIX_CACHE_DIR", p.path(".cache"))
+                .env("PYTHONPATH", site.path())
+                .env_remove("VIRTUAL_ENV"),
         );
+        assert_eq!(c, 1, "{out}{err}");
         std::fs::read_to_string(&counter).unwrap_or_default().len()
     };
     assert_eq!(run(), 1, "the models were not printed");
