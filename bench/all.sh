@@ -17,6 +17,9 @@
 #   PG_URL=postgres://postgres@127.0.0.1:5432/postgres   MYSQL_URL=mysql://root@127.0.0.1:3306/test
 #   AUTOGEN_N=10 tables in the autogenerate app (the "7-12 table app")
 #   SKIP_BUILD=1 KEEP=1
+#   JOURNALED_PG=1  the models group also runs on a throwaway PostgreSQL whose data directory is on a
+#                journaled ext4 (bench/journaled-pg.sh; root): the dev VM's root file system has no journal,
+#                which slows repeated cold scratch builds (bench/README.md, seventh December round)
 #
 # A peer that is not installed (sqlx-cli, diesel_cli, dbmate) is named as missing in its row, not installed. Figures are
 # wall clock: on a shared machine take them together with instruction counts (see bench/README.md).
@@ -66,7 +69,19 @@ for g in $SCRIPTS; do
             SKIP_BUILD=1 RUNS=$APPLY_RUNS "$ROOT/bench/apply.sh" ;;
         models) log "bench/models.sh (300 generated models), then MODEL_SET=real (53 models)"
             SKIP_BUILD=1 RUNS=$AUTOGEN_RUNS "$ROOT/bench/models.sh"
-            SKIP_BUILD=1 RUNS=$AUTOGEN_RUNS MODEL_SET=real "$ROOT/bench/models.sh" ;;
+            SKIP_BUILD=1 RUNS=$AUTOGEN_RUNS MODEL_SET=real "$ROOT/bench/models.sh"
+            if [ -n "${JOURNALED_PG:-}" ]; then
+                log "the same on PostgreSQL, its data directory on a journaled ext4 (bench/journaled-pg.sh)"
+                if jurl=$("$ROOT/bench/journaled-pg.sh" start); then
+                    ALEMBIX_BENCH_POSTGRES_URL=$jurl ENGINES=postgresql SKIP_BUILD=1 RUNS=$AUTOGEN_RUNS \
+                        "$ROOT/bench/models.sh" || true
+                    ALEMBIX_BENCH_POSTGRES_URL=$jurl ENGINES=postgresql SKIP_BUILD=1 RUNS=$AUTOGEN_RUNS \
+                        MODEL_SET=real "$ROOT/bench/models.sh" || true
+                    "$ROOT/bench/journaled-pg.sh" stop || true
+                else
+                    log "bench/journaled-pg.sh could not start a server (root and a loop device are needed)"
+                fi
+            fi ;;
         verify) log "bench/verify.sh (50 revisions), then MODEL_SET=real"
             SKIP_BUILD=1 RUNS=$AUTOGEN_RUNS "$ROOT/bench/verify.sh"
             SKIP_BUILD=1 RUNS=$AUTOGEN_RUNS MODEL_SET=real "$ROOT/bench/verify.sh" ;;
