@@ -228,13 +228,37 @@ impl Drop for TestDb {
         };
         let sql = match self.engine {
             // FORCE (PostgreSQL 13+): a test that failed may leave a child process connected.
-            Engine::Postgres => format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            Engine::Postgres => {
+                wait_for_scratch_drops(server, name);
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            }
             _ => format!("DROP DATABASE IF EXISTS {name}"),
         };
         if let Err(e) = try_execute(server, &sql) {
             notice(&format!(
                 "warning: could not drop test database {name}: {e}"
             ));
+        }
+    }
+}
+
+/// alembix leaves a scratch database's `DROP DATABASE` to the server after a few milliseconds, on a
+/// connection to the test's database; dropping that database `WITH (FORCE)` would end the session and
+/// leave the scratch database behind (for alembix's clean-up of abandoned ones, 15 minutes later). So the
+/// drops still running there are waited for, up to 10 s.
+fn wait_for_scratch_drops(server: &str, name: &str) {
+    let sql = format!(
+        "SELECT count(*)::text FROM pg_catalog.pg_stat_activity WHERE datname = '{name}' \
+         AND state = 'active' AND query ILIKE 'DROP DATABASE%alembix\\_dev\\_%'"
+    );
+    for _ in 0..200 {
+        let busy = try_query(server, &sql)
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|row| row.into_iter().next().flatten());
+        match busy.as_deref() {
+            None | Some("0") => return,
+            Some(_) => std::thread::sleep(std::time::Duration::from_millis(50)),
         }
     }
 }

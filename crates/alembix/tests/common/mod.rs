@@ -110,6 +110,9 @@ impl Cleanup {
                 };
                 match Connection::connect(&admin, None, |_, _| {}).await {
                     Ok(mut c) => {
+                        if kind == Kind::Postgres {
+                            wait_for_scratch_drops(&mut c, &name).await;
+                        }
                         if let Err(e) = c.execute(&sql).await {
                             notice(&format!(
                                 "warning: could not drop test database {name}: {e}"
@@ -123,6 +126,29 @@ impl Cleanup {
                     )),
                 }
             }
+        }
+    }
+}
+
+/// alembix leaves a scratch database's `DROP DATABASE` to the server after a few milliseconds, on a
+/// connection to the test's database; dropping that database `WITH (FORCE)` would end the session and
+/// leave the scratch database behind (for alembix's clean-up of abandoned ones, 15 minutes later). So the
+/// drops still running there are waited for, up to 10 s.
+async fn wait_for_scratch_drops(admin: &mut Connection, name: &str) {
+    let sql = format!(
+        "SELECT count(*)::text FROM pg_catalog.pg_stat_activity WHERE datname = '{name}' \
+         AND state = 'active' AND query ILIKE 'DROP DATABASE%alembix\\_dev\\_%'"
+    );
+    for _ in 0..200 {
+        let busy = admin
+            .query_text(&sql)
+            .await
+            .ok()
+            .and_then(|rows| rows.into_iter().next())
+            .and_then(|row| row.into_iter().next().flatten());
+        match busy.as_deref() {
+            None | Some("0") => return,
+            Some(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
         }
     }
 }
