@@ -331,9 +331,10 @@ fn pyenv_root_of_shim(file: &Path) -> Option<PathBuf> {
     (!root.is_empty() && !root.contains(['"', '$', '`', '\\'])).then(|| PathBuf::from(root))
 }
 
-/// Whether a pyenv hook for `exec` or `version-name` is installed (in `PYENV_HOOK_PATH`, pyenv's own
-/// hook directories, or a plugin's): one could change the version or the command. pyenv's own
-/// `pip-rehash` (run after `pip`) is not such a hook.
+/// Whether a pyenv hook for `exec`, `version-name` or `which` is installed (in `PYENV_HOOK_PATH`, pyenv's
+/// own hook directories, or a plugin's): one could change the version, the command or its environment.
+/// Those that ship with pyenv and pyenv-virtualenv are not such hooks: `pip-rehash` runs after `pip`, and
+/// the `which` hooks of pyenv-virtualenv look elsewhere only for a command the version does not have.
 fn pyenv_hooks_may_choose(root: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> bool {
     let mut dirs: Vec<PathBuf> = env("PYENV_HOOK_PATH")
         .map(|p| std::env::split_paths(&p).collect())
@@ -350,13 +351,25 @@ fn pyenv_hooks_may_choose(root: &Path, env: &dyn Fn(&str) -> Option<OsString>) -
     if let Ok(plugins) = std::fs::read_dir(root.join("plugins")) {
         dirs.extend(plugins.flatten().map(|p| p.path().join("etc/pyenv.d")));
     }
+    const HARMLESS: [(&str, &[&str]); 3] = [
+        ("exec", &["pip-rehash.bash"]),
+        ("version-name", &[]),
+        (
+            "which",
+            &[
+                "conda.bash",
+                "python-config.bash",
+                "system-site-packages.bash",
+            ],
+        ),
+    ];
     dirs.iter().any(|d| {
-        ["exec", "version-name"].iter().any(|cmd| {
+        HARMLESS.iter().any(|(cmd, harmless)| {
             std::fs::read_dir(d.join(cmd)).is_ok_and(|entries| {
                 entries.flatten().any(|e| {
                     let name = e.file_name();
                     let name = name.to_string_lossy();
-                    name.ends_with(".bash") && name != "pip-rehash.bash"
+                    name.ends_with(".bash") && !harmless.contains(&name.as_ref())
                 })
             })
         })
@@ -531,6 +544,14 @@ mod tests {
         std::fs::create_dir_all(&hooks).unwrap();
         std::fs::write(hooks.join("pip-rehash.bash"), "").unwrap();
         assert!(f.direct(&[("PYENV_VERSION", "3.12.1")]).is_some());
+        // pyenv-virtualenv's `which` hooks act only on a command the version lacks.
+        let which = f.root().join("plugins/pyenv-virtualenv/etc/pyenv.d/which");
+        std::fs::create_dir_all(&which).unwrap();
+        std::fs::write(which.join("system-site-packages.bash"), "").unwrap();
+        assert!(f.direct(&[("PYENV_VERSION", "3.12.1")]).is_some());
+        std::fs::write(which.join("redirect.bash"), "").unwrap();
+        assert_eq!(f.direct(&[("PYENV_VERSION", "3.12.1")]), None);
+        std::fs::remove_file(which.join("redirect.bash")).unwrap();
         let plugin = f
             .root()
             .join("plugins/pyenv-custom/etc/pyenv.d/version-name");
