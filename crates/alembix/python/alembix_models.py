@@ -826,9 +826,6 @@ class Early(object):
         return out
 
     def _ready(self, table):
-        if self._named_types(table) is None:
-            self.dropped.add(table.key)
-            return False
         for fkc in table.foreign_key_constraints:
             if getattr(fkc, "use_alter", False):
                 return False
@@ -838,16 +835,16 @@ class Early(object):
                 return False
         return True
 
-    def _statements(self, table):
+    def _statements(self, table, named_types):
         """What create_all prints for `table` (outside a cycle), or None when it cannot be compiled now: the
-        CREATE TYPE of each enum of its that no table printed before needed, first."""
+        CREATE TYPE of each of its `named_types` that no table printed before needed, first."""
         schema, d = self.sa.schema, self.dialect
         try:
-            types = []
-            for impl in self._named_types(table) or []:
+            types = {}
+            for impl in named_types:
                 key = (impl.schema, impl.name)
-                if key not in self.types_printed and all(key != k for k, _ in types):
-                    types.append((key, str(self.create_enum(impl).compile(dialect=d)).strip()))
+                if key not in self.types_printed and key not in types:
+                    types[key] = str(self.create_enum(impl).compile(dialect=d)).strip()
             out = [schema.CreateTable(table)]
             out.extend(schema.CreateIndex(ix) for ix in table.indexes)
             if d.supports_comments and not d.inline_comments:
@@ -855,8 +852,8 @@ class Early(object):
                     out.append(schema.SetTableComment(table))
                 out.extend(schema.SetColumnComment(c) for c in table.columns if c.comment is not None)
             compiled = [t for t in (str(x.compile(dialect=d)).strip() for x in out) if t]
-            self.types_printed.update(k for k, _ in types)
-            return [t for _, t in types] + compiled
+            self.types_printed.update(types)
+            return list(types.values()) + compiled
         except Exception:
             return None
 
@@ -867,10 +864,14 @@ class Early(object):
         for t in self.pending[:-1]:
             if t.key in self.printed or t.key in self.dropped:
                 continue
+            named_types = self._named_types(t)
+            if named_types is None:
+                self.dropped.add(t.key)
+                continue
             if not self._ready(t):
                 waiting.append(t)
                 continue
-            one = self._statements(t)
+            one = self._statements(t, named_types)
             if one is None:
                 self.dropped.add(t.key)
             else:

@@ -136,23 +136,25 @@ pub async fn load_desired_overlapped(
     }
     let cache = SchemaCache::from_env();
     let python = crate::python::Interpreter::for_project(config, None)?;
+    // Once per run: the key hashes the printer's source and looks the interpreter up.
+    let entry = models_entry(config, &python, dialect, &cache);
     let cold = config.dev_url.is_none()
         && config.schemas.is_empty()
         && dialect != Dialect::Sqlite
         && std::env::var_os("ALEMBIX_NO_OVERLAP").is_none()
-        && models_entry(config, &python, dialect, &cache).is_some_and(|p| !p.exists());
+        && entry.as_deref().is_some_and(|p| !p.exists());
     if !cold {
-        let ddl = models_ddl_streamed(config, &python, dialect, &cache, None)?;
+        let ddl = models_ddl_streamed(config, &python, dialect, entry, None)?;
         return Ok((load_desired_from(config, dialect, Some(ddl))?, None));
     }
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<String>>();
     let printer = {
-        let (config, cache) = (config.clone(), cache.clone());
+        let config = config.clone();
         std::thread::spawn(move || {
             let mut send = |batch: Vec<String>| {
                 let _ = tx.send(batch);
             };
-            models_ddl_streamed(&config, &python, dialect, &cache, Some(&mut send))
+            models_ddl_streamed(&config, &python, dialect, entry, Some(&mut send))
         })
     };
     // The channel closes when the printer ends; until then each batch runs as it arrives.
@@ -253,7 +255,8 @@ pub fn guard_mass_drop(
 /// Python runs at all.
 pub fn models_ddl(config: &Config, dialect: Dialect, cache: &SchemaCache) -> Result<String> {
     let python = crate::python::Interpreter::for_project(config, None)?;
-    models_ddl_streamed(config, &python, dialect, cache, None)
+    let entry = models_entry(config, &python, dialect, cache);
+    models_ddl_streamed(config, &python, dialect, entry, None)
 }
 
 /// Where the models printout for `dialect` is cached (`None`: no cache).
@@ -263,6 +266,7 @@ fn models_entry(
     dialect: Dialect,
     cache: &SchemaCache,
 ) -> Option<PathBuf> {
+    let dir = cache.dir()?;
     let root = std::path::absolute(&config.root).unwrap_or_else(|_| config.root.clone());
     let key = cache_key(&[
         "models",
@@ -272,20 +276,20 @@ fn models_entry(
         &config.root.display().to_string(),
         crate::python::MODELS.source,
     ]);
-    cache.dir().map(|d| d.join(format!("models-{key}.json")))
+    Some(dir.join(format!("models-{key}.json")))
 }
 
-/// [`models_ddl`]; with `early`, the printer also prints the statements of tables as they are defined,
-/// while the models are imported (`--early`), and each batch goes to `early` as it comes.
+/// [`models_ddl`], cached at `entry` ([`models_entry`]); with `early`, the printer also prints the
+/// statements of tables as they are defined, while the models are imported (`--early`), and each batch
+/// goes to `early` as it comes.
 fn models_ddl_streamed(
     config: &Config,
     python: &crate::python::Interpreter,
     dialect: Dialect,
-    cache: &SchemaCache,
+    entry: Option<PathBuf>,
     early: Option<&mut dyn FnMut(Vec<String>)>,
 ) -> Result<String> {
     let spec = config.models.join(",");
-    let entry = models_entry(config, python, dialect, cache);
     if let Some(hit) = entry.as_deref().and_then(ModelsEntry::read) {
         if hit.fresh() {
             return Ok(hit.ddl);

@@ -149,18 +149,19 @@ impl Interpreter {
         if !self.on_path() {
             return self.display();
         }
-        let env = |k: &str| std::env::var_os(k);
-        let found = std::env::var_os("PATH").and_then(|p| first_on_path(&p, &self.words[0]));
-        let version = found
-            .as_deref()
-            .and_then(pyenv_root_of_shim)
-            .map(|root| pyenv_version(&root, cwd, &env).join(":"));
+        let found = self.look_up(cwd);
         format!(
             "{}\0{}\0{}",
             self.display(),
-            found.as_deref().unwrap_or(Path::new("")).display(),
-            version.unwrap_or_default()
+            found.file.as_deref().unwrap_or(Path::new("")).display(),
+            found.versions.map(|v| v.join(":")).unwrap_or_default()
         )
+    }
+
+    /// What `python3` on `PATH` is in `cwd` (see [`look_up`]).
+    fn look_up(&self, cwd: &Path) -> OnPath {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        look_up(&path, &self.words[0], cwd, &|k| std::env::var_os(k))
     }
 
     /// `python3` from `PATH`, as chosen when nothing else names the interpreter.
@@ -171,8 +172,7 @@ impl Interpreter {
     fn command(&self, helper: Helper, args: &[String], cwd: &Path) -> Result<Command> {
         let script = materialise(helper)?;
         let direct = if self.on_path() {
-            std::env::var_os("PATH")
-                .and_then(|path| pyenv_direct(&path, DEFAULT_PYTHON, cwd, &|k| std::env::var_os(k)))
+            self.look_up(cwd).direct
         } else {
             None
         };
@@ -246,26 +246,24 @@ struct PyenvDirect {
     version: String,
 }
 
-/// pyenv's shim for `program` (the first one on `path`) is a bash script that runs `pyenv exec`: three more
-/// bash processes, about 50 ms, before the interpreter starts (a `python3 -c pass` took 73 ms through it
-/// and 25 ms without). Where pyenv's choice is plain, the interpreter it would run is run directly, with
-/// the environment `pyenv exec` gives it: the version named by `PYENV_VERSION`, else by the nearest
-/// `.python-version` (from `PYENV_DIR`, then `cwd`), else by pyenv's global `version` file, installed
-/// under exactly that name and holding `program`, with no hook installed that could change the choice.
-/// Anything else (`system`, a version prefix pyenv would resolve, a version not installed, a hook) is
-/// left to the shim.
+/// pyenv's shim for `program` (the first one on `path`; pyenv at `root`, selecting `versions`) is a bash
+/// script that runs `pyenv exec`: three more bash processes, about 50 ms, before the interpreter starts (a
+/// `python3 -c pass` took 73 ms through it and 25 ms without). Where pyenv's choice is plain, the
+/// interpreter it would run is run directly, with the environment `pyenv exec` gives it: the versions
+/// (from `PYENV_VERSION`, the nearest `.python-version` or pyenv's global file, see [`pyenv_version`])
+/// installed under exactly those names, the first holding `program`, and no hook installed that could
+/// change the choice. Anything else (`system`, a version prefix pyenv would resolve, a version not
+/// installed, a hook) is left to the shim.
 fn pyenv_direct(
+    root: &Path,
+    versions: &[String],
     path: &OsStr,
     program: &str,
-    cwd: &Path,
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Option<PyenvDirect> {
-    let shim = first_on_path(path, program)?;
-    let root = pyenv_root_of_shim(&shim)?;
-    if pyenv_hooks_may_choose(&root, env) {
+    if pyenv_hooks_may_choose(root, env) {
         return None;
     }
-    let versions = pyenv_version(&root, cwd, env);
     let first = versions.first()?;
     let installed = |v: &String| {
         v != "system" && v != ".." && !v.contains('/') && root.join("versions").join(v).is_dir()
@@ -285,6 +283,41 @@ fn pyenv_direct(
         path,
         version: versions.join(":"),
     })
+}
+
+/// What `program` on `path` is.
+#[derive(Debug, Default)]
+struct OnPath {
+    /// The first executable of that name.
+    file: Option<PathBuf>,
+    /// When it is pyenv's shim: the versions pyenv selects in the working directory.
+    versions: Option<Vec<String>>,
+    /// The interpreter to run instead of the shim, when pyenv's choice is plain ([`pyenv_direct`]).
+    direct: Option<PyenvDirect>,
+}
+
+/// `program` on `path`, and behind a pyenv shim what pyenv selects in `cwd`: one lookup for the cache key
+/// and the command alike.
+fn look_up(
+    path: &OsStr,
+    program: &str,
+    cwd: &Path,
+    env: &dyn Fn(&str) -> Option<OsString>,
+) -> OnPath {
+    let file = first_on_path(path, program);
+    let Some(root) = file.as_deref().and_then(pyenv_root_of_shim) else {
+        return OnPath {
+            file,
+            ..OnPath::default()
+        };
+    };
+    let versions = pyenv_version(&root, cwd, env);
+    let direct = pyenv_direct(&root, &versions, path, program, env);
+    OnPath {
+        file,
+        versions: Some(versions),
+        direct,
+    }
 }
 
 /// The first executable `program` in `path`'s directories.
@@ -489,7 +522,7 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), OsString::from(v)))
                 .collect();
             let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-            pyenv_direct(&self.path(), "python3", &self.project(), &env)
+            look_up(&self.path(), "python3", &self.project(), &env).direct
         }
     }
 
@@ -580,7 +613,7 @@ mod tests {
         f.exe(&before.join("python3"), "#!/bin/sh\n");
         let path = std::env::join_paths([before, f.root().join("shims")]).unwrap();
         let env = |k: &str| (k == "PYENV_VERSION").then(|| OsString::from("3.12.1"));
-        assert_eq!(pyenv_direct(&path, "python3", &f.project(), &env), None);
+        assert_eq!(look_up(&path, "python3", &f.project(), &env).direct, None);
         // Another script in a shims directory is not pyenv's.
         f.exe(
             &f.root().join("shims/python3"),
